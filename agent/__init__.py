@@ -1,0 +1,1 @@
+"""The agent: diagnoser, policy, approval gate, executor."""

@@ -1,0 +1,1 @@
+"""Stream processors: drift and quality monitor, audit projector, notifier, report builder."""

@@ -1,0 +1,1 @@
+"""The composition root: the `driftline` command builds every service from one Settings object."""

@@ -1,0 +1,73 @@
+"""The `driftline` command: one entry point for running, training, producing, deciding and auditing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from driftline import cmd_approvals, cmd_audit, cmd_produce, cmd_report, cmd_train, cmd_users
+from driftline.common import fail, load_settings
+
+app = typer.Typer(
+    name="driftline",
+    help="Driftline: an event-driven MLOps control loop on NATS JetStream.\n\n"
+    "Train a classifier, serve it, watch it for drift, and repair it: safe actions at once, risky ones "
+    "after a person approves. Every setting is also a DRIFTLINE_* environment variable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+schemas_app = typer.Typer(help="The bus contract: JSON Schema and AsyncAPI.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(cmd_approvals.app, name="approvals")
+app.add_typer(cmd_audit.app, name="audit")
+app.add_typer(cmd_users.app, name="users")
+app.command("train")(cmd_train.train)
+app.command("publish")(cmd_produce.publish)
+app.command("simulate")(cmd_produce.simulate)
+app.command("report")(cmd_report.report)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (DRIFTLINE_DATA_DIR).")]
+
+
+@app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Run the whole loop on this machine on embedded defaults; Ctrl-C stops it all."""
+    from driftline.up import up as run_up
+
+    settings = load_settings(data_dir)
+    try:
+        run_up(settings, echo=typer.echo)
+    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway, worker, monitor, agent, ui, projector or notifier.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run one service, for deployments that scale each part on its own."""
+    from driftline.services import SERVICES, available
+    from driftline.services import serve as run_service
+
+    if service not in SERVICES:
+        fail(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}", code=2)
+    if SERVICES[service] not in available():
+        fail(f"service {service!r} is not built yet.", code=3)
+    run_service(service, load_settings(data_dir))
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(help="Folder to write the files into.")]) -> None:
+    """Write one JSON Schema per event type and the AsyncAPI document of the bus."""
+    from schemas.export import export
+
+    written = export(directory)
+    typer.echo(f"wrote {len(written)} files to {directory}")
+
+
+def main() -> None:
+    app()

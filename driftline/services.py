@@ -1,0 +1,71 @@
+"""The services `driftline serve` and `driftline up` know, each wired in its own module of this package."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ServiceMain = Callable[[Settings, asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    summary: str
+    target: str  # "module:function" resolved lazily, so one service does not import another's dependencies
+    url: Callable[[Settings], str] | None = None
+
+    def load(self) -> ServiceMain:
+        module, _, func = self.target.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+
+# Later services add one line here; the order is the start order of `driftline up`.
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in [
+        Service("projector", "audit projector: AUDIT stream -> PostgreSQL hash chain", "driftline.run_projector:main"),
+        Service("worker", "inference worker: prediction.requested -> prediction.made", "driftline.run_worker:main"),
+        Service("gateway", "HTTP gateway: /predict, /health, /ready, /metrics, webhooks", "driftline.run_gateway:main",
+                url=lambda s: f"http://{s.gateway_host}:{s.gateway_port}"),
+        Service("monitor", "drift and quality monitor: predictions + labels -> reports, alerts",
+                "driftline.run_monitor:main"),
+        Service("agent", "diagnoser, approval gate and executor", "driftline.run_agent:main"),
+        Service("notifier", "email and Slack notifications, PDF reports", "driftline.run_notifier:main"),
+        Service("ui", "approval web page", "driftline.run_ui:main", url=lambda s: f"http://{s.ui_host}:{s.ui_port}"),
+    ]
+}
+
+
+def available() -> list[Service]:
+    """Services whose wiring module exists in this build."""
+    found = []
+    for service in SERVICES.values():
+        module = service.target.partition(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            found.append(service)
+    return found
+
+
+def serve(name: str, settings: Settings) -> None:
+    """Run one service in this process until SIGINT or SIGTERM."""
+    main = SERVICES[name].load()
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("%s starting", name)
+        await main(settings, stop)
+        log.info("%s stopped", name)
+
+    asyncio.run(_run())

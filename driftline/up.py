@@ -1,0 +1,187 @@
+"""`driftline up`: embedded servers, MLflow UI, a first model, and every service, supervised."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driftline.services import Service, available
+from infra.bootstrap import prepare
+from infra.nats_server import EmbeddedNats
+from infra.postgres_server import EmbeddedPostgres
+from infra.processes import spawn, stop, wait_for_port
+from infra.settings import Settings
+
+log = logging.getLogger("driftline.up")
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    own_group: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = spawn(self.cmd, log_path=self.log_path, env=env, start_new_session=self.own_group)
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if not self.proc or self.proc.poll() is not None:
+            return
+        if self.own_group:  # e.g. the MLflow server forks workers: stop the whole group
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        stop(self.proc, signal.SIGTERM, timeout=15)
+
+
+class Supervisor:
+    """Starts everything in order, restarts a crashed service, and stops it all on Ctrl-C or SIGTERM."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.data_dir = settings.data_dir.resolve()
+        self.logs = self.data_dir / "logs"
+        self.nats: EmbeddedNats | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.children: list[Child] = []
+        self.stopping = False
+
+    def _lock(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.data_dir / "up.lock", "w")  # noqa: SIM115 (held for the whole run)
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another `driftline up` is running on {self.data_dir}; stop it first") from None
+
+    def child_env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            DRIFTLINE_DATA_DIR=str(self.data_dir),
+            DRIFTLINE_NATS_URL=s.resolved_nats_url,
+            DRIFTLINE_DATABASE_URL=self.dsn,
+            DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
+        )
+        return env
+
+    def start(self) -> dict[str, str]:
+        """Bring everything up; returns where each part is."""
+        s = self.settings
+        self._lock()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        where: dict[str, str] = {}
+        if s.nats_url is None:
+            self.nats = EmbeddedNats(s.nats_store_dir, s.nats_host, s.nats_port, s.nats_sync_interval)
+            self.nats.start()
+        where["nats"] = s.resolved_nats_url
+        if s.database_url is None:
+            self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port)
+            self.dsn = self.postgres.start()
+        else:
+            self.dsn = s.database_url
+        where["postgres"] = self.dsn
+        asyncio.run(prepare(s.resolved_nats_url, self.dsn, s))
+        (self.data_dir / "mlflow").mkdir(exist_ok=True)
+        env = self.child_env()
+        if s.mlflow_tracking_uri is None:
+            mlflow_ui = Child(
+                "mlflow-ui",
+                [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", s.resolved_mlflow_uri,
+                 "--artifacts-destination", str(s.mlflow_artifacts_dir), "--host", "127.0.0.1",
+                 "--port", str(s.mlflow_ui_port), "--workers", "1"],
+                self.logs / "mlflow-ui.log", own_group=True,
+            )
+            mlflow_ui.start(env)
+            self.children.append(mlflow_ui)
+            where["mlflow ui"] = f"http://127.0.0.1:{s.mlflow_ui_port}"
+        first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
+                            self.logs / "train.log")
+        if _train_available():
+            first_model.start(env)
+            self.children.append(first_model)
+            where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
+        for service in available():
+            child = Child(service.name, [sys.executable, "-m", "driftline", "serve", service.name],
+                          self.logs / f"{service.name}.log", extra={"service": service})
+            child.start(env)
+            self.children.append(child)
+            where[service.name] = service.url(s) if service.url else f"log: {child.log_path}"
+        for child in self.children:
+            service: Service | None = child.extra.get("service")
+            if service and service.url:
+                host, port = service.url(s).split("//")[1].split(":")
+                wait_for_port(host, int(port), 60, child.proc, what=service.name)
+        return where
+
+    def watch(self, stop_flag: list[bool]) -> None:
+        """Restart services that die (not one-shot jobs), until asked to stop."""
+        env = self.child_env()
+        while not stop_flag[0]:
+            for child in self.children:
+                if child.extra.get("service") and child.proc.poll() is not None and not stop_flag[0]:
+                    child.restarts += 1
+                    log.warning("%s exited with %s; restarting (restart %d)", child.name, child.proc.returncode,
+                                child.restarts)
+                    time.sleep(min(2**child.restarts, 30) * 0.1)
+                    child.start(env)
+            time.sleep(0.2)
+
+    def shutdown(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        if self.postgres:
+            self.postgres.stop()
+        if self.nats:
+            self.nats.stop()
+
+
+def _train_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("trainer.api") is not None
+
+
+def up(settings: Settings, echo=print) -> None:
+    """Run everything until Ctrl-C or SIGTERM; leave no process behind."""
+    supervisor = Supervisor(settings)
+    stop_flag = [False]
+
+    def _stop(signum, frame):
+        stop_flag[0] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
+    try:
+        where = supervisor.start()
+        echo(f"Driftline is up in {time.monotonic() - started:.1f}s (data in {supervisor.data_dir})")
+        width = max(len(k) for k in where)
+        for name, place in where.items():
+            echo(f"  {name:<{width}}  {place}")
+        echo("Press Ctrl-C to stop.")
+        supervisor.watch(stop_flag)
+    finally:
+        echo("stopping...")
+        supervisor.shutdown()
+        echo("stopped.")

@@ -1,0 +1,1 @@
+"""Model serving: the HTTP gateway and the bus worker."""

@@ -1,0 +1,1 @@
+"""Runtime plumbing: settings, the bus, embedded servers, the database schema."""

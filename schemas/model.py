@@ -1,0 +1,74 @@
+"""Model family: training results and registry alias moves."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from schemas.envelope import Event, Payload
+
+TRAINED = "driftline.model.trained"
+PROMOTED = "driftline.model.promoted"
+ROLLED_BACK = "driftline.model.rolled_back"
+
+
+class Candidate(Payload):
+    family: str = Field(description="Model family, e.g. logistic_regression, random_forest, xgboost, lightgbm.")
+    run_id: str = Field(description="MLflow child run id.")
+    metrics: dict[str, float] = Field(description="Held-out metrics: accuracy, precision, recall, f1, roc_auc.")
+
+
+class TrainingResult(Payload):
+    model: str = Field(description="Registered model name.")
+    version: str = Field(description="Registry version of the best candidate (alias challenger).")
+    parent_run_id: str = Field(description="MLflow parent run id.")
+    best_family: str = Field(description="Family of the best candidate.")
+    selection_metric: str = Field(description="Metric the best candidate was chosen by.")
+    candidates: list[Candidate] = Field(description="Every candidate with its metrics.")
+    dataset: str = Field(description="Data set trained on.")
+    dataset_hash: str = Field(description="sha256 of the data set's content.")
+    split_seed: int = Field(description="Seed of the stratified train/test split.")
+    trigger: str = Field("manual", description="Why training ran: manual, startup, or an action id.")
+
+
+class ModelTrained(Event):
+    """A training run finished and registered its best candidate as challenger."""
+
+    topic: ClassVar[str] = TRAINED
+    type: Literal["driftline.model.trained.v1"] = "driftline.model.trained.v1"
+    data: TrainingResult
+
+
+class Promotion(Payload):
+    model: str = Field(description="Registered model name.")
+    version: str = Field(description="Version that now holds the champion alias.")
+    previous_version: str | None = Field(None, description="Version that held it before, if any.")
+    promoted: bool = Field(True, description="False when the challenger did not beat the champion.")
+    reason: str = Field(description="Why it was (or was not) promoted, in words.")
+    metric: str = Field("f1", description="Metric the comparison used.")
+    challenger_metrics: dict[str, float] = Field(default_factory=dict, description="Challenger on held-out data.")
+    champion_metrics: dict[str, float] = Field(default_factory=dict, description="Champion on the same data.")
+
+
+class ModelPromoted(Event):
+    """The champion alias moved to a new version (or a promotion was declined, promoted=False)."""
+
+    topic: ClassVar[str] = PROMOTED
+    type: Literal["driftline.model.promoted.v1"] = "driftline.model.promoted.v1"
+    data: Promotion
+
+
+class Rollback(Payload):
+    model: str = Field(description="Registered model name.")
+    from_version: str = Field(description="Version that was champion.")
+    to_version: str = Field(description="Version that is champion now.")
+    reason: str = Field(description="Why the rollback happened.")
+
+
+class ModelRolledBack(Event):
+    """The champion alias moved back to an earlier version."""
+
+    topic: ClassVar[str] = ROLLED_BACK
+    type: Literal["driftline.model.rolled_back.v1"] = "driftline.model.rolled_back.v1"
+    data: Rollback

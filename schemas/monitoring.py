@@ -1,0 +1,100 @@
+"""Monitoring family: per-window drift reports and the alerts monitors raise and clear."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from schemas.envelope import Event, Payload
+
+DRIFT_REPORT = "driftline.monitoring.drift_report"
+ALERT_RAISED = "driftline.alert.raised"
+ALERT_CLEARED = "driftline.alert.cleared"
+
+AlertKind = Literal[
+    "data_drift",
+    "prediction_drift",
+    "quality_drift",
+    "latency",
+    "error_rate",
+    "data_quality",
+    "consumer_lag",
+    "external",
+]
+
+
+class Window(Payload):
+    start: datetime = Field(description="Time of the first event in the window.")
+    end: datetime = Field(description="Time of the last event in the window.")
+    events: int = Field(description="Events in the window.")
+    labelled: int = Field(0, description="Events in the window whose true label is known.")
+
+
+class FeatureDrift(Payload):
+    feature: str = Field(description="Feature name, or __prediction__ for the prediction distribution.")
+    statistic: str = Field(description="Statistic name: psi, wasserstein, chi2, adwin...")
+    value: float = Field(description="Statistic value over the window.")
+    threshold: float = Field(description="Threshold the value is compared with.")
+    drifted: bool = Field(description="Whether the feature counts as drifted in this window.")
+    detector: str = Field(description="Detector that produced the verdict.")
+
+
+class DriftWindowReport(Payload):
+    model: str = Field(description="Registered model name.")
+    model_version: str = Field(description="Champion version the window was served by.")
+    window: Window = Field(description="The window the report covers.")
+    features: list[FeatureDrift] = Field(description="Per-feature statistics.")
+    share_drifted: float = Field(description="Share of features flagged as drifted.")
+    quality: dict[str, float] = Field(default_factory=dict, description="Quality metrics over labelled events.")
+    report_url: str | None = Field(None, description="Evidently HTML report for the window, if one was made.")
+
+
+class DriftReported(Event):
+    """A monitor closed a window and summarised its statistics."""
+
+    topic: ClassVar[str] = DRIFT_REPORT
+    type: Literal["driftline.monitoring.drift_report.v1"] = "driftline.monitoring.drift_report.v1"
+    data: DriftWindowReport
+
+
+class Alert(Payload):
+    kind: AlertKind = Field(description="What kind of condition was seen.")
+    model: str = Field(description="Registered model name the alert is about.")
+    model_version: str | None = Field(None, description="Champion version at the time, if known.")
+    fingerprint: str = Field(description="Identity of the condition; one condition raises one alert until it clears.")
+    features: list[str] = Field(default_factory=list, description="Features involved.")
+    statistic: str = Field(description="Statistic that crossed its threshold.")
+    value: float = Field(description="Its value.")
+    threshold: float = Field(description="The threshold it crossed.")
+    window: Window | None = Field(None, description="The window it was seen in.")
+    detector: str = Field(description="Detector or rule that fired.")
+    report_url: str | None = Field(None, description="Link to the evidence report.")
+    summary: str = Field("", description="One sentence a person can read.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels, e.g. from Alertmanager.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Detector-specific evidence.")
+
+
+class AlertRaised(Event):
+    """A monitor saw a metric cross its threshold."""
+
+    topic: ClassVar[str] = ALERT_RAISED
+    type: Literal["driftline.alert.raised.v1"] = "driftline.alert.raised.v1"
+    data: Alert
+
+
+class AlertClear(Payload):
+    kind: AlertKind = Field(description="Kind of the alert that cleared.")
+    model: str = Field(description="Registered model name.")
+    fingerprint: str = Field(description="Fingerprint of the alert that cleared.")
+    alert_id: str | None = Field(None, description="Id of the AlertRaised event that cleared.")
+    summary: str = Field("", description="Why it cleared.")
+
+
+class AlertCleared(Event):
+    """A condition that raised an alert is no longer present."""
+
+    topic: ClassVar[str] = ALERT_CLEARED
+    type: Literal["driftline.alert.cleared.v1"] = "driftline.alert.cleared.v1"
+    data: AlertClear

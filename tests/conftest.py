@@ -1,0 +1,76 @@
+"""Shared fixtures: real servers on random ports in temp dirs, and settings that point at them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from infra.bus import Bus
+from infra.db import migrate
+from infra.nats_server import EmbeddedNats
+from infra.postgres_server import EmbeddedPostgres
+from infra.processes import free_port
+from infra.settings import Settings
+from infra.streams import ensure_streams
+
+ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def nats_server(tmp_path):
+    """A fresh nats-server with JetStream on disk, for one test."""
+    server = EmbeddedNats(tmp_path / "nats", port=free_port(), server_name=f"test-{uuid.uuid4().hex[:6]}")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """One PostgreSQL server for the whole test session; each test gets its own database."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), port=free_port(), database="postgres")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def database_url(postgres_server) -> str:
+    """A fresh, migrated database for one test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_server.dsn("postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = postgres_server.dsn(name)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+@pytest.fixture
+def settings(tmp_path, nats_server) -> Settings:
+    return Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, backoff_s=[0.1, 0.2, 0.5])
+
+
+@pytest.fixture
+async def bus(nats_server, settings):
+    """A connected bus with the design's streams provisioned."""
+    b = await Bus.connect(nats_server.url, name="test")
+    await ensure_streams(b.js, settings)
+    yield b
+    await b.close()

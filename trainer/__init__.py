@@ -1,0 +1,1 @@
+"""Training: data loading and validation, four model families, MLflow tracking, selection, promotion."""
