@@ -1,0 +1,108 @@
+"""The model registry conventions every part shares: where MLflow is, what a version carries, how to load it.
+
+A registered version of `settings.model_name` is an sklearn-compatible pipeline logged with
+`mlflow.sklearn.log_model(name=MODEL_ARTIFACT, signature=..., serialization_format="cloudpickle")`; it takes a
+pandas DataFrame with the signature's columns and has `predict_proba`. The run that logged it also carries:
+  - REFERENCE_ARTIFACT: the training features and target (parquet), the monitors' reference profile;
+  - HOLDOUT_ARTIFACT: the held-out split (parquet), so a challenger and a champion compare on the same rows;
+  - tags TARGET_TAG (target column) and DATASET_HASH_TAG (content hash of the data set).
+Aliases, never stages: CHAMPION serves, CHALLENGER is the newest best candidate.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.settings import Settings
+
+MODEL_ARTIFACT = "model"
+REFERENCE_ARTIFACT = "reference/reference.parquet"
+HOLDOUT_ARTIFACT = "reference/holdout.parquet"
+TARGET_TAG = "driftline.target"
+DATASET_HASH_TAG = "driftline.dataset_hash"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def configure_mlflow(settings: Settings) -> str:
+    """Point this process's MLflow client at the configured tracking store and registry; returns the URI."""
+    import mlflow
+
+    uri = settings.resolved_mlflow_uri
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where new experiments keep artifacts (a folder in the data dir for the local SQLite store)."""
+    if settings.mlflow_tracking_uri:
+        return None
+    return settings.mlflow_artifacts_dir.as_uri()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registry version in memory, with what serving and monitoring need to know about it."""
+
+    name: str
+    version: str
+    run_id: str
+    model: Any  # sklearn-compatible: predict_proba(DataFrame)
+    features: list[str]
+    feature_types: dict[str, str]  # column -> MLflow type name: double, long, string, boolean...
+    classes: list[Any]
+
+
+def champion_version(settings: Settings, alias: str = CHAMPION):
+    """The registry's ModelVersion behind an alias, or None when the alias is not set."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(settings.model_name, alias)
+    except MlflowException:
+        return None
+
+
+def load_version(settings: Settings, version: str) -> LoadedModel:
+    """Load one registry version as a LoadedModel."""
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from mlflow.models import get_model_info
+
+    uri = f"models:/{settings.model_name}/{version}"
+    mv = MlflowClient().get_model_version(settings.model_name, str(version))
+    info = get_model_info(uri)
+    inputs = info.signature.inputs.to_dict() if info.signature else []
+    model = mlflow.sklearn.load_model(uri)
+    return LoadedModel(
+        name=settings.model_name,
+        version=str(mv.version),
+        run_id=mv.run_id,
+        model=model,
+        features=[col["name"] for col in inputs],
+        feature_types={col["name"]: col["type"] for col in inputs},
+        classes=list(getattr(model, "classes_", [])),
+    )
+
+
+def load_alias(settings: Settings, alias: str = CHAMPION) -> LoadedModel | None:
+    """Load the version an alias points at; None if the registry has none."""
+    mv = champion_version(settings, alias)
+    return load_version(settings, mv.version) if mv else None
+
+
+def load_run_frame(run_id: str, artifact: str = REFERENCE_ARTIFACT):
+    """A parquet artifact of a run (reference or hold-out data) as a DataFrame."""
+    import mlflow.artifacts
+    import pandas as pd
+
+    return pd.read_parquet(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact))
