@@ -135,17 +135,50 @@ class Supervisor:
         return where
 
     def watch(self, stop_flag: list[bool]) -> None:
-        """Restart services that die (not one-shot jobs), until asked to stop."""
+        """Restart services that die, apply desired replica counts, until asked to stop."""
         env = self.child_env()
+        last_scale_check = 0.0
         while not stop_flag[0]:
-            for child in self.children:
+            for child in list(self.children):
                 if child.extra.get("service") and child.proc.poll() is not None and not stop_flag[0]:
+                    if child.extra.get("retired"):
+                        self.children.remove(child)
+                        continue
                     child.restarts += 1
                     log.warning("%s exited with %s; restarting (restart %d)", child.name, child.proc.returncode,
                                 child.restarts)
                     time.sleep(min(2**child.restarts, 30) * 0.1)
                     child.start(env)
+            if time.monotonic() - last_scale_check > 2:
+                last_scale_check = time.monotonic()
+                self.apply_scale(env)
             time.sleep(0.2)
+
+    def apply_scale(self, env: dict[str, str]) -> None:
+        """Start or stop replicas so each service runs as many processes as service_scale asks."""
+        try:
+            desired = asyncio.run(_desired_replicas(self.dsn))
+        except Exception as exc:  # the database may be restarting; try again next round
+            log.debug("scale check failed: %s", exc)
+            return
+        for name, want in desired.items():
+            running = [c for c in self.children if c.extra.get("service") and c.extra["service"].name == name
+                       and not c.extra.get("retired")]
+            if not running:
+                continue  # only services this build runs
+            service = running[0].extra["service"]
+            if service.url:
+                continue  # HTTP services bind one port: scale them behind a load balancer, not here
+            for index in range(len(running), want):
+                child = Child(f"{name}#{index + 1}", [sys.executable, "-m", "driftline", "serve", name],
+                              self.logs / f"{name}-{index + 1}.log", extra={"service": service})
+                child.start(env)
+                self.children.append(child)
+                log.info("scaled %s up to %d", name, index + 1)
+            for child in running[want:] if want >= 1 else running[1:]:
+                child.extra["retired"] = True
+                child.stop()
+                log.info("scaled %s down (stopped %s)", name, child.name)
 
     def shutdown(self) -> None:
         for child in reversed(self.children):
@@ -154,6 +187,18 @@ class Supervisor:
             self.postgres.stop()
         if self.nats:
             self.nats.stop()
+
+
+async def _desired_replicas(dsn: str) -> dict[str, int]:
+    import asyncpg
+
+    from infra.scale import desired_replicas
+
+    conn = await asyncpg.connect(dsn, timeout=2)
+    try:
+        return await desired_replicas(conn)
+    finally:
+        await conn.close()
 
 
 def _train_available() -> bool:
