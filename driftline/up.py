@@ -64,7 +64,7 @@ class Supervisor:
         self.nats: EmbeddedNats | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[Child] = []
-        self.stopping = False
+        self.services: dict[str, Service] = {}
 
     def _lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -122,6 +122,7 @@ class Supervisor:
             self.children.append(first_model)
             where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
         for service in available():
+            self.services[service.name] = service
             child = Child(service.name, [sys.executable, "-m", "driftline", "serve", service.name],
                           self.logs / f"{service.name}.log", extra={"service": service})
             child.start(env)
@@ -162,11 +163,10 @@ class Supervisor:
             log.debug("scale check failed: %s", exc)
             return
         for name, want in desired.items():
-            running = [c for c in self.children if c.extra.get("service") and c.extra["service"].name == name
-                       and not c.extra.get("retired")]
-            if not running:
+            service = self.services.get(name)
+            if service is None:
                 continue  # only services this build runs
-            service = running[0].extra["service"]
+            running = [c for c in self.children if c.extra.get("service") is service and not c.extra.get("retired")]
             if service.url:
                 continue  # HTTP services bind one port: scale them behind a load balancer, not here
             for index in range(len(running), want):
@@ -175,7 +175,7 @@ class Supervisor:
                 child.start(env)
                 self.children.append(child)
                 log.info("scaled %s up to %d", name, index + 1)
-            for child in running[want:] if want >= 1 else running[1:]:
+            for child in running[want:]:
                 child.extra["retired"] = True
                 child.stop()
                 log.info("scaled %s down (stopped %s)", name, child.name)
