@@ -17,7 +17,7 @@ from driftline.services import Service, available
 from infra.bootstrap import prepare
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
-from infra.processes import spawn, stop, wait_for_port
+from infra.processes import port_open, spawn, stop, wait_for_port
 from infra.settings import Settings
 
 log = logging.getLogger("driftline.up")
@@ -128,11 +128,14 @@ class Supervisor:
             child.start(env)
             self.children.append(child)
             where[service.name] = service.url(s) if service.url else f"log: {child.log_path}"
-        for child in self.children:
+        for child in self.children:  # ready means every HTTP endpoint answers
             service: Service | None = child.extra.get("service")
             if service and service.url:
                 host, port = service.url(s).split("//")[1].split(":")
                 wait_for_port(host, int(port), 60, child.proc, what=service.name)
+        # The MLflow UI is for people, not for the loop: do not hold readiness for it.
+        if "mlflow ui" in where and not port_open("127.0.0.1", s.mlflow_ui_port):
+            where["mlflow ui"] += " (still starting)"
         return where
 
     def watch(self, stop_flag: list[bool]) -> None:

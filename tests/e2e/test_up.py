@@ -1,0 +1,80 @@
+"""`driftline up` as a user runs it: ready quickly, reuses its data dir, and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from infra.processes import free_port
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def up_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(
+        DRIFTLINE_DATA_DIR=str(data_dir),
+        DRIFTLINE_NATS_PORT=str(free_port()),
+        DRIFTLINE_POSTGRES_PORT=str(free_port()),
+        DRIFTLINE_MLFLOW_UI_PORT=str(free_port()),
+        DRIFTLINE_GATEWAY_PORT=str(free_port()),
+        DRIFTLINE_UI_PORT=str(free_port()),
+        DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
+    )
+    return env
+
+
+def start_up(env: dict[str, str]) -> tuple[subprocess.Popen, list[str], float]:
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "driftline", "up"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("Press Ctrl-C"):
+            return proc, lines, time.monotonic() - started
+    raise AssertionError("driftline up exited before it was ready:\n" + "\n".join(lines))
+
+
+def stop_up(proc: subprocess.Popen) -> list[psutil.Process]:
+    """Ctrl-C, then return every descendant that is still alive."""
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert family, "driftline up started no child process"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=90)
+    _, alive = psutil.wait_procs(family, timeout=10)
+    return alive
+
+
+def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
+    env = up_env(tmp_path / "data")
+    proc, lines, seconds = start_up(env)
+    try:
+        text = "\n".join(lines)
+        print(text)
+        assert seconds < 30, f"ready after {seconds:.1f}s"
+        for part in ("nats", "postgres", "mlflow ui"):
+            assert any(line.strip().startswith(part) for line in lines), f"{part} missing from:\n{text}"
+        assert f"127.0.0.1:{env['DRIFTLINE_NATS_PORT']}" in text
+    finally:
+        alive = stop_up(proc)
+    assert proc.returncode == 0
+    assert alive == [], f"left running: {[p.info if hasattr(p, 'info') else p for p in alive]}"
+    assert (tmp_path / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+
+    # A second start on the same data dir reuses it: the database and the streams are already there.
+    proc, lines, seconds = start_up(env)
+    try:
+        assert not any("created stream" in line for line in lines)
+        assert not any("applied migration" in line for line in lines)
+    finally:
+        alive = stop_up(proc)
+    assert alive == [] and proc.returncode == 0
