@@ -40,12 +40,80 @@ class Settings(BaseSettings):
     model_name: str = Field("driftline-classifier", description="Registered model name.")
     mlflow_ui_port: int = Field(5000, description="Port of the MLflow UI started by `driftline up`.")
 
+    # Trainer (issue 3)
+    training_experiment: str = Field("driftline-training", description="MLflow experiment of training runs.")
+    selection_metric: str = Field("f1", description="Held-out metric that picks the best candidate and decides promotion.")
+    tiebreak_metric: str = Field("roc_auc", description="Metric that breaks a tie on the selection metric.")
+    promotion_margin: float = Field(
+        0.005, description="How much a challenger must beat the champion by (selection metric, same hold-out data)."
+    )
+    split_seed: int = Field(42, description="Seed of the stratified train/hold-out split.")
+    holdout_fraction: float = Field(0.25, description="Share of rows held out for evaluation and promotion.")
+    train_processes: int = Field(0, description="Processes that fit candidates in parallel; 0 means one per core.")
+    validation_min_rows: int = Field(50, description="Fewest rows an inferred schema accepts.")
+    validation_null_tolerance: float = Field(
+        0.05, description="Null rate an inferred schema allows above the reference's own, per column."
+    )
+    validation_range_margin: float = Field(
+        0.25, description="Inferred ranges are the reference min/max widened by this share of the span."
+    )
+    validation_min_class_share: float = Field(0.05, description="Smallest share of rows any target class may have.")
+
     # HTTP
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
     gateway_port: int = Field(8000, description="Gateway port.")
     api_keys: list[SecretStr] = Field([], description="Gateway API keys (JSON list); empty means no key is needed.")
     ui_host: str = Field("127.0.0.1", description="Approval page bind address.")
     ui_port: int = Field(8080, description="Approval page port.")
+
+    # Inference (gateway, worker, model reload)
+    gateway_max_body_bytes: int = Field(1024**2, description="Largest /predict body accepted; larger gets 413.")
+    gateway_max_records: int = Field(1000, description="Most records in one /predict batch.")
+    gateway_batch_max: int = Field(256, description="Most records the gateway coalesces into one model call.")
+    gateway_batch_wait_s: float = Field(0.0, description="Extra wait for more requests before a model call.")
+    gateway_event_buffer: int = Field(50_000, description="Prediction events held while the bus is slow or down.")
+    worker_batch: int = Field(500, description="Most requests the worker pulls and predicts in one call.")
+    worker_batch_wait_s: float = Field(0.005, description="How long one worker pull waits for requests.")
+    worker_concurrency: int = Field(3, description="Pull loops per worker process sharing the durable consumer.")
+    model_poll_s: float = Field(30.0, description="Seconds between checks of the champion alias (safety net).")
+
+    # Reports and notifications (issue 8)
+    reports_auto: bool = Field(True, description="Build reports on promotion, on an alert and when an incident closes.")
+    reports_log_mlflow: bool = Field(True, description="Log each automatic report to MLflow as an artifact.")
+    public_ui_url: str | None = Field(None, description="Approval page URL in messages; unset means http://ui_host:ui_port.")
+    notify_routes: dict[str, list[str]] = Field(
+        {"low": ["slack"], "medium": ["slack", "email"], "high": ["slack", "email"], "critical": ["slack", "email"]},
+        description="Channels (email, slack) per severity (JSON object).",
+    )
+    notify_events: list[str] = Field(
+        ["alert", "escalation", "approval", "promotion", "action"],
+        description="Event groups the notifier routes: alert, escalation, approval, promotion, action.",
+    )
+    notify_retries: int = Field(3, description="Attempts per notification before the failure is recorded.")
+    notify_backoff_s: list[float] = Field([0.5, 2.0], description="Delays between notification attempts.")
+    smtp_host: str | None = Field(None, description="SMTP server; unset disables email.")
+    smtp_port: int = Field(587, description="SMTP port.")
+    smtp_security: str = Field("starttls", description="none, starttls or tls (implicit TLS, usually port 465).")
+    smtp_username: str | None = Field(None, description="SMTP user name; unset means no authentication.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout_s: float = Field(10.0, description="Timeout of one SMTP conversation.")
+    email_from: str = Field("driftline@localhost", description="Sender address of notification mails.")
+    email_to: list[str] = Field([], description="Recipients of notification mails (JSON list).")
+    slack_webhook_url: str | None = Field(None, description="Slack incoming webhook URL; unset disables Slack.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks signing secret (whsec_<base64> or raw) for our outgoing webhooks."
+    )
+    notifier_metrics_port: int | None = Field(None, description="Port of the notifier's /metrics; unset: none.")
+
+    # Approval page and audit trail (issue 7)
+    ui_secret_key: SecretStr | None = Field(
+        None, description="Key that signs approval-page cookies; unset means a random key kept in data_dir/ui_secret."
+    )
+    ui_session_hours: float = Field(12.0, description="How long an approval-page sign-in lasts.")
+    ui_secure_cookies: bool = Field(False, description="Mark cookies Secure (set it when the page is served over HTTPS).")
+    ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
+    audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
+    audit_checkpoint_every: int = Field(1000, description="The projector publishes a checkpoint every this many events.")
 
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")

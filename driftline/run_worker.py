@@ -1,0 +1,42 @@
+"""Wiring of the inference worker: prediction.requested -> prediction.made, several pull loops, hot reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from inference.model_holder import ModelHolder
+from inference.reload import ModelReloader
+from inference.startup import install_uvloop, load_first_model
+from inference.worker import InferenceWorker
+from infra.bus import Bus
+from infra.models import configure_mlflow
+from infra.settings import Settings
+from infra.streams import ensure_streams
+
+log = logging.getLogger(__name__)
+install_uvloop()
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    configure_mlflow(settings)
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-worker")
+    try:
+        await ensure_streams(bus.js, settings)
+        holder = ModelHolder(settings)
+        reloader = ModelReloader(bus, holder, settings.model_poll_s)
+        await reloader.subscribe()
+        reload_task = asyncio.create_task(reloader.run(stop))
+        # Pull nothing before a model is loaded: requests would only be retried towards the dead-letter queue.
+        await load_first_model(holder, stop)
+        if not stop.is_set():
+            worker = InferenceWorker(settings, bus, holder)
+            runners = [worker.runner() for _ in range(max(1, settings.worker_concurrency))]
+            for runner in runners:
+                await runner.setup()
+            log.info("worker: %d pull loops on %s, model version %s", len(runners), worker.spec.durable,
+                     holder.version)
+            await asyncio.gather(*(runner.run(stop) for runner in runners))
+        await reload_task
+    finally:
+        await bus.close()

@@ -1,0 +1,154 @@
+"""The HTTP gateway: /predict on the champion, /health, /ready, /metrics, and every prediction as an event."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from inference import metrics
+from inference.batcher import MicroBatcher, ModelUnavailable
+from inference.event_buffer import EventBuffer
+from inference.features import summary
+from inference.http_body import PREDICT_OPENAPI, BodyTooLarge, InvalidBody, parse_predict_body, read_limited
+from inference.model_holder import ModelHolder
+from infra.bus import Bus
+from infra.settings import Settings
+from schemas import PredictionMade, new_id
+
+SOURCE = "inference/gateway"
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="One of DRIFTLINE_API_KEYS.")
+
+
+def _json(doc, status: int = 200) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
+
+
+def build_event(item) -> PredictionMade:
+    """A buffered (request_id, features, model, prediction, latency) as the event the monitors read."""
+    request_id, features, model, prediction, latency_ms = item
+    return PredictionMade(source=SOURCE, subject=model.name, data=dict(
+        request_id=request_id, model=model.name, model_version=model.version, features=features,
+        predicted_class=prediction.predicted_class, probabilities=prediction.probabilities,
+        latency_ms=latency_ms, channel="http"))
+
+
+def key_checker(settings: Settings):
+    """Constant-time check of X-API-Key against every configured key (several may be active)."""
+    keys = [key.get_secret_value().encode() for key in settings.api_keys]
+
+    def allowed(given: str | None) -> bool:
+        if not keys:
+            return True
+        candidate = (given or "").encode()
+        ok = False
+        for key in keys:  # no early exit: the time taken does not say which key nearly matched
+            ok |= hmac.compare_digest(candidate, key)
+        return ok and bool(given)
+
+    return allowed
+
+
+def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """The gateway application; the caller owns the bus and the holder (and reloads the holder)."""
+    batcher = MicroBatcher(lambda: holder.current, max_records=settings.gateway_batch_max,
+                           max_wait_s=settings.gateway_batch_wait_s)
+    events = EventBuffer(bus, capacity=settings.gateway_event_buffer, build=build_event)
+    allowed = key_checker(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        batcher.start()
+        events.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+            await events.stop()
+
+    app = FastAPI(title="Driftline gateway", version="1", lifespan=lifespan,
+                  description="Predictions from the champion of the model registry; every prediction is an event.")
+    app.state.events = events
+    app.state.batcher = batcher
+
+    @app.post("/predict", openapi_extra=PREDICT_OPENAPI, responses={
+        401: {"description": "Missing or wrong X-API-Key."}, 413: {"description": "Body over the size bound."},
+        422: {"description": "Each wrong field, named."}, 503: {"description": "No model loaded yet."}})
+    async def predict(request: Request, api_key: str | None = Security(api_key_header)) -> Response:
+        """Predict one record ({"features": {...}}) or a batch ({"records": [...]}) with the champion."""
+        start = time.perf_counter()
+        if not allowed(api_key):
+            return _json({"detail": "missing or wrong X-API-Key"}, 401)
+        model = holder.current
+        if model is None:
+            return _json({"detail": "no model is loaded yet; train one (driftline train)"}, 503)
+        try:
+            raw = await read_limited(request, settings.gateway_max_body_bytes)
+            body = parse_predict_body(raw, model.feature_types, settings.gateway_max_records)
+        except BodyTooLarge as exc:
+            metrics.PREDICTION_FAILURES.labels("http", "too_large").inc()
+            return _json({"detail": f"body of {exc.args[0]} bytes is over the limit of "
+                                    f"{settings.gateway_max_body_bytes} bytes"}, 413)
+        except InvalidBody as exc:
+            metrics.PREDICTION_FAILURES.labels("http", "invalid").inc()
+            return _json({"detail": [e.as_dict() for e in exc.errors], "message": summary(exc.errors)}, 422)
+        try:
+            served, predictions = await batcher.submit(body.records)
+        except ModelUnavailable as exc:
+            return _json({"detail": str(exc)}, 503)
+        latency_ms = (time.perf_counter() - start) * 1000
+        ids = [rid or new_id() for rid in body.request_ids]
+        for rid, record, prediction in zip(ids, body.records, predictions, strict=True):
+            events.add((rid, record, served, prediction, latency_ms))
+        metrics.count_predictions(served.name, served.version, (p.predicted_class for p in predictions), "http")
+        if body.single:
+            p = predictions[0]
+            return _json({"request_id": ids[0], "model": served.name, "model_version": served.version,
+                          "predicted_class": p.predicted_class, "probabilities": p.probabilities})
+        return _json({"model": served.name, "model_version": served.version, "predictions": [
+            {"request_id": rid, "predicted_class": p.predicted_class, "probabilities": p.probabilities}
+            for rid, p in zip(ids, predictions, strict=True)]})
+
+    @app.get("/model")
+    async def model_info() -> Response:
+        """The model served now: name, version and the features /predict expects."""
+        model = holder.current
+        if model is None:
+            return _json({"detail": "no model is loaded yet"}, 503)
+        return _json({"model": model.name, "model_version": model.version, "run_id": model.run_id,
+                      "features": model.feature_types, "classes": [str(c) for c in model.classes]})
+
+    @app.get("/health")
+    async def health() -> Response:
+        """Alive."""
+        return _json({"status": "ok"})
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        """Ready when a model is loaded and the bus is connected."""
+        checks = {"model_loaded": holder.current is not None, "bus_connected": bus.connected}
+        doc = {"ready": all(checks.values()), **checks, "model_version": holder.version,
+               "events_buffered": len(events), "events_dropped": events.dropped}
+        return _json(doc, 200 if doc["ready"] else 503)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in extra_routers:
+        app.include_router(router)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, 500)
+
+    app.add_middleware(metrics.MetricsMiddleware)
+    return app

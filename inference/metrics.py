@@ -1,0 +1,71 @@
+"""Prometheus metrics of the serving path (names follow Prometheus conventions; durations in seconds)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter("driftline_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "driftline_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route", "status"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+PREDICTIONS = Counter("driftline_predictions_total", "Predictions made.",
+                      ["model", "version", "predicted_class", "channel"])
+PREDICTION_FAILURES = Counter("driftline_prediction_failures_total", "Requests that could not be answered.",
+                              ["channel", "reason"])
+BATCH_SIZE = Histogram("driftline_inference_batch_records", "Records per model call.", ["channel"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
+MODEL_INFO = Gauge("driftline_model_info", "The model version this process serves (value 1).",
+                   ["model", "version", "run_id"])
+MODEL_RELOADS = Counter("driftline_model_reloads_total", "Model reloads by outcome.", ["outcome"])
+EVENTS_PUBLISHED = Counter("driftline_prediction_events_published_total",
+                           "Prediction events the gateway stored on the bus.")
+EVENTS_DROPPED = Counter("driftline_prediction_events_dropped_total",
+                         "Prediction events the gateway could not publish (buffer full while the bus was down).")
+EVENTS_BUFFERED = Gauge("driftline_prediction_events_buffered", "Prediction events waiting to be published.")
+PUBLISH_ERRORS = Counter("driftline_prediction_event_publish_errors_total",
+                         "Failed attempts to publish a batch of prediction events (retried).")
+
+
+def set_model_info(model: str, version: str, run_id: str) -> None:
+    """Exactly one model_info series: the version served now."""
+    MODEL_INFO.clear()
+    MODEL_INFO.labels(model, version, run_id).set(1)
+
+
+def count_predictions(model: str, version: str, classes, channel: str) -> None:
+    counts: dict = {}
+    for label in classes:
+        counts[label] = counts.get(label, 0) + 1
+    for label, n in counts.items():
+        PREDICTIONS.labels(model, version, str(label), channel).inc(n)
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: counts and times every HTTP request by route template and status."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            labels = (scope["method"], path, str(status[0]))
+            HTTP_REQUESTS.labels(*labels).inc()
+            HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - start)

@@ -1,0 +1,37 @@
+"""What the gateway and worker wirings share: the event loop they run on and waiting for a first champion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from inference.model_holder import ModelHolder
+
+log = logging.getLogger(__name__)
+
+
+def install_uvloop() -> None:
+    """Serve on uvloop: `driftline serve` imports the service module before it starts the loop."""
+    try:
+        import uvloop
+    except ImportError:  # plain asyncio works, only slower
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def load_first_model(holder: ModelHolder, stop: asyncio.Event, every_s: float = 2.0) -> None:
+    """Load the champion, waiting (and saying so) while the registry has none, e.g. during the first training."""
+    said = False
+    while not stop.is_set() and holder.current is None:
+        try:
+            if await holder.load_alias():
+                return
+        except Exception as exc:
+            log.warning("could not load the champion yet: %r", exc)
+        if not said:
+            log.info("no champion in the registry yet; waiting (train one with `driftline train`)")
+            said = True
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+        except TimeoutError:
+            pass

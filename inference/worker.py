@@ -1,0 +1,107 @@
+"""The bus worker: driftline.prediction.requested in micro-batches -> driftline.prediction.made (or .failed)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from inference import metrics
+from inference.features import check_record, summary
+from inference.model_holder import ModelHolder, predict_batch
+from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
+from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected
+from infra.models import LoadedModel
+from infra.settings import Settings
+from schemas import PredictionFailed, PredictionMade, PredictionRequested
+from schemas.streams import PREDICTIONS
+
+SOURCE = "inference/worker"
+DURABLE = "inference-worker"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one request becomes: a prediction, or a failure that says why."""
+
+    request: PredictionRequested
+    event: PredictionMade | PredictionFailed
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.event, PredictionMade)
+
+
+def _failure(request: PredictionRequested, error: str, fields: list[str] = ()) -> Answer:
+    data = dict(request_id=request.data.request_id, model=request.data.model, error=error, fields=list(fields))
+    return Answer(request, request.caused(PredictionFailed, source=SOURCE, data=data))
+
+
+def answer_requests(requests: Sequence[PredictionRequested], model: LoadedModel, now_ms: float) -> list[Answer]:
+    """PredictionRequested -> PredictionMade, all valid requests in one model call; the rest -> PredictionFailed."""
+    answers: list[Answer | None] = []
+    valid: list[int] = []
+    for i, request in enumerate(requests):
+        if request.data.model != model.name:
+            answers.append(_failure(request, f"unknown model {request.data.model!r}; this worker serves "
+                                             f"{model.name!r}"))
+            continue
+        errors = check_record(request.data.features, model.feature_types)
+        if errors:
+            answers.append(_failure(request, summary(errors), [".".join(map(str, e.loc)) for e in errors]))
+            continue
+        answers.append(None)
+        valid.append(i)
+    predictions = predict_batch(model, [requests[i].data.features for i in valid]) if valid else []
+    for i, prediction in zip(valid, predictions, strict=True):
+        request = requests[i]
+        answers[i] = Answer(request, request.caused(PredictionMade, source=SOURCE, data=dict(
+            request_id=request.data.request_id, model=model.name, model_version=model.version,
+            features=request.data.features, predicted_class=prediction.predicted_class,
+            probabilities=prediction.probabilities, latency_ms=max(0.0, now_ms - request.time.timestamp() * 1000),
+            channel="bus")))
+    return answers
+
+
+class PoisonInBatch(Exception):
+    """A batch holds a request that can never succeed: the runner retries one by one and dead-letters it."""
+
+
+class InferenceWorker:
+    """Adapter: pulls request batches, publishes the answers pipelined, replies, and lets the runner ack."""
+
+    def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder):
+        self.bus = bus
+        self.holder = holder
+        self.spec = ConsumerSpec(
+            DURABLE, PREDICTIONS.name, ("driftline.prediction.requested",), batch=settings.worker_batch,
+            max_wait=settings.worker_batch_wait_s, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
+            backoff=tuple(settings.backoff_s), expected=(PredictionRequested,))
+
+    def runner(self) -> ConsumerRunner:
+        """One pull loop; several share the durable consumer (in this process and in others)."""
+        return ConsumerRunner(self.bus, self.spec, self.handle)
+
+    async def handle(self, batch: list[Received]) -> None:
+        """PredictionRequested batch -> PredictionMade events stored (then replies); poison -> PredictionFailed."""
+        model = self.holder.current
+        if model is None:
+            raise RuntimeError("no model loaded yet")  # transient: nak with backoff
+        answers = answer_requests([item.event for item in batch], model, time.time() * 1000)
+        failed = [a for a in answers if not a.ok]
+        if failed and len(batch) > 1:
+            raise PoisonInBatch(f"{len(failed)} of {len(batch)} requests cannot be answered")
+        await self.bus.publish_many([a.event for a in answers])
+        for item, answer in zip(batch, answers, strict=True):
+            reply = item.headers.get(REPLY_HEADER)
+            if reply:
+                await self.bus.nc.publish(reply, answer.event.to_bytes(), headers={TYPE_HEADER: answer.event.type})
+        if failed:
+            metrics.PREDICTION_FAILURES.labels("bus", "invalid").inc()
+            raise Rejected(failed[0].event.data.error)
+        metrics.BATCH_SIZE.labels("bus").observe(len(answers))
+        metrics.count_predictions(model.name, model.version, (a.event.data.predicted_class for a in answers), "bus")
+
