@@ -106,3 +106,46 @@ class EmbeddedNats:
     def stop(self) -> None:
         if self.proc:
             stop(self.proc, signal.SIGTERM)
+
+
+class NatsCluster:
+    """`size` clustered nats-servers on one host (random ports), JetStream replicated between them.
+
+    Each node is an EmbeddedNats with the same render_config the compose file's nodes are written with.
+    """
+
+    def __init__(self, root: Path, size: int = 3, host: str = "127.0.0.1", name: str = "driftline",
+                 sync_interval: str = "always"):
+        from infra.processes import free_port
+
+        cluster_ports = [free_port(host) for _ in range(size)]
+        routes = [f"nats://{host}:{p}" for p in cluster_ports]
+        self.nodes = {
+            f"nats-{i + 1}": EmbeddedNats(
+                Path(root) / f"nats-{i + 1}", host, free_port(host), sync_interval, server_name=f"nats-{i + 1}",
+                cluster={"name": name, "port": cluster_ports[i], "routes": routes},
+            )
+            for i in range(size)
+        }
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes.values()]
+
+    def start(self) -> list[str]:
+        for node in self.nodes.values():
+            node.start()
+        return self.urls
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one node, as a crash would; its store stays on disk for the restart."""
+        self.nodes[name].kill()
+
+    def restart(self, name: str) -> None:
+        self.nodes[name].start()
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            if node.proc and node.proc.poll() is None:
+                node.resume()  # a paused node would ignore SIGTERM until the timeout
+            node.stop()

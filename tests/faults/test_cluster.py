@@ -1,0 +1,124 @@
+"""A 3-node JetStream cluster on loopback, streams at 3 replicas: a leader killed, a node frozen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from infra.nats_server import NatsCluster
+from schemas import PredictionRequested
+from tests.faults.harness import (
+    PublishLoop,
+    Tally,
+    effect_counts,
+    eventually,
+    start_effect_worker,
+    stop_process,
+    stored_ids,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def stream_leader(bus, stream: str = "PREDICTIONS") -> str | None:
+    try:
+        return (await bus.js.stream_info(stream)).cluster.leader
+    except Exception:  # no leader right now: the API times out or answers with an error
+        return None
+
+
+async def replica_current(bus, node: str, stream: str = "PREDICTIONS") -> bool:
+    try:
+        info = await bus.js.stream_info(stream)
+    except Exception:
+        return False
+    peers = {p.name: p for p in info.cluster.replicas or []}
+    return info.cluster.leader == node or (node in peers and peers[node].current and not peers[node].lag)
+
+
+async def make_leader(bus, node: str, stream: str = "PREDICTIONS") -> bool:
+    """Ask the stream leader to step down in favour of `node`; True once `node` leads."""
+    if await stream_leader(bus, stream) == node:
+        return True
+    request = json.dumps({"placement": {"preferred": node}}).encode()
+    try:
+        await bus.nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{stream}", request, timeout=2)
+    except Exception:
+        return False
+    await asyncio.sleep(0.5)
+    return await stream_leader(bus, stream) == node
+
+
+async def effects_done(dsn: str, ids: set[str]) -> bool:
+    return set(await effect_counts(dsn)) >= ids
+
+
+async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, database_url):
+    bus, total = cluster_bus, 3000
+    worker = await start_effect_worker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3")
+    try:
+        loop = PublishLoop(bus, chunk=20)
+        publishing = asyncio.create_task(loop.run(total, pace=0.005))
+        await eventually(lambda: len(loop.acked) >= 800, 60, "800 events acknowledged by the cluster")
+        old = await stream_leader(bus)
+        cluster.kill(old)
+        acked_at_kill = len(loop.acked)
+
+        async def new_leader():
+            leader = await stream_leader(bus)
+            return leader if leader not in (None, old) else None
+
+        elected = await eventually(new_leader, 60, "a new stream leader")
+        await eventually(lambda: len(loop.acked) >= acked_at_kill + 500, 60, "publishing going on without the node")
+        cluster.restart(old)
+        async with asyncio.timeout(120):
+            await publishing
+        await eventually(lambda: replica_current(bus, old), 60, f"restarted {old} caught up")
+        await eventually(lambda: make_leader(bus, old), 30, f"{old} leading again", interval=0.5)
+        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)  # read from the restarted node
+        await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
+    finally:
+        stop_process(worker)
+    effects = await effect_counts(database_url)
+    lost = (set(loop.acked) - set(stored)) | (set(loop.acked) - set(effects))
+    duplicated = {i for i, n in stored.items() if n > 1} | {i for i, n in effects.items() if n > 1}
+    Tally("stream leader SIGKILL on a 3-node cluster", injected=f"SIGKILL {old} (leader) after {acked_at_kill} acks",
+          published=loop.attempts, acked=len(loop.acked), processed=len(effects), lost=len(lost),
+          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds}).report()
+    assert len(loop.acked) == total and not lost and not duplicated
+
+
+async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, database_url):
+    bus, total = cluster_bus, 3000
+    worker = await start_effect_worker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3")
+    try:
+        loop = PublishLoop(bus, chunk=20)
+        publishing = asyncio.create_task(loop.run(total, pace=0.005))
+        await eventually(lambda: len(loop.acked) >= 800, 60, "800 events acknowledged by the cluster")
+        frozen = await stream_leader(bus)
+        cluster.nodes[frozen].pause()
+        acked_at_pause = len(loop.acked)
+
+        async def new_leader():
+            leader = await stream_leader(bus)
+            return leader if leader not in (None, frozen) else None
+
+        elected = await eventually(new_leader, 60, "a new stream leader while one node is frozen")
+        await eventually(lambda: len(loop.acked) >= acked_at_pause + 500, 60, "publishing going on")
+        cluster.nodes[frozen].resume()
+        async with asyncio.timeout(120):
+            await publishing
+        await eventually(lambda: replica_current(bus, frozen), 60, f"resumed {frozen} caught up")
+        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)
+        await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
+    finally:
+        stop_process(worker)
+    effects = await effect_counts(database_url)
+    lost = (set(loop.acked) - set(stored)) | (set(loop.acked) - set(effects))
+    duplicated = {i for i, n in stored.items() if n > 1} | {i for i, n in effects.items() if n > 1}
+    Tally("node SIGSTOP + SIGCONT on a 3-node cluster", injected=f"SIGSTOP {frozen} (leader) after {acked_at_pause} acks",
+          published=loop.attempts, acked=len(loop.acked), processed=len(effects), lost=len(lost),
+          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds}).report()
+    assert len(loop.acked) == total and not lost and not duplicated

@@ -1,0 +1,45 @@
+"""nats-server killed with SIGKILL during a publish loop (sync_interval: always), then restarted."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from infra.bus import Bus
+from infra.streams import ensure_streams
+from schemas import PredictionRequested
+from tests.faults.harness import PublishLoop, Tally, eventually, stored_ids
+
+pytestmark = pytest.mark.integration
+
+TOTAL = 3000
+
+
+async def test_every_acknowledged_event_survives_a_server_crash(nats_server, settings):
+    assert nats_server.sync_interval == "always"
+    bus = await Bus.connect(nats_server.url, name="faults-publisher")
+    try:
+        await ensure_streams(bus.js, settings)
+        loop = PublishLoop(bus, chunk=25)
+        publishing = asyncio.create_task(loop.run(TOTAL))
+        await eventually(lambda: len(loop.acked) >= TOTAL // 3, 60, "a third of the events acknowledged")
+        acked_before_kill = len(loop.acked)
+        nats_server.kill()
+        await asyncio.sleep(1.0)  # the publisher keeps trying against a dead server
+        nats_server.start()
+        async with asyncio.timeout(120):
+            await publishing
+        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)
+    finally:
+        await bus.close()
+
+    lost = set(loop.acked) - set(stored)
+    duplicated = [i for i, n in stored.items() if n > 1]
+    Tally("nats-server SIGKILL + restart", injected=f"SIGKILL after {acked_before_kill} acks, restart after 1s",
+          published=loop.attempts, acked=len(loop.acked), processed=len(stored), lost=len(lost),
+          duplicated=len(duplicated), extra={"retry_rounds": loop.failed_rounds}).report()
+    assert len(loop.acked) == TOTAL
+    assert not lost
+    assert not duplicated
+    assert loop.failed_rounds > 0  # the crash really interrupted publishing
