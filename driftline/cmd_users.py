@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from driftline.common import not_built
+from driftline.common import database_dsn, fail, load_settings, run
 
 app = typer.Typer(help="Approval page users.", no_args_is_help=True)
 
@@ -16,5 +16,24 @@ def add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="viewer, approver or admin.")] = "viewer",
 ) -> None:
-    """Add a user and print a one-time password."""
-    not_built("users add", 7)
+    """Add a user and print a one-time password (they choose their own at first sign-in)."""
+    from infra.db import connect_pool
+    from infra.users import add_user
+
+    settings = load_settings()
+
+    async def _go() -> str:
+        pool = await connect_pool(await database_dsn(settings), max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await add_user(conn, name, role)
+        finally:
+            await pool.close()
+
+    try:
+        password = run(_go())
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    except OSError as exc:
+        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+    typer.echo(f"added {name} ({role}); one-time password: {password}")

@@ -1,0 +1,1 @@
+"""The audit trail: projector (stream -> hash-chained PostgreSQL copy), verify, replay, rebuild."""

@@ -1,0 +1,67 @@
+"""The hash chain: canonical JSON of a stored message and hash = sha256(prev_hash || canonical)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+
+def canonical_json(raw: bytes) -> str:
+    """The message's canonical text: sorted keys, no spaces, UTF-8; bytes that are not a JSON object are wrapped.
+
+    Wrapping keeps an invalid message in the chain instead of leaving a hole in it.
+    """
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not isinstance(doc, dict):
+        doc = {"invalid_message_base64": base64.b64encode(raw).decode()}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, canonical: str) -> str:
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Link:
+    """One row of the audit log, derived from the stream alone."""
+
+    seq: int
+    event_id: str
+    subject: str
+    type: str
+    time: str | None
+    correlation_id: str
+    causation_id: str | None
+    canonical: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return json.loads(self.canonical)
+
+
+def link(seq: int, subject: str, raw: bytes, prev_hash: str) -> Link:
+    """The chain link for stream message `seq`, following `prev_hash`."""
+    canonical = canonical_json(raw)
+    doc = json.loads(canonical)
+    return Link(
+        seq=seq,
+        event_id=str(doc.get("id") or f"seq:{seq}"),
+        subject=subject,
+        type=str(doc.get("type") or "invalid"),
+        time=doc.get("time") if isinstance(doc.get("time"), str) else None,
+        correlation_id=str(doc.get("correlation_id") or ""),
+        causation_id=doc.get("causation_id") if isinstance(doc.get("causation_id"), str) else None,
+        canonical=canonical,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, canonical),
+    )

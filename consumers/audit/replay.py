@@ -1,0 +1,60 @@
+"""The story of a time range or one incident, from the AUDIT stream alone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from nats.js import JetStreamContext
+
+from consumers.audit.chain import canonical_json
+from consumers.audit.story import tell
+from infra.stream_reader import read_stream
+from schemas.streams import AUDIT
+
+
+@dataclass(frozen=True)
+class Chapter:
+    seq: int
+    time: str
+    type: str
+    correlation_id: str
+    who: str
+    what: str
+    why: str
+    outcome: str
+
+    def json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+def chapter(seq: int, raw: bytes) -> Chapter:
+    """One event's line of the story. Pure."""
+    doc = json.loads(canonical_json(raw))
+    line = tell(doc)
+    short = str(doc.get("type", "invalid")).removeprefix("driftline.").rsplit(".v", 1)[0]
+    return Chapter(seq, str(doc.get("time", "")), short, str(doc.get("correlation_id", "")), str(line.actor),
+                   line.what, str(line.why), line.outcome)
+
+
+async def replay(js: JetStreamContext, *, since: datetime | None = None,
+                 correlation: str | None = None) -> AsyncIterator[Chapter]:
+    """Chapters in stream order from `since` (or the start), only those of `correlation` when given."""
+    async for msg in read_stream(js, AUDIT.name, start_time=since):
+        c = chapter(msg.seq, msg.data)
+        if correlation and c.correlation_id != correlation:
+            continue
+        yield c
+
+
+def table(chapters: list[Chapter]) -> str:
+    """A plain-text table a person can read in a terminal."""
+    head = ("SEQ", "WHEN", "WHO", "WHAT", "WHY", "OUTCOME")
+    rows = [(str(c.seq), c.time[:19].replace("T", " "), c.who, c.what, c.why[:80], c.outcome) for c in chapters]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(head)]
+    widths[3] = min(widths[3], 60)
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(v[:w].ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)

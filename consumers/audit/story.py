@@ -1,0 +1,80 @@
+"""Who did what, why, and with what outcome: one line of story per audit event, from the event alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StoryLine:
+    actor: str
+    what: str
+    why: str
+    outcome: str
+
+
+def _action(spec: dict) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in sorted((spec.get("params") or {}).items()))
+    return f"{spec.get('kind', '?')}({params})" if params else str(spec.get("kind", "?"))
+
+
+def tell(doc: dict[str, Any]) -> StoryLine:
+    """The story of one event document (a parsed envelope); unknown types get a generic line."""
+    etype = str(doc.get("type", "invalid"))
+    d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    source = str(doc.get("source", ""))
+    short = etype.removeprefix("driftline.").rsplit(".v", 1)[0]
+    if short == "approval.requested":
+        action = d.get("action") or {}
+        return StoryLine(d.get("requested_by", source), f"asked approval for {_action(action)}",
+                         d.get("summary", ""), "pending")
+    if short == "approval.decided":
+        verdict = "approved" if d.get("decision") == "approve" else "rejected"
+        return StoryLine(d.get("decided_by", "?"), f"{verdict} request {d.get('approval_id', '?')} via {d.get('via')}",
+                         d.get("comment", ""), verdict)
+    if short == "approval.refused":
+        return StoryLine(d.get("attempted_by", "?"), f"tried to {d.get('decision', '?')} {d.get('approval_id', '?')}",
+                         d.get("detail", ""), f"refused: {d.get('reason', '?')}")
+    if short == "approval.expired":
+        return StoryLine(source, f"request {d.get('approval_id', '?')} expired", "nobody decided in time", "expired")
+    if short == "action.scheduled":
+        return StoryLine(d.get("approved_by", source), f"scheduled {_action(d.get('action') or {})}",
+                         (d.get("action") or {}).get("reason", ""), "scheduled")
+    if short == "action.started":
+        return StoryLine(source, f"started {d.get('kind', '?')} {d.get('action_id', '')}", "", "running")
+    if short == "action.completed":
+        return StoryLine(source, f"completed {d.get('kind', '?')} {d.get('action_id', '')}", d.get("summary", ""),
+                         "completed")
+    if short == "action.failed":
+        return StoryLine(source, f"{d.get('kind', '?')} {d.get('action_id', '')} failed", d.get("error", ""), "failed")
+    if short == "action.escalated":
+        return StoryLine(source, f"escalated ({d.get('severity', '?')})", d.get("reason", ""), "escalated")
+    if short == "alert.raised":
+        return StoryLine(source, f"raised {d.get('kind', '?')} alert on {d.get('model', '?')}",
+                         d.get("summary") or f"{d.get('statistic')}={d.get('value')} > {d.get('threshold')}", "alert")
+    if short == "alert.cleared":
+        return StoryLine(source, f"cleared {d.get('kind', '?')} alert", d.get("summary", ""), "cleared")
+    if short == "diagnosis.made":
+        return StoryLine(source, f"diagnosed {d.get('issue', '?')} ({d.get('severity', '?')})",
+                         d.get("reasoning", ""), "proposed " + ", ".join(
+                             p.get("kind", "?") for p in d.get("proposed_actions") or []))
+    if short == "model.trained":
+        return StoryLine(source, f"trained {d.get('model', '?')} v{d.get('version', '?')} ({d.get('best_family')})",
+                         f"trigger: {d.get('trigger', '')}", "challenger")
+    if short == "model.promoted":
+        done = "promoted" if d.get("promoted", True) else "kept champion, declined"
+        return StoryLine(source, f"{done} v{d.get('version', '?')}", d.get("reason", ""),
+                         "champion" if d.get("promoted", True) else "declined")
+    if short == "model.rolled_back":
+        return StoryLine(source, f"rolled back v{d.get('from_version')} -> v{d.get('to_version')}",
+                         d.get("reason", ""), "champion")
+    if short == "monitoring.drift_report":
+        return StoryLine(source, f"drift report on v{d.get('model_version', '?')}",
+                         f"share drifted {d.get('share_drifted', 0):.2f}", "report")
+    if short == "audit.checkpoint":
+        return StoryLine(source, f"checkpoint at sequence {d.get('last_sequence')}", f"head {str(d.get('head_hash'))[:12]}",
+                         "vouched")
+    if short.startswith("data."):
+        return StoryLine(source, short.replace(".", " "), str(d.get("reason", d.get("summary", ""))), short.split(".")[1])
+    return StoryLine(source or "?", short, "", "")
