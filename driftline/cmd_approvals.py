@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Literal, Optional
 
+import asyncpg
 import typer
 
-from driftline.common import not_built
+from driftline.common import database_dsn, fail, load_settings, run
 
 app = typer.Typer(help="Pending approvals: list, approve, reject.", no_args_is_help=True)
 
@@ -14,7 +16,89 @@ app = typer.Typer(help="Pending approvals: list, approve, reject.", no_args_is_h
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """List approval requests waiting for a decision."""
-    not_built("approvals list", 6)
+    from agent.recommend import approval_ratio
+    from infra import approvals
+
+    async def _list():
+        conn = await _connect()
+        try:
+            return await approvals.pending(conn), await approval_ratio(conn)
+        finally:
+            await conn.close()
+
+    rows, ratio = run(_list())
+    for row in rows:
+        action = json.loads(row["action"])
+        if as_json:
+            typer.echo(json.dumps({"approval_id": row["approval_id"], "correlation_id": row["correlation_id"],
+                                   "model": row["model"], "action": action, "action_hash": row["action_hash"],
+                                   "requested_by": row["requested_by"], "summary": row["summary"],
+                                   "requested_at": row["requested_at"].isoformat(),
+                                   "expires_at": row["expires_at"].isoformat()}))
+        else:
+            params = ", ".join(f"{k}={v}" for k, v in action["params"].items()) or "no parameters"
+            typer.echo(f"{row['approval_id']}  {action['kind']} on {row['model']} ({params})  "
+                       f"expires {row['expires_at']:%Y-%m-%d %H:%M} UTC  hash {row['action_hash'][:12]}\n"
+                       f"    {row['summary']}")
+    if not as_json:
+        typer.echo(f"{len(rows)} pending. Recommend-only report: {ratio.describe()}.")
+
+
+def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reject"], comment: str,
+            seen_hash: str | None) -> None:
+    from infra import approvals
+    from infra.bus import Bus
+    from infra.users import get_user
+    from schemas import ApprovalDecided, ApprovalRefused
+    from schemas.approval import Decision, Refusal
+    from schemas.envelope import utcnow
+
+    settings = load_settings()
+
+    async def _go():
+        conn = await _connect(settings)
+        try:
+            user = await get_user(conn, user_name)
+            current = await approvals.get(conn, approval_id)
+            shown = current["action_hash"] if current else ""
+            if seen_hash and not (len(seen_hash) >= 12 and shown.startswith(seen_hash)):  # `list` shows 12
+                shown = seen_hash
+            row, refusal = await approvals.decide(conn, approval_id, user, decision, shown, utcnow(), comment, "cli")
+        finally:
+            await conn.close()
+        bus = await Bus.connect(settings.resolved_nats_url, name="driftline-approvals-cli")
+        try:
+            common = dict(source="cli/approvals", subject=row["model"] if row else "unknown",
+                          correlation_id=row["correlation_id"] if row else "",
+                          causation_id=row["request_event_id"] if row else None)
+            if refusal:  # every refused attempt is an audit event
+                await bus.publish(ApprovalRefused(**common, data=Refusal(
+                    approval_id=approval_id, attempted_by=user_name, decision=decision, reason=refusal.reason,
+                    detail=refusal.detail)))
+                return refusal
+            await bus.publish(ApprovalDecided(**common, data=Decision(
+                approval_id=approval_id, decision=decision, decided_by=user_name, action_hash=row["action_hash"],
+                comment=comment, via="cli")))
+            return None
+        finally:
+            await bus.close()
+
+    refusal = run(_go())
+    if refusal:
+        fail(f"refused ({refusal.reason}): {refusal.detail}")
+    typer.echo(f"{approval_id} {'approved' if decision == 'approve' else 'rejected'} by {user_name}")
+
+
+async def _connect(settings=None) -> asyncpg.Connection:
+    settings = settings or load_settings()
+    try:
+        return await asyncpg.connect(await database_dsn(settings))
+    except (OSError, asyncpg.PostgresError) as exc:
+        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+
+
+HashOption = Annotated[Optional[str], typer.Option("--action-hash", help="Hash of the action you reviewed "
+                                                   "(from `list`); the decision is refused if the action changed.")]
 
 
 @app.command()
@@ -22,9 +106,10 @@ def approve(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_user: Annotated[str, typer.Option("--as", help="Your user name.")],
     comment: Annotated[str, typer.Option(help="Why.")] = "",
+    action_hash: HashOption = None,
 ) -> None:
     """Approve a pending request."""
-    not_built("approvals approve", 6)
+    _decide(approval_id, as_user, "approve", comment, action_hash)
 
 
 @app.command()
@@ -32,6 +117,7 @@ def reject(
     approval_id: Annotated[str, typer.Argument(metavar="ID")],
     as_user: Annotated[str, typer.Option("--as", help="Your user name.")],
     comment: Annotated[str, typer.Option(help="Why.")] = "",
+    action_hash: HashOption = None,
 ) -> None:
     """Reject a pending request (the incident is escalated)."""
-    not_built("approvals reject", 6)
+    _decide(approval_id, as_user, "reject", comment, action_hash)
