@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
     audit_checkpoint_every: int = Field(1000, description="The projector publishes a checkpoint every this many events.")
 
+    # Agent (issue 6): diagnoser, approval gate, executor
+    agent_policy_file: Path | None = Field(None, description="Policy YAML of the agent; unset means the shipped defaults.")
+    agent_recommend_only: bool = Field(
+        False, description="Diagnose and propose only: every action, automatic ones too, waits for a person."
+    )
+    agent_expiry_interval_s: float = Field(15.0, description="Seconds between checks for expired approval requests.")
+
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
