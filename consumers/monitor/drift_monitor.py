@@ -1,0 +1,147 @@
+"""The monitor's pure logic: prediction and label events in, drift reports and alerts out; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from consumers.monitor.alerts import Hysteresis
+from consumers.monitor.calibration import Design, reference_error_bound
+from consumers.monitor.detectors import CusumBank, Detection, ErrorCusum
+from consumers.monitor.encoding import RankIndex, encode_records
+from consumers.monitor.histograms import WindowHistogram
+from consumers.monitor.reference import PREDICTION, Profile
+from consumers.monitor.window_report import ReportRequest, alert_events, window_report
+from consumers.monitor.windows import WindowPolicy, WindowState
+from schemas import Event, LabelReceived, PredictionMade
+from schemas.monitoring import AlertClear, AlertCleared
+
+SOURCE = "consumers/monitor"
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    false_alarms_per_10k: float = 0.1
+    window: WindowPolicy = WindowPolicy()
+    clear_after: int = 3
+    design: Design = Design()
+
+
+@dataclass
+class Outcome:
+    events: list[Event] = field(default_factory=list)
+    reports: list[ReportRequest] = field(default_factory=list)
+
+
+class DriftMonitor:
+    """Detectors, the current window and open alerts for one champion version."""
+
+    def __init__(self, profile: Profile, config: MonitorConfig = MonitorConfig()):
+        self.profile, self.config = profile, config
+        self.index = RankIndex(profile) if profile.numeric else None
+        self.bank = CusumBank(profile, config.false_alarms_per_10k, config.design)
+        n_ref = int(profile.meta.get("holdout_rows") or profile.meta.get("reference_rows") or 0)
+        self.error_p0 = reference_error_bound(profile.error_rate, n_ref, config.design)
+        self.errors = ErrorCusum(self.error_p0, config.false_alarms_per_10k, config.design)
+        self.hist = WindowHistogram(profile)
+        self.window = WindowState()
+        self.hysteresis = Hysteresis(config.clear_after)
+        self.rows: list[dict] = []  # the window's raw features, only for the human-readable report
+
+    def process(self, events: Sequence[Event], joins: dict[str, object]) -> Outcome:
+        """PredictionMade and LabelReceived (with `joins`: request id -> predicted class) -> reports and alerts."""
+        out, pending = Outcome(), []
+        for ev in events:
+            if isinstance(ev, PredictionMade):
+                if ev.data.model != self.profile.model:
+                    continue
+                if self.window.events + len(pending) and self.config.window.expired(self.window, ev.time):
+                    self._flush(pending)
+                    pending = []
+                    self._close(ev, out)
+                pending.append(ev)
+                if self.window.events + len(pending) >= self.config.window.events:
+                    self._flush(pending)
+                    pending = []
+                    self._close(ev, out)
+            elif isinstance(ev, LabelReceived) and ev.data.request_id in joins:
+                self._flush(pending)
+                pending = []
+                self._label(ev, joins[ev.data.request_id])
+        self._flush(pending)
+        return out
+
+    def close_idle(self, cause: Event) -> Outcome:
+        """Close a non-empty window nobody has added to for a while (`cause` is its last event)."""
+        out = Outcome()
+        if self.window.events or self.window.labelled:
+            self._close(cause, out)
+        return out
+
+    def _record(self, ev: PredictionMade) -> dict:
+        record = dict(ev.data.features)
+        positive = self.profile.positive_class
+        record[PREDICTION] = ev.data.probabilities.get(positive) if positive else ev.data.predicted_class
+        return record
+
+    def _flush(self, preds: list[PredictionMade]) -> None:
+        if not preds:
+            return
+        records = [self._record(p) for p in preds]
+        enc = encode_records(self.profile, records, self.index)
+        for det in self.bank.update(enc):
+            self._detected("prediction_drift" if det.column == PREDICTION else "data_drift", det)
+        self.hist.update(enc)
+        self.window.add_events(preds[0].time, preds[-1].time, len(preds))
+        self.rows.extend(records)
+
+    def _label(self, ev: LabelReceived, predicted: object) -> None:
+        error = str(predicted) != str(ev.data.label)
+        for det in self.errors.update(np.array([error])):
+            self._detected("quality_drift", det)
+        self.window.add_labels(1, int(error), ev.time)
+
+    def _detected(self, kind: str, det: Detection) -> None:
+        self.window.add_detection(kind, det.column, {"row": det.row, "test": det.test, "value": det.value})
+
+    def _close(self, cause: Event, out: Outcome) -> None:
+        alerts, reports = alert_events(self, cause)
+        out.events.extend(alerts)
+        out.reports.extend(reports)
+        url = reports[0].path if reports else None
+        out.events.insert(0, window_report(self, cause, url))
+        self.hist.reset()
+        self.window = WindowState()
+        self.rows = []
+
+    def retire(self, cause: Event, reason: str) -> list[Event]:
+        """The reference is replaced (new champion): clear every open alert of this one."""
+        events = []
+        for fingerprint, alert in sorted(self.hysteresis.open.items()):
+            kind = fingerprint.split(":", 1)[0]
+            events.append(cause.caused(AlertCleared, source=SOURCE, subject=self.profile.model, key=f"clear:{fingerprint}",
+                                       data=AlertClear(kind=kind, model=self.profile.model, fingerprint=fingerprint,
+                                                       alert_id=alert.alert_id, summary=reason)))
+        self.hysteresis.open.clear()
+        return events
+
+    def state_dict(self) -> dict:
+        return {"version": self.profile.version, "bank": self.bank.state.tolist(), "bank_seen": self.bank.seen,
+                "errors": self.errors.state.tolist(), "errors_seen": self.errors.seen,
+                "num_counts": self.hist.num_counts.tolist(), "cat_counts": [c.tolist() for c in self.hist.cat_counts],
+                "window": self.window.to_dict(), "hysteresis": self.hysteresis.to_dict()}
+
+    def load_state(self, state: dict) -> bool:
+        """Resume from a saved state of the same champion version; False (fresh start) otherwise."""
+        if state.get("version") != self.profile.version or len(state["bank"]) != len(self.bank.state):
+            return False
+        self.bank.state, self.bank.seen = np.array(state["bank"]), state["bank_seen"]
+        self.errors.state, self.errors.seen = np.array(state["errors"]), state["errors_seen"]
+        self.hist.num_counts[:] = np.array(state["num_counts"], dtype=np.int64)
+        for counts, saved in zip(self.hist.cat_counts, state["cat_counts"], strict=True):
+            counts[:] = saved
+        self.window = WindowState.from_dict(state["window"])
+        self.hysteresis = Hysteresis.from_dict(state["hysteresis"])
+        return True

@@ -1,0 +1,63 @@
+"""Report windows: count- or time-based, closed by the event that fills them or arrives after they expire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from schemas.monitoring import Window
+
+
+@dataclass
+class WindowState:
+    """What the current window has seen so far; detections are kept per kind and column."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    events: int = 0
+    labelled: int = 0
+    errors: int = 0
+    detections: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> column -> strongest detection
+
+    def add_events(self, first: datetime, last: datetime, count: int) -> None:
+        self.start = self.start or first
+        self.end = last
+        self.events += count
+
+    def add_labels(self, labelled: int, errors: int, when: datetime) -> None:
+        self.start = self.start or when
+        self.end = max(self.end or when, when)
+        self.labelled += labelled
+        self.errors += errors
+
+    def add_detection(self, kind: str, column: str, info: dict) -> None:
+        per_kind = self.detections.setdefault(kind, {})
+        if column not in per_kind or info["value"] > per_kind[column]["value"]:
+            per_kind[column] = info
+
+    def as_window(self) -> Window:
+        return Window(start=self.start, end=self.end or self.start, events=self.events, labelled=self.labelled)
+
+    def to_dict(self) -> dict:
+        return {"start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
+                "events": self.events, "labelled": self.labelled, "errors": self.errors, "detections": self.detections}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WindowState:
+        parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
+        return cls(parse(d["start"]), parse(d["end"]), d["events"], d["labelled"], d["errors"], d["detections"])
+
+
+@dataclass(frozen=True)
+class WindowPolicy:
+    """A window closes after `events` predictions, or when an event arrives `seconds` after it opened."""
+
+    events: int = 1000
+    seconds: float = 300.0
+
+    def room(self, state: WindowState) -> int:
+        """Predictions the current window can still take."""
+        return max(self.events - state.events, 0)
+
+    def expired(self, state: WindowState, now: datetime) -> bool:
+        return state.start is not None and now - state.start >= timedelta(seconds=self.seconds)
