@@ -1,0 +1,89 @@
+"""Helpers for the agent's integration tests: run the agent in-process, watch the bus, call the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import SimpleNamespace
+
+from schemas import Event, parse_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Watch:
+    """Every event published on driftline.> while it is open (core subscription: sees JetStream publishes)."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+        self._sub = None
+
+    async def start(self, bus) -> Watch:
+        async def on_msg(msg):
+            try:
+                self.events.append(parse_event(msg.data))
+            except Exception:  # dead letters and raw copies are not events
+                pass
+
+        self._sub = await bus.nc.subscribe("driftline.>", cb=on_msg)
+        return self
+
+    def of(self, cls: type[Event], where: Callable[[Event], bool] = lambda e: True) -> list[Event]:
+        seen, out = set(), []
+        for e in self.events:  # a re-published duplicate (same id) is one event
+            if isinstance(e, cls) and where(e) and e.id not in seen:
+                seen.add(e.id)
+                out.append(e)
+        return out
+
+    async def wait(self, cls: type[Event], where: Callable[[Event], bool] = lambda e: True, n: int = 1,
+                   timeout: float = 30) -> list[Event]:
+        async with asyncio.timeout(timeout):
+            while len(self.of(cls, where)) < n:
+                await asyncio.sleep(0.05)
+        return self.of(cls, where)
+
+    async def stop(self):
+        await self._sub.unsubscribe()
+
+
+class FakeTrainer:
+    """Stands in for trainer.api.train_async: records its calls, returns an outcome shaped like TrainOutcome."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    async def __call__(self, settings, **kwargs):
+        self.calls.append(kwargs)
+        return SimpleNamespace(version="2", promoted=True, reason="beats the champion", champion_version="2",
+                               previous_champion="1", parent_run_id="run-x", events=[])
+
+
+@asynccontextmanager
+async def running_agent(settings, train=None):
+    from driftline.run_agent import main
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(main(settings, stop, train=train or FakeTrainer()))
+    await asyncio.sleep(0.5)
+    if task.done():
+        task.result()
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def cli(settings, *args: str) -> tuple[int, str]:
+    """Run `driftline ARGS` as a person would in a terminal; (exit code, stdout+stderr)."""
+    env = {**os.environ, "DRIFTLINE_NATS_URL": settings.nats_url, "DRIFTLINE_DATABASE_URL": settings.database_url,
+           "DRIFTLINE_DATA_DIR": str(settings.data_dir)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "driftline", *args, cwd=ROOT, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    return proc.returncode, out.decode()

@@ -1,0 +1,200 @@
+"""The agent against a real nats-server and PostgreSQL: storm folding, approvals from the terminal, refusals,
+rejection, expiry, and the gate's state rebuilt from the audit stream."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import asyncpg
+import pytest
+import yaml
+
+from agent.expiry import expire_once
+from agent.gate_state import rebuild_from_audit
+from agent.policy import DEFAULT_POLICY
+from infra import approvals
+from infra.users import add_user
+from schemas import (
+    ActionCompleted,
+    ActionEscalated,
+    ActionScheduled,
+    ApprovalDecided,
+    ApprovalExpired,
+    ApprovalRefused,
+    ApprovalRequested,
+    DiagnosisMade,
+)
+from schemas.envelope import utcnow
+from tests.integration.agent_helpers import FakeTrainer, Watch, cli, running_agent
+from tests.unit.agent.alerts import alert
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def agent_settings(settings, database_url):
+    conn = await asyncpg.connect(database_url)
+    for name, role in (("bob", "approver"), ("carol", "approver"), ("vic", "viewer")):
+        await add_user(conn, name, role, password="pw-" + name)
+    await conn.close()
+    return settings.model_copy(update={"database_url": database_url, "agent_expiry_interval_s": 3600})
+
+
+@pytest.fixture
+async def watch(bus):
+    w = await Watch().start(bus)
+    yield w
+    await w.stop()
+
+
+def medium_storm(n: int):
+    """n alerts of one model and kind a minute apart: the first is a medium data drift."""
+    first = alert(value=0.45, features=("a", "b", "c"))
+    return [first] + [alert(value=0.5, features=("a", "b", "c"), at=first.time + timedelta(minutes=i))
+                      for i in range(1, n)]
+
+
+async def test_storm_is_one_incident_approved_from_the_terminal(bus, watch, agent_settings):
+    trainer = FakeTrainer()
+    storm = medium_storm(20)
+    async with running_agent(agent_settings, trainer):
+        await bus.publish_many(storm)
+        [request] = await watch.wait(ApprovalRequested)
+        await watch.wait(ActionCompleted, lambda e: e.data.kind == "send_alert")  # automatic, at once
+        incident = storm[0].id
+        [diagnosis] = watch.of(DiagnosisMade)
+        assert diagnosis.data.incident_id == incident and diagnosis.data.severity == "medium"
+
+        code, out = await cli(agent_settings, "approvals", "list", "--json")
+        assert code == 0
+        [listed] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert listed["approval_id"] == request.data.approval_id and listed["action"]["kind"] == "retrain_model"
+
+        code, out = await cli(agent_settings, "approvals", "approve", request.data.approval_id, "--as", "vic")
+        assert code != 0 and "refused (not_allowed)" in out
+        code, out = await cli(agent_settings, "approvals", "approve", request.data.approval_id, "--as", "bob",
+                              "--action-hash", "f" * 64)
+        assert code != 0 and "refused (action_changed)" in out and "the action changed" in out
+        code, out = await cli(agent_settings, "approvals", "approve", request.data.approval_id, "--as", "bob",
+                              "--action-hash", listed["action_hash"][:12], "--comment", "go")
+        assert code == 0, out
+        code, out = await cli(agent_settings, "approvals", "approve", request.data.approval_id, "--as", "carol")
+        assert code != 0 and "refused (already_decided)" in out and "approved by bob" in out
+
+        [done] = await watch.wait(ActionCompleted, lambda e: e.data.kind == "retrain_model")
+        assert done.data.result["version"] == "2" and done.data.result["promoted"] is True
+        refusals = await watch.wait(ApprovalRefused, n=3)
+        code, out = await cli(agent_settings, "approvals", "list")
+        assert "0 pending" in out and "approved 1 of 1 decided proposal(s)" in out
+
+    assert len(trainer.calls) == 1 and trainer.calls[0]["trigger"] == request.data.action.action_id
+    [scheduled] = watch.of(ActionScheduled, lambda e: e.data.approval_id is not None)
+    assert scheduled.data.action == request.data.action and scheduled.data.approved_by == "bob"
+    assert {r.data.reason for r in refusals} == {"not_allowed", "action_changed", "already_decided"}
+    assert len(watch.of(DiagnosisMade)) == 1 and len(watch.of(ApprovalRequested)) == 1  # one incident, not 20
+    chain = [e for e in watch.events if e.correlation_id == incident]
+    kinds = {type(e).__name__ for e in chain}
+    assert {"DiagnosisMade", "ApprovalRequested", "ApprovalDecided", "ActionScheduled", "ActionStarted",
+            "ActionCompleted", "ApprovalRefused"} <= kinds
+    decided = watch.of(ApprovalDecided)[0]
+    assert decided.data.via == "cli" and decided.correlation_id == incident
+
+
+async def test_rejection_escalates_and_executes_nothing(bus, watch, agent_settings):
+    trainer = FakeTrainer()
+    async with running_agent(agent_settings, trainer):
+        await bus.publish(medium_storm(1)[0])
+        [request] = await watch.wait(ApprovalRequested)
+        code, out = await cli(agent_settings, "approvals", "reject", request.data.approval_id, "--as", "bob",
+                              "--comment", "not during the sale")
+        assert code == 0, out
+        [escalated] = await watch.wait(ActionEscalated)
+        await watch.wait(ActionCompleted, lambda e: e.data.kind == "send_alert")
+    assert escalated.data.approval_id == request.data.approval_id and "not during the sale" in escalated.data.reason
+    assert escalated.correlation_id == request.correlation_id
+    assert not watch.of(ActionScheduled, lambda e: e.data.action.kind == "retrain_model")
+    assert trainer.calls == []
+
+
+async def test_self_approval_and_forged_decisions_are_refused(bus, watch, agent_settings):
+    async with running_agent(agent_settings):
+        await bus.publish(medium_storm(1)[0])
+        [agent_request] = await watch.wait(ApprovalRequested)
+        # A person's own request (e.g. carol proposes a deploy): carol may not approve it.
+        action = agent_request.data.action.model_copy(update={"action_id": "a-carol", "kind": "deploy_model",
+                                                               "params": {"version": "1"}})
+        mine = ApprovalRequested(source="ui", subject="m", data=agent_request.data.model_copy(update={
+            "approval_id": "req-carol", "action": action, "action_hash": approvals.action_hash(action),
+            "requested_by": "carol"}))
+        conn = await asyncpg.connect(agent_settings.database_url)
+        await approvals.record_request(conn, mine)
+        await conn.close()
+        code, out = await cli(agent_settings, "approvals", "approve", "req-carol", "--as", "carol")
+        assert code != 0 and "refused (self_approval)" in out
+        # A decision published straight to the bus, past the rules: the gate refuses it and schedules nothing.
+        forged = ApprovalDecided(source="mallory", subject="m", correlation_id=agent_request.correlation_id,
+                                 data=dict(approval_id=agent_request.data.approval_id, decision="approve",
+                                           decided_by="bob", action_hash=agent_request.data.action_hash))
+        await bus.publish(forged)
+        [refused] = await watch.wait(ApprovalRefused, lambda e: e.causation_id == forged.id)
+        assert refused.data.reason == "not_allowed" and refused.source == "agent/gate"
+        assert not watch.of(ActionScheduled, lambda e: e.data.approval_id is not None)
+    assert {r.data.reason for r in watch.of(ApprovalRefused)} == {"self_approval", "not_allowed"}
+
+
+async def test_expired_request_is_refused_then_expired_and_escalated(bus, watch, agent_settings, tmp_path):
+    doc = yaml.safe_load(DEFAULT_POLICY.read_text())
+    doc["approval_ttl_minutes"] = 0.005  # 0.3 s
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(doc))
+    s = agent_settings.model_copy(update={"agent_policy_file": tmp_path / "p.yaml"})
+    async with running_agent(s):
+        await bus.publish(medium_storm(1)[0])
+        [request] = await watch.wait(ApprovalRequested)
+        code, out = await cli(s, "approvals", "approve", request.data.approval_id, "--as", "bob")
+        assert code != 0 and "refused (expired)" in out
+        conn = await asyncpg.connect(s.database_url)
+        try:
+            assert await expire_once(conn, bus, utcnow()) == 1
+            assert await expire_once(conn, bus, utcnow()) == 0
+        finally:
+            await conn.close()
+        [expired] = await watch.wait(ApprovalExpired)
+        [escalated] = await watch.wait(ActionEscalated)
+    assert expired.data.approval_id == escalated.data.approval_id == request.data.approval_id
+    assert expired.correlation_id == escalated.correlation_id == request.correlation_id
+
+
+async def test_gate_state_is_rebuilt_from_the_audit_stream(bus, watch, agent_settings):
+    trainer = FakeTrainer()
+    first, second = medium_storm(1)[0], alert(kind="quality_drift", statistic="f1", value=0.8, threshold=0.9,
+                                               features=(), labelled=100)
+    async with running_agent(agent_settings, trainer):
+        await bus.publish_many([first, second])
+        requests = await watch.wait(ApprovalRequested, n=2)
+        by_incident = {r.correlation_id: r for r in requests}
+        decided_one = by_incident[first.id]
+        code, out = await cli(agent_settings, "approvals", "approve", decided_one.data.approval_id, "--as", "bob")
+        assert code == 0, out
+        await watch.wait(ActionCompleted, lambda e: e.data.kind == "retrain_model")
+        forged = ApprovalDecided(source="mallory", subject="m", correlation_id=second.id, data=dict(
+            approval_id=by_incident[second.id].data.approval_id, decision="approve", decided_by="bob",
+            action_hash=by_incident[second.id].data.action_hash))
+        await bus.publish(forged)
+        await watch.wait(ApprovalRefused, lambda e: e.causation_id == forged.id)
+
+    conn = await asyncpg.connect(agent_settings.database_url)
+    before = {r["approval_id"]: (r["status"], r["decided_by"]) for r in await conn.fetch("SELECT * FROM approvals")}
+    await conn.execute("DELETE FROM approvals")  # the read model is lost
+    assert await rebuild_from_audit(conn, bus.js) == 2
+    after = {r["approval_id"]: (r["status"], r["decided_by"]) for r in await conn.fetch("SELECT * FROM approvals")}
+    await conn.close()
+    assert after == before
+    assert after[by_incident[second.id].data.approval_id] == ("pending", None)  # the forged decision is not a fact
+
+    async with running_agent(agent_settings, trainer):  # a restarted gate carries on where it was
+        code, out = await cli(agent_settings, "approvals", "approve", by_incident[second.id].data.approval_id,
+                              "--as", "carol")
+        assert code == 0, out
+        await watch.wait(ActionCompleted, lambda e: e.data.kind == "retrain_model", n=2)
+    assert len(trainer.calls) == 2
