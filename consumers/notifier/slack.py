@@ -1,0 +1,40 @@
+"""Slack incoming-webhook messages: the summary, key facts and a link to the approval page, signed."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from consumers.notifier.routing import Notification
+from consumers.notifier.signing import sign_headers
+
+EMOJI = {"low": ":information_source:", "medium": ":warning:", "high": ":rotating_light:", "critical": ":fire:"}
+
+
+def payload(note: Notification) -> dict:
+    """Block Kit message with a plain `text` fallback for clients that show no blocks."""
+    facts = [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in note.facts[:10]]
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": note.title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"{EMOJI.get(note.severity, '')} *{note.severity}* "
+                                                                 f"- {note.summary}"[:3000]}},
+    ]
+    if facts:
+        blocks.append({"type": "section", "fields": facts})
+    if note.link:
+        label = "Review and decide" if note.group == "approval" else "Open in Driftline"
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": label}, "url": note.link}]})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"{note.event_type} `{note.event_id}`"}]})
+    text = f"[{note.severity}] {note.title}: {note.summary}" + (f" <{note.link}>" if note.link else "")
+    return {"text": text, "blocks": blocks}
+
+
+async def post(client: httpx.AsyncClient, url: str, note: Notification, secret: str | None) -> None:
+    """POST the message; the webhook id is the event id + channel, so a receiver can drop a repeat."""
+    body = json.dumps(payload(note), separators=(",", ":")).encode()
+    headers = {"content-type": "application/json", **sign_headers(secret, f"{note.event_id}.slack", body)}
+    response = await client.post(url, content=body, headers=headers)
+    response.raise_for_status()

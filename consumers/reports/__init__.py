@@ -1,0 +1,1 @@
+"""Deployment, drift and incident reports: events and MLflow evidence -> Jinja2 HTML -> WeasyPrint PDF."""

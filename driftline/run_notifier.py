@@ -1,0 +1,56 @@
+"""Wiring of the notifier service: AUDIT events -> email and Slack, plus the automatic report builder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+
+from consumers.notifier import service as notifier
+from consumers.reports import service as reports
+from consumers.reports.builder import ReportBuilder
+from driftline.common import database_dsn
+from infra.bus import Bus
+from infra.consumer import ConsumerRunner
+from infra.db import connect_pool
+from infra.models import configure_mlflow
+from infra.settings import Settings
+from infra.streams import ensure_streams
+from schemas import Event
+
+log = logging.getLogger(__name__)
+
+
+def attachments_from(builder: ReportBuilder):
+    """The notifier's report provider: the stored report, rebuilt when older than the event."""
+
+    async def attachment(report: tuple[str, str], event: Event):
+        kind, ident = report
+        return await builder.ensure(kind, ident, not_before=event.time.timestamp())
+
+    return attachment
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    configure_mlflow(settings)
+    if settings.notifier_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.notifier_metrics_port, addr="127.0.0.1")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier")
+    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    http = httpx.AsyncClient(timeout=settings.smtp_timeout_s)
+    try:
+        await ensure_streams(bus.js, settings)
+        builder = ReportBuilder(settings, bus.js)
+        note = notifier.Notifier(settings, bus, pool, http, attachments=attachments_from(builder))
+        runners = [ConsumerRunner(bus, notifier.consumer_spec(settings), note.handle)]
+        if settings.reports_auto:
+            auto = reports.AutoReports(settings, builder)
+            runners.append(ConsumerRunner(bus, reports.consumer_spec(settings), auto.handle))
+        await asyncio.gather(*(runner.run(stop) for runner in runners))
+    finally:
+        await http.aclose()
+        await pool.close()
+        await bus.close()

@@ -1,0 +1,71 @@
+"""Gathering: which events each report is built from, and which events trigger a report."""
+
+import pytest
+
+from consumers.reports import deployment, drift, incident
+from consumers.reports.service import trigger
+from schemas.action import ActionCompleted
+from tests.unit.reports.story import story
+
+
+def test_deployment_context_lists_every_candidate_marks_the_chosen_and_compares():
+    s = story(version="4", previous="3")
+    ctx = deployment.deployment_context(list(s.values()), "4", None)
+    assert [c["family"] for c in ctx["candidates"]] == ["logistic_regression", "random_forest", "xgboost", "lightgbm"]
+    assert [c["chosen"] for c in ctx["candidates"]] == [True, False, False, False]
+    assert ctx["columns"] == ["accuracy", "precision", "recall", "f1", "roc_auc"]
+    f1 = next(r for r in ctx["comparison"] if r["metric"] == "f1")
+    assert f1["delta"] == pytest.approx(0.9721 - 0.9512)
+    assert ctx["validation"] is s["validated"]
+    assert all(f["sources"] for f in ctx["figures"])
+    assert ctx["figures"][0]["sources"] == [f"ModelTrained {s['trained'].id}"]
+
+
+def test_default_deployment_version_is_the_latest_promotion():
+    first, second = story(version="1"), story(version="2", previous="1")
+    assert deployment.default_version(list(first.values()) + list(second.values())) == "2"
+
+
+def test_drift_resolves_from_an_alert_or_a_report_and_defaults_to_the_latest():
+    s = story()
+    events = list(s.values())
+    by_alert = drift.resolve(events, s["alert"].id)
+    assert by_alert.report is s["report"] and by_alert.alerts == [s["alert"]]
+    by_report = drift.resolve(events, s["report"].id)
+    assert by_report.alerts == [s["alert"]]
+    assert drift.resolve(events, None).alerts == [s["alert"]]
+    with pytest.raises(LookupError):
+        drift.resolve(events, s["diagnosis"].id)
+
+
+def test_drift_context_counts_drifted_features_and_detectors():
+    s = story()
+    ctx = drift.drift_context(drift.resolve(list(s.values()), s["alert"].id))
+    assert [f.feature for f in ctx["drifted"]] == ["mean_radius", "mean_texture", "worst_radius"]
+    assert ctx["share"] == 0.6 and ctx["detectors"] == ["psi"]
+    assert ctx["figures"][0]["sources"] == [f"DriftReported {s['report'].id}", f"AlertRaised {s['alert'].id}"]
+
+
+def test_incident_timeline_and_outcome_rows():
+    s = story()
+    ctx = incident.incident_context(list(s.values()), s["alert"].correlation_id)
+    assert [t["type"] for t in ctx["timeline"]][:3] == ["DriftReported", "AlertRaised", "DiagnosisMade"]
+    assert ctx["status"] == "closed"
+    assert "approve by alice via web" in ctx["timeline"][4]["text"]
+    assert {r["metric"]: (r["before"], r["after"]) for r in ctx["outcome_rows"]} == {
+        "accuracy": (0.8833, 0.9561), "f1": (0.8712, 0.9634)}
+    with pytest.raises(LookupError):
+        incident.incident_context(list(s.values()), "no-such-id")
+
+
+def test_triggers_promotion_alert_and_a_closing_outcome_but_not_our_notifications():
+    s = story(version="5")
+    assert trigger(s["promoted"]) == ("deployment", "5")
+    assert trigger(s["alert"]) == ("drift", s["alert"].id)
+    assert trigger(s["completed"]) == ("incident", s["alert"].correlation_id)
+    assert trigger(s["diagnosis"]) is None
+    note = s["alert"].caused(ActionCompleted, source="consumers/notifier",
+                             data=dict(action_id="x", kind="send_alert", model="m"))
+    assert trigger(note) is None
+    declined = s["promoted"].model_copy(update={"data": s["promoted"].data.model_copy(update={"promoted": False})})
+    assert trigger(declined) is None
