@@ -53,7 +53,7 @@ async def approval_page(request: Request, approval_id: str, session: Session = D
         reports = await queries.drift_reports(conn, row["model"])
     items, action = row["evidence"], row["action"]
     involved = list((diagnosis or {}).get("features") or []) + list(action.get("params", {}).get("features") or [])
-    links = evidence.report_links(items, (diagnosis or {}).get("evidence"), reports)
+    links = evidence.report_links(items, (diagnosis or {}).get("evidence"), reports[-3:])
     can_decide = (session.user.can_decide(row["required_role"]) and session.user.name != row["requested_by"]
                   and row["status"] == "pending")
     return render(request, "approval.html", session, row=row, action=action, items=items, diagnosis=diagnosis,
