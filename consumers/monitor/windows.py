@@ -17,7 +17,7 @@ class WindowState:
     events: int = 0
     labelled: int = 0
     errors: int = 0
-    detections: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> column -> strongest detection
+    detections: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> column -> {row, test, value}
 
     def add_events(self, first: datetime, last: datetime, count: int) -> None:
         self.start = self.start or first
@@ -32,8 +32,11 @@ class WindowState:
 
     def add_detection(self, kind: str, column: str, info: dict) -> None:
         per_kind = self.detections.setdefault(kind, {})
-        if column not in per_kind or info["value"] > per_kind[column]["value"]:
-            per_kind[column] = info
+        seen = per_kind.get(column)
+        if seen is None:
+            per_kind[column] = dict(info)
+        elif info["value"] > seen["value"]:  # keep the first row, name the strongest test
+            seen.update(test=info["test"], value=info["value"])
 
     def as_window(self) -> Window:
         return Window(start=self.start, end=self.end or self.start, events=self.events, labelled=self.labelled)

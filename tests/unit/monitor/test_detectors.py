@@ -101,4 +101,4 @@ def test_error_detector_is_one_sided_and_fast():
     worse = ErrorCusum(p0)
     errors = np.concatenate([rng.random(1000) < 0.03, rng.random(1000) < 0.3])
     found = worse.update(errors)
-    assert found[0].row == 1061 and found[0].row - 1000 <= 100
+    assert found[0].row == 1060 and found[0].row - 1000 <= 100

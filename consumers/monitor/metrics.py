@@ -1,0 +1,40 @@
+"""Prometheus gauges of the monitor: per-feature statistics, share drifted, window quality, detector state, lag."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+FEATURE_DRIFT = Gauge("driftline_monitor_feature_drift", "Last closed window's drift statistic per feature.",
+                      ["model", "feature", "statistic"])
+SHARE_DRIFTED = Gauge("driftline_monitor_share_drifted", "Share of features flagged in the last closed window.", ["model"])
+WINDOW_QUALITY = Gauge("driftline_monitor_window_quality", "Quality metrics over the last window's labelled events.",
+                       ["model", "metric"])
+DETECTOR_LEVEL = Gauge("driftline_monitor_detector_level",
+                       "Each column's CUSUM statistic as a share of its threshold (1 = alarm).", ["model", "column"])
+ALERT_OPEN = Gauge("driftline_monitor_alert_open", "1 while an alert of this kind is open (hysteresis state).",
+                   ["model", "kind"])
+STATE_BYTES = Gauge("driftline_monitor_state_bytes", "Bytes of detector state kept for the model.", ["model"])
+EVENTS = Counter("driftline_monitor_events_total", "Events the monitor scored.", ["model", "kind"])
+UNJOINED_LABELS = Counter("driftline_monitor_unjoined_labels_total", "Labels whose prediction the monitor never saw.",
+                          ["model"])
+ALERTS = Counter("driftline_monitor_alerts_total", "Alerts raised and cleared by the monitor.", ["model", "kind", "action"])
+
+
+def observe_report(report) -> None:
+    """Set the gauges from a DriftReported event."""
+    data = report.data
+    for f in data.features:
+        FEATURE_DRIFT.labels(data.model, f.feature, f.statistic).set(f.value)
+    SHARE_DRIFTED.labels(data.model).set(data.share_drifted)
+    for name, value in data.quality.items():
+        WINDOW_QUALITY.labels(data.model, name).set(value)
+
+
+def observe_monitor(monitor) -> None:
+    model = monitor.profile.model
+    for column, level in monitor.bank.statistic().items():
+        DETECTOR_LEVEL.labels(model, column).set(level)
+    DETECTOR_LEVEL.labels(model, "__error__").set(float(monitor.errors.state[0]) / monitor.errors.threshold)
+    for kind in ("data_drift", "prediction_drift", "quality_drift"):
+        ALERT_OPEN.labels(model, kind).set(1 if f"{kind}:{model}" in monitor.hysteresis.open else 0)
+    STATE_BYTES.labels(model).set(monitor.bank.state_bytes() + monitor.hist.state_bytes() + 16)

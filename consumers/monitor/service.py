@@ -1,0 +1,219 @@
+"""The monitor's adapter: pulls predictions and labels, drives DriftMonitor, publishes, saves state, reloads.
+
+Restart safety: after each batch the detector state and hysteresis are saved in PostgreSQL with the last stream
+sequence they cover, before the batch is acknowledged. A redelivered message at or below that sequence is
+skipped; one above it is scored again from the saved state and re-emits the same deterministic event ids, which
+JetStream's duplicate window drops. So a restart neither loses a window nor raises an alert twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import asyncpg
+from nats.js.api import DeliverPolicy
+
+from consumers.monitor import metrics
+from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
+from consumers.monitor.evidently_report import save_report
+from consumers.monitor.reference import load_champion_profile
+from consumers.monitor.windows import WindowPolicy
+from infra import metrics as consumer_metrics
+from infra.bus import Bus
+from infra.consumer import ConsumerRunner, ConsumerSpec, Received
+from infra.settings import Settings
+from schemas import Event, InvalidEvent, LabelReceived, ModelPromoted, ModelRolledBack, PredictionMade, parse_event
+from schemas.feedback import LABEL
+from schemas.prediction import MADE
+from schemas.streams import AUDIT, PREDICTIONS
+
+log = logging.getLogger(__name__)
+DURABLE = "monitor"
+
+
+class MonitorService:
+    """One champion's DriftMonitor fed from a durable consumer, with its state in PostgreSQL."""
+
+    def __init__(self, settings: Settings, bus: Bus, pool: asyncpg.Pool, durable: str = DURABLE):
+        self.settings, self.bus, self.pool = settings, bus, pool
+        self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
+                                    WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
+                                    settings.monitor_clear_windows)
+        self.spec = ConsumerSpec(durable, PREDICTIONS.name, (MADE, LABEL), batch=settings.monitor_batch,
+                                 max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
+                                 backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
+        self.runner = ConsumerRunner(bus, self.spec, self.handle)
+        self.monitor: DriftMonitor | None = None
+        self.reference = None
+        self.last_seq = 0
+        self.last_event: Event | None = None
+        self.last_activity = time.monotonic()
+        self.lock = asyncio.Lock()
+        self.reports: asyncio.Queue = asyncio.Queue()
+
+    async def load(self, cause: Event | None = None) -> bool:
+        """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
+        loaded = await asyncio.to_thread(load_champion_profile, self.settings)
+        if loaded is None:
+            return False
+        profile, reference = loaded
+        async with self.lock:
+            if self.monitor is not None and self.monitor.profile.version == profile.version:
+                return True
+            retired = self.monitor.retire(cause, f"reference replaced by version {profile.version}") \
+                if self.monitor is not None and cause is not None else []
+            monitor = DriftMonitor(profile, self.config)
+            row = await self.pool.fetchrow("SELECT version, last_seq, state FROM monitor_state WHERE model = $1",
+                                           profile.model)
+            if row is not None:
+                self.last_seq = row["last_seq"]
+                if monitor.load_state(json.loads(row["state"])):
+                    log.info("monitor: resumed %s v%s at stream sequence %d", profile.model, profile.version,
+                             self.last_seq)
+            self.monitor, self.reference = monitor, reference
+            if retired:
+                await self.bus.publish_many(retired)
+            await self._save(self.last_seq)
+            metrics.observe_monitor(monitor)
+            log.info("monitor: watching %s v%s (%d columns, threshold %.1f)", profile.model, profile.version,
+                     len(profile.columns), monitor.bank.threshold)
+        return True
+
+    async def handle(self, batch: list[Received]) -> None:
+        """PredictionMade / LabelReceived batch -> DriftReported, AlertRaised, AlertCleared."""
+        async with self.lock:
+            fresh = [r for r in batch if r.stream_seq > self.last_seq]
+            if not fresh or self.monitor is None:
+                if self.monitor is None:
+                    raise RuntimeError("no champion profile loaded yet")  # nak: retried once a model exists
+                return
+            model = self.monitor.profile.model
+            events = [r.event for r in fresh]
+            preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
+            labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
+            joins = await self._join(model, preds, labels)
+            outcome = self.monitor.process(events, joins)
+            await self._emit(outcome)
+            self.last_event = preds[-1] if preds else self.last_event
+            self.last_activity = time.monotonic()
+            await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels])
+            metrics.EVENTS.labels(model, "prediction").inc(len(preds))
+            metrics.EVENTS.labels(model, "label").inc(len(labels))
+            metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joins))
+            metrics.observe_monitor(self.monitor)
+
+    async def _join(self, model: str, preds: list[PredictionMade], labels: list[LabelReceived]) -> dict[str, object]:
+        async with self.pool.acquire() as conn:
+            if preds:
+                await conn.executemany(
+                    "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at) "
+                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    [(model, p.data.request_id, str(p.data.predicted_class), p.time) for p in preds])
+            if not labels:
+                return {}
+            rows = await conn.fetch("SELECT request_id, predicted_class FROM monitor_predictions "
+                                    "WHERE model = $1 AND request_id = ANY($2)", model,
+                                    [lb.data.request_id for lb in labels])
+        return {r["request_id"]: r["predicted_class"] for r in rows}
+
+    async def _emit(self, outcome: Outcome) -> None:
+        if outcome.events:
+            await self.bus.publish_many(outcome.events)
+        for event in outcome.events:
+            if event.type == "driftline.monitoring.drift_report.v1":
+                metrics.observe_report(event)
+            elif event.type.startswith("driftline.alert."):
+                action = "raised" if event.type.startswith("driftline.alert.raised") else "cleared"
+                metrics.ALERTS.labels(event.data.model, event.data.kind, action).inc()
+                log.warning("monitor: alert %s %s: %s", action, event.data.fingerprint,
+                            getattr(event.data, "summary", ""))
+        if self.settings.monitor_evidently_reports:
+            for request in outcome.reports:
+                self.reports.put_nowait(request)
+
+    async def _save(self, seq: int, joined: list[str] = ()) -> None:
+        monitor = self.monitor
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO monitor_state (model, version, last_seq, state, updated_at) VALUES ($1, $2, $3, $4, now()) "
+                "ON CONFLICT (model) DO UPDATE SET version = $2, last_seq = $3, state = $4, updated_at = now()",
+                monitor.profile.model, monitor.profile.version, seq, json.dumps(monitor.state_dict()))
+            if joined:
+                await conn.execute("DELETE FROM monitor_predictions WHERE model = $1 AND request_id = ANY($2)",
+                                   monitor.profile.model, list(joined))
+        self.last_seq = seq
+
+    async def close_idle(self) -> None:
+        """Close a window nobody has added to for monitor_idle_close_s; its last event stands as the cause."""
+        async with self.lock:
+            idle = time.monotonic() - self.last_activity >= self.settings.monitor_idle_close_s
+            if self.monitor is None or self.last_event is None or not idle or not self.monitor.window.events:
+                return
+            await self._emit(self.monitor.close_idle(self.last_event))
+            await self._save(self.last_seq)
+            metrics.observe_monitor(self.monitor)
+
+    async def _report_worker(self) -> None:
+        while True:
+            request = await self.reports.get()
+            path = self.settings.reports_dir / request.path
+            try:
+                await asyncio.to_thread(save_report, self.reference, request.rows,
+                                        self.monitor.profile.features, path)
+                log.info("monitor: Evidently report %s", path)
+            except Exception:  # the alert is already out; a missing page must not stop the monitor
+                log.exception("monitor: Evidently report %s failed", path)
+
+    async def _follow_models(self, stop: asyncio.Event) -> None:
+        """Reload on driftline.model.promoted (promoted=True) and .rolled_back; poll the alias as a safety net."""
+        sub = await self.bus.js.subscribe("driftline.model.>", stream=AUDIT.name, ordered_consumer=True,
+                                          deliver_policy=DeliverPolicy.NEW)
+        try:
+            while not stop.is_set():
+                try:
+                    msg = await sub.next_msg(timeout=self.settings.model_poll_s)
+                except TimeoutError:
+                    await self.load()
+                    continue
+                try:
+                    event = parse_event(msg.data)
+                except InvalidEvent:
+                    continue
+                if (isinstance(event, ModelPromoted) and event.data.promoted) or isinstance(event, ModelRolledBack):
+                    await self.load(event)
+        finally:
+            await sub.unsubscribe()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Load the champion (waiting for one), then score, report and watch for promotions until `stop`."""
+        while not stop.is_set() and not await self.load():
+            log.info("monitor: no champion yet; waiting")
+            try:
+                await asyncio.wait_for(stop.wait(), 5)
+            except TimeoutError:
+                pass
+        if stop.is_set():
+            return
+        await self.runner.setup()
+        helpers = [asyncio.create_task(self._follow_models(stop)), asyncio.create_task(self._report_worker()),
+                   asyncio.create_task(self._housekeeping(stop))]
+        try:
+            await self.runner.run(stop)
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                pending, ack_pending = await self.runner.pending()
+                consumer_metrics.LAG.labels(self.spec.durable).set(pending)
+                consumer_metrics.ACK_PENDING.labels(self.spec.durable).set(ack_pending)
+                await self.close_idle()
+            except Exception as exc:  # the bus or database is briefly away: try again next tick
+                log.debug("monitor housekeeping: %r", exc)

@@ -1,0 +1,34 @@
+"""Wiring of the drift and quality monitor: predictions + labels -> drift reports and alerts, /metrics on a port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from prometheus_client import start_http_server
+
+from consumers.monitor.service import MonitorService
+from driftline.common import database_dsn
+from infra.bus import Bus
+from infra.db import connect_pool
+from infra.models import configure_mlflow
+from infra.settings import Settings
+from infra.streams import ensure_streams
+
+log = logging.getLogger(__name__)
+
+
+async def main(settings: Settings, stop: asyncio.Event) -> None:
+    configure_mlflow(settings)
+    server, thread = start_http_server(settings.monitor_metrics_port, addr=settings.monitor_metrics_host)
+    log.info("monitor: metrics on http://%s:%d/metrics", settings.monitor_metrics_host, settings.monitor_metrics_port)
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-monitor")
+    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    try:
+        await ensure_streams(bus.js, settings)
+        await MonitorService(settings, bus, pool).run(stop)
+    finally:
+        await pool.close()
+        await bus.close()
+        server.shutdown()
+        thread.join(timeout=5)
