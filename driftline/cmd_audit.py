@@ -18,11 +18,17 @@ async def _connected(settings, with_db: bool = True):
     from infra.bus import Bus
     from infra.db import connect_pool
 
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-audit", max_reconnect_attempts=2)
+    try:
+        bus = await Bus.connect(settings.resolved_nats_url, name="driftline-audit")
+    except Exception as exc:  # noqa: BLE001 (any failure to connect means the same advice)
+        fail(f"cannot reach NATS at {settings.resolved_nats_url} ({exc}); is `driftline up` running?")
     pool = None
     try:
         if with_db:
-            pool = await connect_pool(await database_dsn(settings), max_size=3)
+            try:
+                pool = await connect_pool(await database_dsn(settings), max_size=3)
+            except OSError as exc:
+                fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
         yield bus, pool
     finally:
         if pool is not None:

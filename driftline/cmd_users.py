@@ -37,3 +37,20 @@ def add(
     except OSError as exc:
         fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
     typer.echo(f"added {name} ({role}); one-time password: {password}")
+
+
+async def ensure_first_admin(dsn: str, name: str = "admin") -> str | None:
+    """Create an admin with a one-time password when nobody can sign in yet; returns that password."""
+    import asyncpg
+
+    from infra.users import add_user
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE users IN EXCLUSIVE MODE")  # two starts at once make one admin
+            if await conn.fetchval("SELECT count(*) FROM users"):
+                return None
+            return await add_user(conn, name, "admin")
+    finally:
+        await conn.close()

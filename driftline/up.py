@@ -102,6 +102,11 @@ class Supervisor:
             self.dsn = s.database_url
         where["postgres"] = self.dsn
         asyncio.run(prepare(s.resolved_nats_url, self.dsn, s))
+        from driftline.cmd_users import ensure_first_admin
+
+        one_time = asyncio.run(ensure_first_admin(self.dsn))
+        if one_time:
+            where["first admin"] = f"sign in as admin with the one-time password {one_time}"
         (self.data_dir / "mlflow").mkdir(exist_ok=True)
         env = self.child_env()
         if s.mlflow_tracking_uri is None:

@@ -43,6 +43,8 @@ async def replay(js: JetStreamContext, *, since: datetime | None = None,
                  correlation: str | None = None) -> AsyncIterator[Chapter]:
     """Chapters in stream order from `since` (or the start), only those of `correlation` when given."""
     async for msg in read_stream(js, AUDIT.name, start_time=since):
+        if since and msg.time < since:  # a start time past the end delivers the last message: not ours
+            continue
         c = chapter(msg.seq, msg.data)
         if correlation and c.correlation_id != correlation:
             continue

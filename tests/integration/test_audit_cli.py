@@ -1,0 +1,93 @@
+"""The `driftline audit` and `driftline users` commands as a person runs them, against real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from driftline.cmd_users import ensure_first_admin
+from infra.db import connect_pool
+from infra.users import authenticate
+from tests.integration.audit_helpers import incident, project_all
+
+pytestmark = pytest.mark.integration
+
+
+async def driftline(settings, database_url, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DRIFTLINE_NATS_URL=settings.nats_url, DRIFTLINE_DATABASE_URL=database_url,
+               DRIFTLINE_DATA_DIR=str(settings.data_dir))
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "driftline", *args], env=env,
+                                   capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+async def pool(database_url):
+    p = await connect_pool(database_url, max_size=3)
+    yield p
+    await p.close()
+
+
+async def test_verify_replay_and_rebuild_commands(bus, pool, settings, database_url):
+    events = incident(n_alerts=2)
+    other = incident(n_alerts=1, model="other")
+    await bus.publish_many(events + other)
+    await project_all(bus, pool, every=4)
+
+    ok = await driftline(settings, database_url, "audit", "verify")
+    assert ok.returncode == 0, ok.stderr
+    assert "audit log OK" in ok.stdout and "checkpoints agree" in ok.stdout
+
+    story = await driftline(settings, database_url, "audit", "replay", "--correlation", events[0].correlation_id,
+                            "--json")
+    assert story.returncode == 0, story.stderr
+    lines = [json.loads(line) for line in story.stdout.splitlines()]
+    assert [c["type"] for c in lines] == ["alert.raised", "alert.raised", "approval.requested", "approval.decided",
+                                          "action.scheduled", "action.completed"]
+    decided = lines[3]
+    assert (decided["who"], decided["outcome"], decided["why"]) == ("bob", "approved", "ok")
+    table = await driftline(settings, database_url, "audit", "replay")
+    assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:3] == ["SEQ", "WHEN", "WHO"]
+    assert "checkpoint at sequence 4" in table.stdout and "approved request ap-1 via web" in table.stdout
+    later = await driftline(settings, database_url, "audit", "replay", "--since", "2999-01-01T00:00:00Z")
+    assert later.returncode == 0 and "no audit events match" in later.stdout
+
+    rebuilt = await driftline(settings, database_url, "audit", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "equals the live read models" in rebuilt.stdout and "audit_incidents: 0 differing rows" in rebuilt.stdout
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        await conn.execute("UPDATE audit_log SET canonical = replace(canonical, 'bob', 'eve') WHERE seq = 4")
+        await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
+    finally:
+        await conn.close()
+    bad = await driftline(settings, database_url, "audit", "verify")
+    assert bad.returncode == 1
+    assert "INVALID at sequence 4" in bad.stderr and "stored event differs" in bad.stderr
+    differs = await driftline(settings, database_url, "audit", "rebuild")
+    assert differs.returncode == 1 and "DIFFERS" in differs.stderr
+
+
+async def test_users_add_and_first_admin(settings, database_url):
+    assert await ensure_first_admin(database_url) is not None
+    assert await ensure_first_admin(database_url) is None  # only when nobody exists yet
+    added = await driftline(settings, database_url, "users", "add", "ada", "--role", "approver")
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.strip().rsplit(" ", 1)[1]
+    conn = await asyncpg.connect(database_url)
+    try:
+        user = await authenticate(conn, "ada", password)
+        assert user.role == "approver" and user.must_change_password
+    finally:
+        await conn.close()
+    again = await driftline(settings, database_url, "users", "add", "ada", "--role", "admin")
+    assert again.returncode == 2 and "exists already" in again.stderr
+    wrong = await driftline(settings, database_url, "users", "add", "zed", "--role", "boss")
+    assert wrong.returncode == 2
