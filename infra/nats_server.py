@@ -149,3 +149,24 @@ class NatsCluster:
             if node.proc and node.proc.poll() is None:
                 node.resume()  # a paused node would ignore SIGTERM until the timeout
             node.stop()
+
+
+CONTAINER_PORTS = {"client": 4222, "cluster": 6222, "http": 8222}
+
+
+def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), cluster_name: str = "driftline",
+                      store_dir: Path = Path("/data/jetstream")) -> dict[str, str]:
+    """Config text of each node of a containerised NATS cluster (infra/nats/<name>.conf, used by compose).
+
+    One name gives a single node without a cluster block (the Render blueprint's NATS).
+    """
+    routes = [f"nats://{name}:{CONTAINER_PORTS['cluster']}" for name in names]
+    return {
+        name: render_config(
+            host="0.0.0.0", port=CONTAINER_PORTS["client"], store_dir=store_dir, server_name=name,
+            http_port=CONTAINER_PORTS["http"],
+            cluster={"name": cluster_name, "port": CONTAINER_PORTS["cluster"], "routes": routes}
+            if len(names) > 1 else None,
+        )
+        for name in names
+    }
