@@ -28,7 +28,12 @@ class ActionContext:
 
     def derived(self, cls: type[Event], data: Any, key: str = "") -> Event:
         """An event this action emits: id from the action id (a rerun re-emits the same id), incident's correlation."""
-        return cls(id=derived_id(self.action.action_id, cls.model_fields["type"].default, key), source="agent/executor",
+        etype = cls.model_fields["type"].default
+        try:
+            event_id = derived_id(self.action.action_id, etype, key)
+        except ValueError:  # an action id that is not a UUID (started by hand): derive from the schedule instead
+            event_id = derived_id(self.scheduled.id, etype, f"{self.action.action_id}|{key}")
+        return cls(id=event_id, source="agent/executor",
                    subject=self.scheduled.subject, correlation_id=self.scheduled.correlation_id,
                    causation_id=self.scheduled.id, data=data)
 

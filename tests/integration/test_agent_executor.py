@@ -1,0 +1,192 @@
+"""The executor against real servers: once per action id through duplicates and a SIGKILL, and each action's
+effect on the registry, the database and the disk."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.actions import ActionContext
+from agent.actions.cache import model_cache_dir
+from agent.actions.registry import rollback_model
+from agent.actions.retrain import retrain_model
+from agent.executor import Executor
+from infra.consumer import ConsumerRunner, ConsumerSpec
+from infra.db import connect_pool
+from infra.models import CHAMPION, champion_version
+from schemas import (
+    ActionCompleted,
+    ActionFailed,
+    ActionScheduled,
+    ActionStarted,
+    LabelReceived,
+    ModelRolledBack,
+    PredictionMade,
+)
+from tests.integration.agent_helpers import FakeTrainer, Watch
+from tests.model_fixtures import breast_cancer_frame, register_simple_model
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def scheduled(kind: str, params: dict, action_id: str = "act-1", tier: str = "automatic", approved_by="policy",
+              approval_id=None) -> ActionScheduled:
+    return ActionScheduled(source="agent/gate", subject="driftline-classifier", correlation_id="01a00000-0000-7000-8000-000000000001",
+                           data=dict(action=dict(action_id=action_id, kind=kind, model="driftline-classifier",
+                                                 params=params, tier=tier), approved_by=approved_by,
+                                     approval_id=approval_id))
+
+
+@pytest.fixture
+async def pool(database_url):
+    p = await connect_pool(database_url, max_size=4)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def watch(bus):
+    w = await Watch().start(bus)
+    yield w
+    await w.stop()
+
+
+async def run_executor(bus, executor, until, timeout=30):
+    spec = ConsumerSpec("agent-executor", "AUDIT", (ActionScheduled.topic,), batch=1, max_wait=0.1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(ConsumerRunner(bus, spec, executor).run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not until():
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+
+
+async def test_duplicated_schedule_executes_once(bus, pool, settings, watch):
+    one = scheduled("change_config", {"config": {"psi_threshold": 0.3}})
+    again = scheduled("change_config", {"config": {"psi_threshold": 0.3}})  # same action, another event id
+    await bus.publish_many([one, again, one])
+    executor = Executor(bus, pool, settings)
+    await run_executor(bus, executor, lambda: len(watch.of(ActionCompleted)) >= 1)
+    # both deliveries were handled (the second re-published the stored outcome, deduplicated by id)
+    info = await bus.js.consumer_info("AUDIT", "agent-executor")
+    assert info.num_pending == 0
+    versions = await pool.fetch("SELECT * FROM agent_config_versions")
+    assert len(versions) == 1 and versions[0]["action_id"] == "act-1"
+    assert len(watch.of(ActionStarted)) == 1 and len(watch.of(ActionCompleted)) == 1
+    row = await pool.fetchrow("SELECT status, attempts FROM agent_actions WHERE action_id = 'act-1'")
+    assert (row["status"], row["attempts"]) == ("completed", 1)
+    stored = await bus.js.stream_info("AUDIT", subjects_filter=ActionCompleted.topic)
+    assert stored.state.subjects == {ActionCompleted.topic: 1}
+
+
+async def test_executor_killed_mid_action_has_the_effect_once(bus, pool, settings, database_url, nats_server, watch):
+    cmd = [sys.executable, "-m", "tests.integration.agent_executor_proc", nats_server.url, database_url,
+           str(settings.data_dir)]
+
+    def start(linger: str):
+        proc = subprocess.Popen([*cmd, linger], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        return proc
+
+    proc = start("60")
+    await bus.publish(scheduled("change_config", {"config": {"window": 500}}, action_id="act-crash"))
+    assert await asyncio.to_thread(proc.stdout.readline) == "effect\n"  # applied, not yet recorded as completed
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert await pool.fetchval("SELECT status FROM agent_actions WHERE action_id = 'act-crash'") == "started"
+    proc = start("0")
+    try:
+        async with asyncio.timeout(30):
+            while await pool.fetchval("SELECT status FROM agent_actions WHERE action_id = 'act-crash'") != "completed":
+                await asyncio.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+    assert await pool.fetchval("SELECT count(*) FROM agent_config_versions WHERE action_id = 'act-crash'") == 1
+    assert await pool.fetchval("SELECT attempts FROM agent_actions WHERE action_id = 'act-crash'") == 2
+    [done] = await watch.wait(ActionCompleted)
+    assert done.data.result["reused"] is True and "already applied" in done.data.summary
+
+
+async def test_actions_that_need_a_person_are_not_run_on_the_policys_say(bus, pool, settings, watch):
+    await bus.publish_many([scheduled("rollback_model", {}, action_id="a1", tier="one_approver"),
+                            scheduled("delete_data", {}, action_id="a2", tier="human_only", approved_by="root",
+                                      approval_id="x")])
+    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionFailed)) == 2)
+    reasons = sorted(e.data.error for e in watch.of(ActionFailed))
+    assert "human only" in reasons[0] and "needs a person's approval" in reasons[1]
+
+
+async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, pool, settings, watch):
+    register_simple_model(settings)
+    frame = breast_cancer_frame().head(30)
+    features = frame.drop(columns="target")
+    events = []
+    for i, (_, row) in enumerate(features.iterrows()):
+        events.append(PredictionMade(source="inference/worker", subject="driftline-classifier", data=dict(
+            request_id=f"r{i}", model="driftline-classifier", model_version="1", features=row.to_dict(),
+            predicted_class=0, probabilities={"0": 0.6, "1": 0.4}, latency_ms=1.0, channel="bus")))
+    labels = [LabelReceived(source="producers/labels", subject="driftline-classifier",
+                            data=dict(request_id=f"r{i}", label=int(frame["target"].iloc[i]))) for i in range(20)]
+    await bus.publish_many(events + labels)
+    trainer = FakeTrainer()
+    action = scheduled("retrain_model", {"include_production_labels": True}, action_id="act-retrain",
+                       tier="one_approver", approved_by="bob", approval_id="ap-1")
+    await bus.publish(action)
+    await run_executor(bus, Executor(bus, pool, settings, train=trainer), lambda: watch.of(ActionCompleted))
+    [call] = trainer.calls
+    assert call["trigger"] == "act-retrain" and call["target"] == "target" and call["cause"].id == action.id
+    extra = call["extra_rows"]
+    assert len(extra) == 20 and list(extra["target"]) == list(frame["target"].head(20))
+    assert set(features.columns) <= set(extra.columns)
+    [done] = watch.of(ActionCompleted)
+    assert done.data.result["production_rows"] == 20 and done.correlation_id == action.correlation_id
+
+
+async def test_a_rerun_retrain_reuses_the_training_it_already_finished(bus, pool, settings):
+    import mlflow
+
+    register_simple_model(settings)
+    with mlflow.start_run():
+        mlflow.set_tags({"driftline.trigger": "act-r", "driftline.version": "7", "driftline.promoted": "true"})
+    trainer = FakeTrainer()
+    ctx = ActionContext(settings, pool, bus, scheduled("retrain_model", {}, action_id="act-r"), attempt=2,
+                        train=trainer)
+    result = await retrain_model(ctx)
+    assert trainer.calls == [] and result.result == {"version": "7", "promoted": True, "reused": True, "reason": ""}
+
+
+async def test_rollback_moves_back_once_even_when_rerun(bus, pool, settings):
+    for c in (1.0, 0.5, 0.1):
+        register_simple_model(settings, C=c)
+    assert str(champion_version(settings, CHAMPION).version) == "3"
+    ctx = ActionContext(settings, pool, bus, scheduled("rollback_model", {}, action_id="act-rb"))
+    first = await rollback_model(ctx)
+    assert str(champion_version(settings, CHAMPION).version) == "2"
+    again = await rollback_model(ActionContext(settings, pool, bus, ctx.scheduled, attempt=2))
+    assert str(champion_version(settings, CHAMPION).version) == "2"  # not one step further back
+    assert first.result == again.result == {"from": "3", "to": "2"}
+    assert isinstance(first.events[0], ModelRolledBack) and first.events[0].id == again.events[0].id
+
+
+async def test_scale_and_clear_cache(bus, pool, settings, watch):
+    cache = model_cache_dir(settings)
+    (cache / "v1").mkdir(parents=True)
+    (cache / "v1" / "model.pkl").write_bytes(b"x" * 100)
+    await bus.publish_many([scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s1"),
+                            scheduled("clear_cache", {}, action_id="c1")])
+    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionCompleted)) == 2)
+    done = {e.data.kind: e.data for e in watch.of(ActionCompleted)}
+    assert await pool.fetchval("SELECT replicas FROM service_scale WHERE service = 'worker'") == 3
+    assert done["scale_service"].metrics_after == {"replicas": 3}
+    assert done["clear_cache"].metrics_before == {"files": 1, "bytes": 100}
+    assert done["clear_cache"].metrics_after == {"files": 0, "bytes": 0} and not any(cache.iterdir())
