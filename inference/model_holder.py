@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference import metrics
+from inference.fast_path import compile_model
 from inference.features import build_frame
 from infra.models import LoadedModel, champion_version, load_version
 from infra.settings import Settings
@@ -32,9 +33,11 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-# Models verified to give the same answer on a plain float matrix as on a DataFrame. sklearn validates feature
-# names and dtypes of a DataFrame in every pipeline step (~2 ms a call here, against ~0.3 ms for the matrix).
-_matrix_ok: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# How each loaded model is called, chosen once at load by comparing answers with its own predict_proba on a
+# DataFrame: "compiled" (inference.fast_path), "matrix" (predict_proba on a float matrix) or "frame".
+_paths: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+NUMERIC = ("double", "float", "long", "integer")
 
 
 def _matrix(records: Sequence[dict], features: list[str]) -> np.ndarray:
@@ -47,27 +50,43 @@ def _proba_from_matrix(model: LoadedModel, matrix: np.ndarray) -> np.ndarray:
         return model.model.predict_proba(matrix)
 
 
-def check_matrix_path(model: LoadedModel, records: Sequence[dict]) -> bool:
-    """Use the fast matrix input for this model only if it is all numeric and answers exactly as with a frame."""
-    ok = False
-    if all(model.feature_types.get(name) in ("double", "float", "long", "integer") for name in model.features):
+def choose_path(model: LoadedModel, records: Sequence[dict]) -> str:
+    """The fastest way to call this model that answers exactly as predict_proba on a DataFrame does."""
+    path = "frame"
+    if all(model.feature_types.get(name) in NUMERIC for name in model.features):
+        expected = model.model.predict_proba(build_frame(records, model.features, model.feature_types))
+        matrix = _matrix(records, model.features)
+        compiled = compile_model(model.model, model.features)
         names = getattr(model.model, "feature_names_in_", None)
-        if names is None or list(names) == list(model.features):
-            try:
-                framed = model.model.predict_proba(build_frame(records, model.features, model.feature_types))
-                ok = bool(np.allclose(framed, _proba_from_matrix(model, _matrix(records, model.features))))
-            except Exception:
-                ok = False
+        if compiled is not None and _same(expected, lambda: compiled(matrix)):
+            path = "compiled"
+        elif (names is None or list(names) == list(model.features)) and _same(
+                expected, lambda: _proba_from_matrix(model, matrix)):
+            path = "matrix"
+        if path == "compiled":
+            _compiled[model.model] = compiled
     try:
-        _matrix_ok[model.model] = ok
+        _paths[model.model] = path
     except TypeError:  # not weak-referenceable: keep the safe path
-        pass
-    return ok
+        return "frame"
+    return path
+
+
+
+def _same(expected: np.ndarray, compute) -> bool:
+    try:
+        got = compute()
+    except Exception:
+        return False
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=1e-6, atol=1e-9))
 
 
 def predict_batch(model: LoadedModel, records: Sequence[dict]) -> list[Prediction]:
-    """Predict every record with one vectorized predict_proba call."""
-    if _matrix_ok.get(model.model, False):
+    """Predict every record with one vectorized call."""
+    path = _paths.get(model.model, "frame")
+    if path == "compiled":
+        proba = _compiled[model.model](_matrix(records, model.features))
+    elif path == "matrix":
         proba = _proba_from_matrix(model, _matrix(records, model.features))
     else:
         proba = model.model.predict_proba(build_frame(records, model.features, model.feature_types))
@@ -143,8 +162,8 @@ def _warm_up(model: LoadedModel) -> None:
         for row in (0, 1)
     ]
     try:
-        fast = check_matrix_path(model, samples)
+        path = choose_path(model, samples)
         predict_batch(model, samples)
-        log.info("version %s takes %s input", model.version, "matrix" if fast else "DataFrame")
+        log.info("version %s is called through the %s path", model.version, path)
     except Exception as exc:  # a model that rejects zeros still serves real records
         log.debug("warm-up of version %s skipped: %s", model.version, exc)
