@@ -11,8 +11,8 @@ from typing import Any
 GENESIS = "0" * 64
 
 
-def canonical_json(raw: bytes) -> str:
-    """The message's canonical text: sorted keys, no spaces, UTF-8; bytes that are not a JSON object are wrapped.
+def parse_canonical(raw: bytes) -> tuple[dict[str, Any], str]:
+    """(document, canonical text): sorted keys, no spaces, UTF-8; bytes that are not a JSON object are wrapped.
 
     Wrapping keeps an invalid message in the chain instead of leaving a hole in it.
     """
@@ -22,7 +22,11 @@ def canonical_json(raw: bytes) -> str:
         doc = None
     if not isinstance(doc, dict):
         doc = {"invalid_message_base64": base64.b64encode(raw).decode()}
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return doc, json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_json(raw: bytes) -> str:
+    return parse_canonical(raw)[1]
 
 
 def chain_hash(prev_hash: str, canonical: str) -> str:
@@ -51,8 +55,7 @@ class Link:
 
 def link(seq: int, subject: str, raw: bytes, prev_hash: str) -> Link:
     """The chain link for stream message `seq`, following `prev_hash`."""
-    canonical = canonical_json(raw)
-    doc = json.loads(canonical)
+    doc, canonical = parse_canonical(raw)
     return Link(
         seq=seq,
         event_id=str(doc.get("id") or f"seq:{seq}"),

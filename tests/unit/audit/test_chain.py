@@ -1,0 +1,84 @@
+"""The hash chain, the projector's ordering plan, checkpoints, and the story of an event: pure, no servers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from consumers.audit.chain import GENESIS, canonical_json, chain_hash, link
+from consumers.audit.fold import incident_updates
+from consumers.audit.projector import checkpoint_for, plan
+from consumers.audit.replay import chapter, table
+from consumers.audit.story import tell
+from tests.integration.audit_helpers import incident
+
+
+def test_canonical_json_is_order_and_space_independent():
+    a = canonical_json(b'{"b": 1, "a": {"y": [1, 2], "x": "\xc3\xa9"}}')
+    b = canonical_json(b'{"a":{"x":"\xc3\xa9","y":[1,2]},"b":1}')
+    assert a == b == '{"a":{"x":"é","y":[1,2]},"b":1}'
+
+
+def test_invalid_bytes_are_wrapped_not_dropped():
+    wrapped = json.loads(canonical_json(b"\xff not json"))
+    assert set(wrapped) == {"invalid_message_base64"}
+    assert link(3, "driftline.alert.raised", b"[1]", GENESIS).type == "invalid"
+
+
+def test_hash_is_sha256_of_prev_hash_then_canonical():
+    canonical = canonical_json(b'{"id": "e1"}')
+    assert chain_hash(GENESIS, canonical) == hashlib.sha256((GENESIS + canonical).encode()).hexdigest()
+    first = link(1, "s", b'{"id": "e1"}', GENESIS)
+    second = link(2, "s", b'{"id": "e2"}', first.hash)
+    assert second.prev_hash == first.hash and second.hash != link(2, "s", b'{"id": "e2"}', GENESIS).hash
+
+
+def test_plan_chains_only_what_continues_the_log():
+    msgs = [(5, "s", b'{"id":"e5"}', "m5"), (3, "s", b'{"id":"e3"}', "m3"), (2, "s", b'{"id":"e2"}', "m2"),
+            (7, "s", b'{"id":"e7"}', "m7")]
+    step = plan(msgs, head_seq=2, head_hash="h2")
+    assert [lk.seq for lk in step.links] == [3]  # 4 is missing: 5 and 7 wait for it
+    assert step.links[0].prev_hash == "h2"
+    assert step.ack == ["m2", "m3"] and step.early == ["m5", "m7"]
+    assert plan(msgs, head_seq=7, head_hash="h").links == []
+
+
+def test_checkpoints_every_n_with_derived_ids():
+    lk = link(10, "s", incident()[0].to_bytes(), GENESIS)
+    cp = checkpoint_for(lk, 5)
+    assert cp.data.last_sequence == 10 and cp.data.head_hash == lk.hash
+    assert cp.id == checkpoint_for(lk, 5).id  # a redelivery re-emits the same id: JetStream drops the copy
+    assert checkpoint_for(link(11, "s", b"{}", GENESIS), 5) is None
+    assert checkpoint_for(lk, 0) is None
+    assert checkpoint_for(link(5, "s", b"not json", GENESIS), 5) is not None
+
+
+def test_story_tells_who_what_why_and_outcome():
+    events = incident()
+    lines = [tell(json.loads(e.to_bytes())) for e in events]
+    assert lines[0].what == "raised data_drift alert on m" and lines[0].outcome == "alert"
+    assert (lines[3].actor, lines[3].what, lines[3].outcome) == ("agent", "asked approval for retrain_model(rows=100)",
+                                                                 "pending")
+    assert (lines[4].actor, lines[4].outcome, lines[4].why) == ("bob", "approved", "ok")
+    assert lines[-1].outcome == "completed" and lines[-1].why == "retrained v2"
+    assert tell({"type": "x.unknown.v1", "source": "s"}).what == "x.unknown"
+
+
+def test_incident_fold_is_the_same_in_one_batch_or_many():
+    events = incident()
+    links, prev = [], GENESIS
+    for seq, event in enumerate(events, 1):
+        links.append(link(seq, event.topic, event.to_bytes(), prev))
+        prev = links[-1].hash
+    [whole] = incident_updates(links)
+    assert whole[7] == len(events) and whole[8] == "resolved" and whole[1] == "m"
+    parts = [incident_updates(links[:3])[0], incident_updates(links[3:])[0]]
+    assert parts[0][3] == whole[3] and parts[1][4] == whole[4] and parts[0][7] + parts[1][7] == whole[7]
+
+
+def test_replay_table_and_json_lines():
+    chapters = [chapter(i, e.to_bytes()) for i, e in enumerate(incident(), 1)]
+    text = table(chapters)
+    assert text.splitlines()[0].split() == ["SEQ", "WHEN", "WHO", "WHAT", "WHY", "OUTCOME"]
+    assert len(text.splitlines()) == len(chapters) + 1
+    assert json.loads(chapters[4].json())["who"] == "bob"
