@@ -18,18 +18,22 @@ BLUE, ORANGE, GREY, RED = "#2f6db3", "#e08a1e", "#9aa3ad", "#c0392b"
 WIDTH = 6.6  # inches: the printable width of an A4 page with our margins
 
 
-def _uri(fig) -> str:
+def _uri(fig, tight: bool = False) -> str:
+    """SVG data URI; `tight` crops to the drawn area (for legends placed outside the axes)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    if not tight:
+        fig.tight_layout()  # keep the figure size, so half-width figures share one scale
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight" if tight else None)
     plt.close(fig)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def grouped_bars(series: Mapping[str, Mapping[str, float]], title: str, highlight: str | None = None) -> str:
+def grouped_bars(series: Mapping[str, Mapping[str, float]], title: str, highlight: str | None = None,
+                 height: float = 2.6) -> str:
     """One group of bars per metric, one bar per series (candidate, champion...)."""
     metrics = sorted({m for values in series.values() for m in values})
     names = list(series)
-    fig, ax = plt.subplots(figsize=(WIDTH, 2.6))
+    fig, ax = plt.subplots(figsize=(WIDTH, height))
     width = 0.8 / max(1, len(names))
     colors = plt.cm.tab10.colors
     for i, name in enumerate(names):
@@ -46,12 +50,12 @@ def grouped_bars(series: Mapping[str, Mapping[str, float]], title: str, highligh
     if len(metrics) * len(names) <= 12:
         for container in ax.containers:
             ax.bar_label(container, fmt="%.4f", fontsize=6, padding=1)
-    return _uri(fig)
+    return _uri(fig, tight=True)
 
 
 def confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> str:
     data = np.asarray(matrix)
-    fig, ax = plt.subplots(figsize=(3.0, 2.6))
+    fig, ax = plt.subplots(figsize=(3.3, 2.8))
     ax.imshow(data, cmap="Blues")
     for (r, c), value in np.ndenumerate(data):
         ax.text(c, r, str(value), ha="center", va="center", color="white" if value > data.max() / 2 else "black")
@@ -65,7 +69,7 @@ def confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str
 
 def importance(names: Sequence[str], values: Sequence[float], title: str, top: int = 12) -> str:
     order = np.argsort(np.abs(values))[::-1][:top][::-1]
-    fig, ax = plt.subplots(figsize=(3.5, 2.6))
+    fig, ax = plt.subplots(figsize=(3.3, 2.8))
     ax.barh([names[i] for i in order], [values[i] for i in order], color=BLUE)
     ax.tick_params(axis="y", labelsize=6.5)
     ax.set_title(title)
@@ -85,7 +89,7 @@ def statistics(rows: Sequence[tuple[str, float, float, bool]], title: str) -> st
     ax.set_title(title)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="x", alpha=0.3)
-    return _uri(fig)
+    return _uri(fig, tight=True)
 
 
 def distributions(feature: str, reference: Sequence[float], current: Sequence[float] | None, title: str) -> str:
@@ -106,4 +110,4 @@ def distributions(feature: str, reference: Sequence[float], current: Sequence[fl
 
 
 def before_after(before: Mapping[str, float], after: Mapping[str, float], title: str) -> str:
-    return grouped_bars({"before": dict(before), "after": dict(after)}, title)
+    return grouped_bars({"before": dict(before), "after": dict(after)}, title, height=1.9)

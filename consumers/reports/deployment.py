@@ -51,7 +51,7 @@ def deployment_context(events: Sequence[Event], version: str, evidence: ModelEvi
         figures.append({"title": "Held-out metrics of every candidate",
                         "src": charts.grouped_bars({c.family: c.metrics for c in train.data.candidates},
                                                    "Candidates on the hold-out split", train.data.best_family),
-                        "sources": [f"ModelTrained {train.id}"]})
+                        "sources": [f"ModelTrained {train.id}"], "section": "training"})
     comparison = []
     if promo is not None and (promo.data.champion_metrics or promo.data.challenger_metrics):
         d = promo.data
@@ -61,26 +61,26 @@ def deployment_context(events: Sequence[Event], version: str, evidence: ModelEvi
                                "delta": None if new is None or old is None else new - old})
         series = {f"challenger v{d.version}": d.challenger_metrics}
         if d.champion_metrics:
-            series[f"champion v{d.previous_version or '?'}"] = d.champion_metrics
+            series["champion" + (f" v{d.previous_version}" if d.previous_version else "")] = d.champion_metrics
         figures.append({"title": "Champion against challenger", "src": charts.grouped_bars(series, "Same hold-out rows"),
-                        "sources": [f"ModelPromoted {promo.id}"]})
+                        "sources": [f"ModelPromoted {promo.id}"], "section": "comparison"})
     if evidence is not None:
         source = [f"MLflow run {evidence.run_id} (version {evidence.version})"] + ([f"ModelTrained {train.id}"]
                                                                                    if train else [])
         if "confusion" in evidence.images:
             figures.append({"title": "Confusion matrix (logged by the trainer)", "src": evidence.images["confusion"],
-                            "sources": source, "half": True})
+                            "sources": source, "half": True, "section": "evidence"})
         elif evidence.confusion is not None:
             figures.append({"title": f"Confusion matrix on {evidence.holdout_rows} hold-out rows",
                             "src": charts.confusion(evidence.confusion, evidence.labels, "Confusion matrix"),
-                            "sources": source, "half": True})
+                            "sources": source, "half": True, "section": "evidence"})
         if "importance" in evidence.images:
             figures.append({"title": "Feature importance (logged by the trainer)", "src": evidence.images["importance"],
-                            "sources": source, "half": True})
+                            "sources": source, "half": True, "section": "evidence"})
         elif evidence.importance is not None:
             figures.append({"title": "Feature importance", "src": charts.importance(*evidence.importance,
                                                                                     "Top features"),
-                            "sources": source, "half": True})
+                            "sources": source, "half": True, "section": "evidence"})
     return {
         "kind": "deployment", "title": f"Deployment report: {train.data.model if train else 'model'} v{version}",
         "version": version, "train": train, "promotion": promo, "validation": validation,

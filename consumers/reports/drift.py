@@ -68,7 +68,7 @@ def drift_context(subject: DriftSubject, reference=None, current=None) -> dict:
         figures.append({"title": "Statistic per feature against its threshold",
                         "src": charts.statistics([(f"{f.feature} ({f.statistic})", f.value, f.threshold, f.drifted)
                                                   for f in rows], "Drifted features in red"),
-                        "sources": sources})
+                        "sources": sources, "section": "statistics"})
     to_chart = [f.feature for f in sorted(drifted, key=lambda f: -(f.value / f.threshold if f.threshold else f.value))]
     to_chart += sorted(alerted - set(to_chart))
     shown = [name for name in to_chart if name != "__prediction__"][:MAX_FEATURE_CHARTS]
@@ -78,7 +78,7 @@ def drift_context(subject: DriftSubject, reference=None, current=None) -> dict:
         cur = current[name].dropna() if current is not None and name in current else None
         stat = next((f for f in rows if f.feature == name), None)
         label = f"{stat.statistic} {stat.value:.3f} / {stat.threshold:.3f}" if stat else "alerted"
-        figures.append({"title": f"{name}: reference against current", "half": True,
+        figures.append({"title": f"{name}: reference against current", "half": True, "section": "features",
                         "src": charts.distributions(name, reference[name].dropna(), cur, f"{name} ({label})"),
                         "sources": sources + [f"MLflow reference of version {subject.model_version}"] +
                         (["PredictionMade events in the window"] if cur is not None else [])})

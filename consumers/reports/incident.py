@@ -83,7 +83,7 @@ def incident_context(events: Sequence[Event], correlation_id: str) -> dict:
         if d.metrics_before or d.metrics_after:
             figures.append({"title": f"{d.kind}: metrics before and after",
                             "src": charts.before_after(d.metrics_before, d.metrics_after, f"{d.kind} ({d.action_id})"),
-                            "sources": [f"ActionCompleted {out.id}"]})
+                            "sources": [f"ActionCompleted {out.id}"], "section": "outcome"})
     first = story[0]
     return {
         "kind": "incident", "title": f"Incident report: {first.subject}", "correlation_id": correlation_id,

@@ -45,6 +45,9 @@ def render_html(context: dict) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
     context = {"generated": datetime.now(UTC), "figures": [], "source_ids": [], **context}
+    # Numbered in list order; the builders list figures in the order their sections appear.
+    context["figures"] = [{"section": None, "half": False, **f, "number": i}
+                          for i, f in enumerate(context["figures"], start=1)]
     return environment().get_template(f"{kind}.html.j2").render(**context)
 
 
