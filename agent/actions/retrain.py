@@ -63,7 +63,8 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
         extra = await labelled_rows(ctx.bus.js, action.model, target, since=since)
         extra = extra if len(extra) else None
     outcome = await ctx.train(s, dataset=dataset, target=target, schema=schema if schema not in ("None", "") else None,
-                              trigger=action.action_id, extra_rows=extra, publish=ctx.bus.publish, cause=ctx.scheduled)
+                              trigger=action.action_id, extra_rows=extra, families=action.params.get("families"),
+                              publish=ctx.bus.publish, cause=ctx.scheduled)
     promotion = next((e for e in outcome.events if isinstance(e, ModelPromoted)), None)
     before = dict(promotion.data.champion_metrics) if promotion else {}
     after = dict(promotion.data.challenger_metrics) if promotion and outcome.promoted else before

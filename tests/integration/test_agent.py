@@ -198,3 +198,21 @@ async def test_gate_state_is_rebuilt_from_the_audit_stream(bus, watch, agent_set
         assert code == 0, out
         await watch.wait(ActionCompleted, lambda e: e.data.kind == "retrain_model", n=2)
     assert len(trainer.calls) == 2
+
+
+async def test_recommend_only_mode_proposes_and_executes_nothing(bus, watch, agent_settings):
+    s = agent_settings.model_copy(update={"agent_recommend_only": True})
+    async with running_agent(s):
+        await bus.publish(alert(value=0.25))  # low: normally log + alert at once
+        requests = await watch.wait(ApprovalRequested, n=2)
+        assert sorted(r.data.action.kind for r in requests) == ["log_error", "send_alert"]
+        code, out = await cli(s, "approvals", "approve", requests[0].data.approval_id, "--as", "bob")
+        assert code == 0, out
+        code, out = await cli(s, "approvals", "reject", requests[1].data.approval_id, "--as", "carol")
+        assert code == 0, out
+        [done] = await watch.wait(ActionCompleted)
+        await watch.wait(ActionEscalated)
+        code, out = await cli(s, "approvals", "list")
+    assert done.data.action_id == requests[0].data.action.action_id
+    assert len(watch.of(ActionScheduled)) == 1 and watch.of(ActionScheduled)[0].data.approved_by == "bob"
+    assert "people approved 1 of 2 decided proposal(s) by the agent (50%)" in out
