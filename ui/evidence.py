@@ -41,7 +41,7 @@ def feature_charts(reports: list[dict], involved: list[str]) -> list[str]:
 def trend_charts(reports: list[dict]) -> list[str]:
     """The champion's live quality, drift share and latency (when the monitor reports it) over windows."""
     if not reports:
-        return [line_chart("Share of features drifted", [], [])]
+        return [line_chart("Share of features drifted", [], []), line_chart("Live quality (labelled events)", [], [])]
     labels = [_label(r) for r in reports]
     charts = [line_chart("Share of features drifted",
                          [Series("share drifted", [r.get("share_drifted") for r in reports])], labels)]
@@ -54,9 +54,16 @@ def trend_charts(reports: list[dict]) -> list[str]:
                                  labels))
     else:
         charts.append(line_chart("Live quality (labelled events)", [], labels))
-    charts.append(line_chart("Request latency",
-                             [Series(k, [(r.get("quality") or {}).get(k) for r in reports]) for k in latency], labels))
+    if latency:
+        charts.append(line_chart("Request latency",
+                                 [Series(k, [(r.get("quality") or {}).get(k) for r in reports]) for k in latency],
+                                 labels))
     return charts
+
+
+def reports_latency(reports: list[dict]) -> bool:
+    """Whether the monitor's reports carry a latency figure (else the page reads it from the predictions)."""
+    return any("latency" in k for r in reports for k in (r.get("quality") or {}))
 
 
 def report_links(*groups: list) -> list[str]:

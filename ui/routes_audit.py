@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from ui import evidence, queries
 from ui.auth import Session
+from ui.latency import latency_chart
 from ui.models_view import versions
 from ui.pages import render, signed_in
 
@@ -40,9 +41,13 @@ async def models_page(request: Request, session: Session = Depends(signed_in)):
 
 @router.get("/trends")
 async def trends_page(request: Request, session: Session = Depends(signed_in)):
-    async with request.app.state.pool.acquire() as conn:
-        reports = await queries.drift_reports(conn, request.app.state.settings.model_name, limit=200)
-    return render(request, "trends.html", session, charts=evidence.trend_charts(reports), count=len(reports))
+    state = request.app.state
+    async with state.pool.acquire() as conn:
+        reports = await queries.drift_reports(conn, state.settings.model_name, limit=200)
+    charts = evidence.trend_charts(reports)
+    if not evidence.reports_latency(reports):
+        charts[-1] = await latency_chart(state.bus.js, state.settings.model_name)
+    return render(request, "trends.html", session, charts=charts, count=len(reports))
 
 
 @router.get("/reports/{path:path}")

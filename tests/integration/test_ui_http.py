@@ -8,6 +8,7 @@ import pytest
 
 from infra.db import connect_pool
 from infra.users import add_user
+from schemas import PredictionMade
 from tests.integration.audit_helpers import project_all
 from tests.integration.ui_helpers import csrf_of, pend, request_event, sign_in
 from ui.app import create_app
@@ -66,12 +67,40 @@ async def test_sign_in_cookies_and_pages(app, bus, pool, settings):
     for cookie in ok.headers.get_list("set-cookie") + form.headers.get_list("set-cookie"):
         assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower(), cookie
     await pend(bus, pool, request_event())
+    await bus.publish_many([PredictionMade(source="inference/worker", subject=settings.model_name, data=dict(
+        request_id=f"r{i}", model=settings.model_name, model_version="1", features={"x": 1.0}, predicted_class=1,
+        probabilities={"0": 0.2, "1": 0.8}, latency_ms=2.0 + i % 5, channel="bus")) for i in range(40)])
     for path in ("/", "/history", "/incidents", "/models", "/trends", "/actions", "/approvals/ap-1",
                  "/fragments/pending"):
         page = await client.get(path)
         assert page.status_code == 200, path
         assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "ap-1" in (await client.get("/")).text
+    trends = (await client.get("/trends")).text
+    assert "Request latency (ms)" in trends and ">p95<" in trends
+
+
+async def test_one_time_password_must_be_replaced(app, pool):
+    async with pool.acquire() as conn:
+        one_time = await add_user(conn, "newbie", "approver")
+    client = client_for(app)
+    form = await client.get("/login")
+    signed = await client.post("/login", data={"username": "newbie", "password": one_time,
+                                               "csrf_token": csrf_of(form.text)})
+    assert signed.headers["location"] == "/password"
+    assert (await client.get("/")).headers["location"] == "/password"  # nothing else until a password is chosen
+    token = csrf_of((await client.get("/password")).text)
+    short = await client.post("/password", data={"password": "short", "repeat": "short", "csrf_token": token})
+    assert short.status_code == 400
+    forged = await client.post("/password", data={"password": "long-enough-1", "repeat": "long-enough-1"})
+    assert forged.status_code == 403
+    done = await client.post("/password", data={"password": "long-enough-1", "repeat": "long-enough-1",
+                                                 "csrf_token": token})
+    assert done.status_code == 303 and (await client.get("/")).status_code == 200
+    out = await client.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 303 and (await client.get("/")).status_code == 303  # the session row is gone
+    again = client_for(app)
+    assert await sign_in(again, "newbie", "long-enough-1")
     assert (await client.get("/approvals/ap-1/decide")).status_code == 405  # GET changes nothing
 
 

@@ -59,6 +59,7 @@ def test_trend_charts_and_report_links():
                report({"a": 0.3}, {"a"}, {"f1": 0.8, "latency_p95_ms": 15.0})]
     charts = trend_charts(reports)
     assert len(charts) == 3 and "latency_p95_ms" in charts[2] and "f1" in charts[1]
+    assert len(trend_charts(reports[:0])) == 2 and len(trend_charts([report({"a": 0.1}, set())])) == 2
     assert report_links([{"report_url": "evidently/1.html"}], None, reports) == ["evidently/1.html", "evidently/w.html"]
     assert report_href("evidently/1.html") == "/reports/evidently/1.html"
     assert report_href("https://example.org/r.html") == "https://example.org/r.html"
@@ -94,3 +95,16 @@ def test_decision_events_join_the_request_incident():
     no = refused(None, "ap", "anonymous", "approve", "bad_csrf", "no token")
     assert no.data.reason == "bad_csrf" and no.subject == "approval"
     assert refused(row, "ap", "vic", "approve", "not_allowed", "viewer").correlation_id == "c1"
+
+
+def test_latency_buckets():
+    from datetime import UTC, datetime, timedelta
+
+    from ui.latency import bucketize
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    points = [(t0 + timedelta(seconds=i), float(i % 10)) for i in range(100)]
+    labels, p50, p95 = bucketize(points, buckets=4)
+    assert len(labels) == len(p50) == len(p95) == 4
+    assert all(a <= b for a, b in zip(p50, p95, strict=True)) and max(p95) == 9.0
+    assert bucketize([]) == ([], [], [])
