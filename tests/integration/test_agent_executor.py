@@ -75,10 +75,14 @@ async def test_duplicated_schedule_executes_once(bus, pool, settings, watch):
     again = scheduled("change_config", {"config": {"psi_threshold": 0.3}})  # same action, another event id
     await bus.publish_many([one, again, one])
     executor = Executor(bus, pool, settings)
-    await run_executor(bus, executor, lambda: len(watch.of(ActionCompleted)) >= 1)
-    # both deliveries were handled (the second re-published the stored outcome, deduplicated by id)
-    info = await bus.js.consumer_info("AUDIT", "agent-executor")
-    assert info.num_pending == 0
+    handled = []
+
+    async def counting(batch):
+        await executor(batch)
+        handled.extend(item.event.id for item in batch)
+
+    await run_executor(bus, counting, lambda: len(handled) == 2)
+    assert handled == [one.id, again.id]  # the third publish was a JetStream duplicate; the second re-published
     versions = await pool.fetch("SELECT * FROM agent_config_versions")
     assert len(versions) == 1 and versions[0]["action_id"] == "act-1"
     assert len(watch.of(ActionStarted)) == 1 and len(watch.of(ActionCompleted)) == 1
