@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from infra.bus import Bus
 from infra.settings import Settings
 from ui import routes_actions, routes_approvals, routes_audit, routes_auth, sse
+from ui.announcer import keep_announcing
 from ui.auth import Signer, secret_key
 from ui.pages import NeedNewPassword, NeedSignIn, redirect_password, redirect_sign_in
 
@@ -32,10 +33,12 @@ def create_app(settings: Settings, bus: Bus, pool: asyncpg.Pool, stopping: async
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         sub = await sse.watch_bus(bus, app.state.waker)
+        announcing = asyncio.create_task(keep_announcing(bus, pool, settings.audit_durable, app.state.stopping))
         try:
             yield
         finally:
             app.state.stopping.set()
+            await announcing
             try:
                 await sub.unsubscribe()
             except Exception:  # connection already closed

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.approval import ApprovalDecided, ApprovalRefused, Decision, Refusal
+from schemas.envelope import derived_id, new_id
 
 SOURCE = "ui"
 
 
 def decided(row: dict, decided_by: str, decision: str, comment: str, at: datetime) -> ApprovalDecided:
-    """The decision event, in the request's incident, caused by the request, timed as the row was updated."""
+    """The decision event, in the request's incident, caused by the request, timed as the row was updated.
+
+    One request has one decision, so its id is derived from the request's: announcing it again is no new event.
+    """
     return ApprovalDecided(
+        id=_decision_id(row["request_event_id"]),
         source=SOURCE, time=at, subject=row["model"], correlation_id=row["correlation_id"],
         causation_id=row["request_event_id"],
         data=Decision(approval_id=row["approval_id"], decision=decision, decided_by=decided_by,
@@ -31,3 +36,10 @@ def refused(row: dict | None, approval_id: str, attempted_by: str, decision: str
                      detail=detail),
         **extra,
     )
+
+
+def _decision_id(request_event_id: str) -> str:
+    try:
+        return derived_id(request_event_id, ApprovalDecided.model_fields["type"].default, "decision")
+    except ValueError:  # a request id that is not a UUID (not ours): a fresh id, announced at most once here
+        return new_id()

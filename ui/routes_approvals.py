@@ -80,7 +80,12 @@ async def decide(request: Request, approval_id: str, decision: str = Form(""), c
     if refusal is not None:
         await state.bus.publish(decisions.refused(row, approval_id, who, decision, refusal.reason, refusal.detail))
         return _refusal_page(request, session, refusal.http_status, refusal.detail)
-    await state.bus.publish(decisions.decided(row, session.user.name, decision, row["decision_comment"] or "", now))
+    try:
+        await state.bus.publish(decisions.decided(row, session.user.name, decision, row["decision_comment"] or "", now))
+    except Exception as exc:  # saved but not announced: ui.announcer publishes it (same id) when the bus is back
+        log.warning("decision on %s saved, announcement failed: %s", approval_id, exc)
+        return render(request, "message.html", session, status_code=202, title="Saved",
+                      message="Your decision is saved; it will be announced as soon as the bus answers.")
     return RedirectResponse(f"/incidents/{row['correlation_id']}", status_code=303)
 
 

@@ -3,14 +3,20 @@ person-started actions, reports; every refusal ends up in the audit log."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import httpx
 import pytest
 
+from infra import approvals
 from infra.db import connect_pool
-from infra.users import add_user
+from infra.users import add_user, get_user
 from schemas import PredictionMade
+from schemas.envelope import utcnow
 from tests.integration.audit_helpers import project_all
 from tests.integration.ui_helpers import csrf_of, pend, request_event, sign_in
+from ui.announcer import announce_missing
 from ui.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -132,8 +138,6 @@ async def test_refusals_are_http_errors_and_audit_events(app, bus, pool):
         decided = await conn.fetch("SELECT canonical::jsonb -> 'data' AS d, correlation_id FROM audit_log "
                                    "WHERE type = 'driftline.approval.decided.v1'")
         row = await conn.fetchrow("SELECT * FROM approvals WHERE approval_id = 'ap-agent'")
-    import json
-
     reasons = [(json.loads(r["d"])["attempted_by"], json.loads(r["d"])["reason"]) for r in refused]
     assert reasons == [("ada", "bad_csrf"), ("ada", "bad_csrf"), ("ada", "bad_csrf"), ("vic", "not_allowed"),
                        ("anonymous", "not_allowed"), ("ada", "self_approval"), ("ada", "action_changed"),
@@ -194,3 +198,21 @@ async def test_reports_are_served_read_only_to_signed_in_people(app, settings):
         response = await ada.get(path)
         assert response.status_code == 404 and "not for you" not in response.text, path
     assert (await ada.post("/reports/evidently/w1.html")).status_code == 405
+
+
+async def test_a_decision_the_bus_never_got_is_announced_once(bus, pool):
+    await pend(bus, pool, request_event("ap-lost"))
+    async with pool.acquire() as conn:
+        bob = await get_user(conn, "bob")
+        row = await approvals.get(conn, "ap-lost")
+        # The page saved the decision a minute ago, then the bus failed before the event was published.
+        await approvals.decide(conn, "ap-lost", bob, "reject", row["action_hash"], utcnow() - timedelta(minutes=1),
+                               comment="too risky", via="web")
+    await project_all(bus, pool, every=0)
+    assert await announce_missing(bus, pool, "audit-projector") == 1
+    await project_all(bus, pool, every=0)
+    assert await announce_missing(bus, pool, "audit-projector") == 0
+    async with pool.acquire() as conn:
+        [d] = await conn.fetch("SELECT canonical::jsonb -> 'data' AS d FROM audit_log "
+                               "WHERE type = 'driftline.approval.decided.v1'")
+    assert json.loads(d["d"])["decision"] == "reject" and json.loads(d["d"])["comment"] == "too risky"
