@@ -49,6 +49,7 @@ class Promotion(Payload):
     metric: str = Field("f1", description="Metric the comparison used.")
     challenger_metrics: dict[str, float] = Field(default_factory=dict, description="Challenger on held-out data.")
     champion_metrics: dict[str, float] = Field(default_factory=dict, description="Champion on the same data.")
+    challenger_version: str | None = Field(None, description="Version that was compared (alias challenger).")
 
 
 class ModelPromoted(Event):
