@@ -1,0 +1,150 @@
+"""The gateway on a real nats-server and MLflow registry: events stored, bad requests survived, hot promotion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+import uvicorn
+
+from inference.gateway import create_app
+from inference.model_holder import ModelHolder
+from inference.reload import ModelReloader
+from infra.models import CHALLENGER, CHAMPION, configure_mlflow
+from infra.processes import free_port
+from infra.settings import Settings
+from schemas import ModelPromoted, parse_event
+from tests.model_fixtures import register_simple_model
+from tests.unit.inference.models import records
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> tuple[object, str, str]:
+    """One MLflow store for the module (registering is slow): v1 champion, v2 challenger."""
+    data_dir = tmp_path_factory.mktemp("registry")
+    settings = Settings(data_dir=data_dir)
+    v1 = register_simple_model(settings)
+    v2 = register_simple_model(settings, alias=CHALLENGER, C=0.01, seed=1)
+    return data_dir, v1, v2
+
+
+@pytest.fixture
+def settings(registry, nats_server) -> Settings:
+    from mlflow import MlflowClient
+
+    data_dir, v1, _ = registry
+    settings = Settings(data_dir=data_dir, nats_url=nats_server.url)
+    configure_mlflow(settings)
+    MlflowClient().set_registered_model_alias(settings.model_name, CHAMPION, v1)
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def gateway(settings, bus):
+    """The gateway app served by uvicorn in this process, following promotions on the bus."""
+    holder = ModelHolder(settings)
+    assert await holder.load_alias()
+    reloader = ModelReloader(bus, holder, poll_s=3600)
+    await reloader.subscribe()
+    stop = asyncio.Event()
+    reload_task = asyncio.create_task(reloader.run(stop))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, bus, holder), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    serve_task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client, holder
+    finally:
+        server.should_exit = True
+        await serve_task
+        stop.set()
+        await reload_task
+
+
+async def made_events(bus, n: int, timeout: float = 20.0) -> list:
+    sub = await bus.js.pull_subscribe("driftline.prediction.made", stream="PREDICTIONS")
+    got = []
+    async with asyncio.timeout(timeout):
+        while len(got) < n:
+            try:
+                got += await sub.fetch(n - len(got), timeout=1)
+            except TimeoutError:
+                continue
+    await sub.unsubscribe()
+    return [parse_event(m.data) for m in got]
+
+
+async def test_bad_requests_get_4xx_the_gateway_keeps_serving_and_every_prediction_is_stored(settings, bus, registry):
+    version = registry[1]
+    good = records(1)[0]
+    bad_bodies = [
+        {"features": {k: v for k, v in good.items() if k != "mean_radius"}},
+        {"features": {**good, "mean_area": "big"}},
+        {"features": {**good, "unknown": 1.0}},
+        {"records": []},
+    ]
+    async with gateway(settings, bus) as (client, _):
+        statuses = []
+        for i, body in enumerate(bad_bodies):
+            statuses.append((await client.post("/predict", json=body)).status_code)
+            assert (await client.post("/predict", json={"features": good, "request_id": f"g{i}"})).status_code == 200
+        huge = await client.post("/predict", content=b"[" + b"1," * (5 * 1024 * 1024) + b"1]",
+                                 headers={"content-type": "application/json"})
+        batch = await client.post("/predict", json={"records": records(3), "request_ids": ["b0", "b1", "b2"]})
+        ready = (await client.get("/ready")).json()
+    assert statuses == [422, 422, 422, 422] and huge.status_code == 413 and batch.status_code == 200
+    assert ready["ready"] and ready["model_version"] == version
+    events = await made_events(bus, 7)
+    assert sorted(e.data.request_id for e in events) == ["b0", "b1", "b2", "g0", "g1", "g2", "g3"]
+    assert {(e.data.model_version, e.data.channel, e.source) for e in events} == {(version, "http",
+                                                                                   "inference/gateway")}
+
+
+async def test_a_promotion_under_load_switches_versions_without_a_failed_request(settings, bus, registry):
+    from mlflow import MlflowClient
+
+    _, v1, v2 = registry
+    rows = records(50)
+    results: list[tuple[bool, int, str | None]] = []  # (sent after the swap, status, version)
+    stop_load = asyncio.Event()
+
+    async with gateway(settings, bus) as (client, holder):
+        async def load(worker: int) -> None:
+            i = worker
+            while not stop_load.is_set():
+                after_swap = holder.version != v1
+                try:
+                    response = await client.post("/predict", json={"features": rows[i % len(rows)]})
+                    version = response.json().get("model_version") if response.status_code == 200 else None
+                    results.append((after_swap, response.status_code, version))
+                except httpx.HTTPError as exc:
+                    results.append((after_swap, 0, repr(exc)))
+                i += 8
+
+        clients = [asyncio.create_task(load(w)) for w in range(8)]
+        while len(results) < 100:  # under load before the switch
+            await asyncio.sleep(0.02)
+        # What the agent's executor does: move the alias, then announce it.
+        await asyncio.to_thread(MlflowClient().set_registered_model_alias, settings.model_name, CHAMPION, v2)
+        await bus.publish(ModelPromoted(source="test", subject=settings.model_name, data=dict(
+            model=settings.model_name, version=v2, previous_version=v1, reason="test promotion")))
+        async with asyncio.timeout(60):
+            while sum(1 for after, _, _ in results if after) < 200:
+                await asyncio.sleep(0.05)
+        stop_load.set()
+        await asyncio.gather(*clients)
+
+    assert v2 != v1 and holder.version == v2
+    failed = [r for r in results if r[1] != 200]
+    assert failed == []
+    before = {version for after, _, version in results if not after}
+    after = {version for after, _, version in results if after}
+    assert v1 in before and before <= {v1, v2}  # some answered by v2 once it was swapped in mid-request
+    assert after == {v2}  # every request sent after the swap was answered by the new version
