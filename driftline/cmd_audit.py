@@ -54,19 +54,20 @@ def verify() -> None:
     typer.echo(verdict.text())
 
 
-def _parse_since(since: str | None) -> datetime | None:
-    if not since:
+def _parse_time(text: str | None, flag: str) -> datetime | None:
+    if not text:
         return None
     try:
-        when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"--since must be an ISO time such as 2026-01-31T12:00:00Z, not {since!r}", code=2)
+        fail(f"{flag} must be an ISO time such as 2026-01-31T12:00:00Z, not {text!r}", code=2)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @app.command()
 def replay(
     since: Annotated[Optional[str], typer.Option(help="ISO time to start from.")] = None,
+    until: Annotated[Optional[str], typer.Option(help="ISO time to stop at.")] = None,
     correlation: Annotated[Optional[str], typer.Option(help="One incident's correlation id.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
@@ -75,12 +76,12 @@ def replay(
     from consumers.audit.replay import table
 
     settings = load_settings()
-    start = _parse_since(since)
+    start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
 
     async def _go():
         chapters = []
         async with _connected(settings, with_db=False) as (bus, _):
-            async for c in run_replay(bus.js, since=start, correlation=correlation):
+            async for c in run_replay(bus.js, since=start, until=end, correlation=correlation):
                 if as_json:
                     typer.echo(c.json())
                 else:

@@ -39,12 +39,14 @@ def chapter(seq: int, raw: bytes) -> Chapter:
                    line.what, str(line.why), line.outcome)
 
 
-async def replay(js: JetStreamContext, *, since: datetime | None = None,
+async def replay(js: JetStreamContext, *, since: datetime | None = None, until: datetime | None = None,
                  correlation: str | None = None) -> AsyncIterator[Chapter]:
-    """Chapters in stream order from `since` (or the start), only those of `correlation` when given."""
+    """Chapters in stream order from `since` (or the start) to `until`, only those of `correlation` when given."""
     async for msg in read_stream(js, AUDIT.name, start_time=since):
         if since and msg.time < since:  # a start time past the end delivers the last message: not ours
             continue
+        if until and msg.time > until:
+            return
         c = chapter(msg.seq, msg.data)
         if correlation and c.correlation_id != correlation:
             continue

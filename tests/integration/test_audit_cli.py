@@ -56,6 +56,10 @@ async def test_verify_replay_and_rebuild_commands(bus, pool, settings, database_
     assert "checkpoint at sequence 4" in table.stdout and "approved request ap-1 via web" in table.stdout
     later = await driftline(settings, database_url, "audit", "replay", "--since", "2999-01-01T00:00:00Z")
     assert later.returncode == 0 and "no audit events match" in later.stdout
+    earlier = await driftline(settings, database_url, "audit", "replay", "--until", "2000-01-01T00:00:00Z")
+    assert earlier.returncode == 0 and "no audit events match" in earlier.stdout
+    bad_time = await driftline(settings, database_url, "audit", "replay", "--since", "yesterday")
+    assert bad_time.returncode == 2 and "ISO time" in bad_time.stderr
 
     rebuilt = await driftline(settings, database_url, "audit", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
