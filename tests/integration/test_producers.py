@@ -1,0 +1,80 @@
+"""Producers on a real nats-server: CSV publishing, simulated traffic with drift, and late labels."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from driftline.cli import app
+from infra.bus import Bus
+from producers.simulator import Drift, run_simulation, simulate_rows
+from producers.traffic_source import builtin_breast_cancer
+from schemas import LabelReceived, PredictionRequested, parse_event
+
+pytestmark = pytest.mark.integration
+
+
+async def read_all(bus: Bus, subject: str, n: int, timeout: float = 20.0) -> list:
+    sub = await bus.js.pull_subscribe(subject, stream="PREDICTIONS")
+    got = []
+    async with asyncio.timeout(timeout):
+        while len(got) < n:
+            try:
+                got += await sub.fetch(n - len(got), timeout=1)
+            except TimeoutError:
+                continue
+    await sub.unsubscribe()
+    return [parse_event(m.data) for m in got]
+
+
+async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bus):
+    frame, target = builtin_breast_cancer()
+    drift = Drift(drift_at=20, shift={"mean_radius": 3.0})
+    summary = await run_simulation(bus, frame, target, model="driftline-classifier", rows=30, rate=500.0, seed=7,
+                                   drift=drift, label_delay=0.3)
+    assert summary["requests"] == 30 and summary["drifted"] == 10 and summary["labels"] == 30
+    requests = await read_all(bus, "driftline.prediction.requested", 30)
+    labels = await read_all(bus, "driftline.feedback.label", 30)
+    expected = list(simulate_rows(frame, target, 30, seed=7, drift=drift))
+    assert all(isinstance(r, PredictionRequested) for r in requests)
+    assert [r.data.features for r in requests] == [row.features for row in expected]
+    assert [r.data.request_id for r in requests] == [f"sim-{summary['run']}-{i}" for i in range(30)]
+    by_request = {r.data.request_id: r for r in requests}
+    for label, row in zip(sorted(labels, key=lambda e: int(e.data.request_id.rsplit("-", 1)[1])), expected,
+                          strict=True):
+        assert isinstance(label, LabelReceived) and label.data.label == row.label
+        request = by_request[label.data.request_id]
+        assert (label.causation_id, label.correlation_id) == (request.id, request.correlation_id)
+        assert label.time >= request.time
+
+
+def test_publish_csv_puts_one_request_per_row(nats_server, settings, tmp_path):
+    frame, target = builtin_breast_cancer()
+    csv = tmp_path / "rows.csv"
+    rows = frame.drop(columns=target).head(25)
+    rows.insert(0, "request_id", [f"csv-{i}" for i in range(25)])
+    rows.to_csv(csv, index=False)
+    env = {"DRIFTLINE_NATS_URL": nats_server.url, "DRIFTLINE_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(app, ["publish", "--csv", str(csv), "--rate", "1000"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "published 25 prediction requests" in result.output
+
+    async def check() -> list:
+        bus = await Bus.connect(nats_server.url)
+        try:
+            return await read_all(bus, "driftline.prediction.requested", 25)
+        finally:
+            await bus.close()
+
+    requests = asyncio.run(check())
+    assert [r.data.request_id for r in requests] == [f"csv-{i}" for i in range(25)]
+    assert requests[3].data.features == pytest.approx(rows.drop(columns="request_id").iloc[3].to_dict())
+
+
+def test_simulate_refuses_drift_options_without_a_drift_row():
+    result = CliRunner().invoke(app, ["simulate", "--shift", "mean_radius=2"])
+    assert result.exit_code == 2 and "--drift-at" in result.output
+    result = CliRunner().invoke(app, ["simulate", "--drift-at", "5", "--shift", "mean_radius"])
+    assert result.exit_code == 2 and "expected FEATURE=NUMBER" in result.output
