@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 
 
@@ -17,12 +19,22 @@ def parse_canonical(raw: bytes) -> tuple[dict[str, Any], str]:
     Wrapping keeps an invalid message in the chain instead of leaving a hole in it.
     """
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         doc = None
     if not isinstance(doc, dict):
         doc = {"invalid_message_base64": base64.b64encode(raw).decode()}
-    return doc, json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        # orjson writes the same canonical form (sorted keys, no spaces, UTF-8) several times faster ...
+        text = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # ... but only for integers within 64 bits; the standard library takes the rest
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return doc, text
+
+
+def _refuse_constant(name: str):
+    # NaN and Infinity are not JSON: such a message is kept as wrapped bytes, exactly.
+    raise ValueError(f"{name} is not JSON")
 
 
 def canonical_json(raw: bytes) -> str:

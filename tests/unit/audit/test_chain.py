@@ -82,3 +82,10 @@ def test_replay_table_and_json_lines():
     assert text.splitlines()[0].split() == ["SEQ", "WHEN", "WHO", "WHAT", "WHY", "OUTCOME"]
     assert len(text.splitlines()) == len(chapters) + 1
     assert json.loads(chapters[4].json())["who"] == "bob"
+
+
+def test_canonical_form_is_exact_for_big_integers_and_refuses_nan():
+    big = canonical_json(b'{"n": 123456789012345678901234567890, "f": 1e-05}')
+    assert big == '{"f":1e-05,"n":123456789012345678901234567890}'  # no precision lost
+    assert canonical_json(b'{"f": 1e-05}') == '{"f":0.00001}'  # orjson's form when it can write it
+    assert set(json.loads(canonical_json(b'{"x": NaN}'))) == {"invalid_message_base64"}
