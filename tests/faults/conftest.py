@@ -43,3 +43,19 @@ async def cluster_bus(cluster, cluster_settings):
                 await asyncio.sleep(0.3)
     yield bus
     await bus.close()
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory) -> str:
+    """One MLflow store with a registered champion, shared by the service tests (registering costs seconds)."""
+    from tests.model_fixtures import register_simple_model
+
+    registry = Settings(data_dir=tmp_path_factory.mktemp("mlflow-store"))
+    register_simple_model(registry)
+    return registry.resolved_mlflow_uri
+
+
+@pytest.fixture
+def model_settings(settings, model_store) -> Settings:
+    """The test's settings, pointed at the shared store that holds a champion."""
+    return settings.model_copy(update={"mlflow_tracking_uri": model_store})

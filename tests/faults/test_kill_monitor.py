@@ -13,7 +13,6 @@ from schemas import AlertRaised, DriftReported, PredictionMade, parse_event
 from schemas.streams import AUDIT
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
-from tests.model_fixtures import register_simple_model
 
 pytest.importorskip("driftline.run_monitor", reason="the drift monitor (issue 5) is not built yet")
 pytestmark = pytest.mark.integration
@@ -31,10 +30,10 @@ async def covered(dsn: str) -> int:
         await conn.close()
 
 
-async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, settings, database_url, tmp_path):
+async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, model_settings, database_url, tmp_path):
     from tests.integration.monitor_helpers import prediction_events
 
-    await asyncio.to_thread(register_simple_model, settings)
+    settings = model_settings
     loaded = await asyncio.to_thread(load_alias, settings)
     preds, _ = prediction_events(loaded, TOTAL, seed=3, drift_at=DRIFT_AT, shift={"mean_radius": 0.5})
     env = service_env(settings, database_url, DRIFTLINE_MONITOR_WINDOW_EVENTS=str(WINDOW),

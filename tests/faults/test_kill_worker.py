@@ -11,12 +11,12 @@ from infra.stream_reader import read_stream
 from schemas import PredictionMade, PredictionRequested
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
-from tests.model_fixtures import breast_cancer_frame, register_simple_model
+from tests.model_fixtures import breast_cancer_frame
 
 pytest.importorskip("driftline.run_worker", reason="the inference worker (issue 4) is not built yet")
 pytestmark = pytest.mark.integration
 
-TOTAL = 6_000
+TOTAL = 4_000
 
 
 async def made_count(bus) -> int:
@@ -24,8 +24,8 @@ async def made_count(bus) -> int:
     return (info.state.subjects or {}).get(PredictionMade.topic, 0)
 
 
-async def test_worker_killed_mid_batch_answers_every_request_once(bus, settings, tmp_path):
-    register_simple_model(settings)
+async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_settings, tmp_path):
+    settings = model_settings
     rows = breast_cancer_frame().drop(columns="target").to_dict("records")
 
     def make(i: int) -> PredictionRequested:
@@ -37,7 +37,7 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, settings,
     publishing = asyncio.create_task(loop.run(TOTAL))
     worker.start()
     try:
-        killed_at = await eventually(lambda: _at_least(made_count(bus), 1500), 120, "the worker answering")
+        killed_at = await eventually(lambda: _at_least(made_count(bus), 1000), 120, "the worker answering")
         worker.kill()
         unacked_at_kill = (await bus.js.consumer_info("PREDICTIONS", "inference-worker")).num_ack_pending
         await publishing

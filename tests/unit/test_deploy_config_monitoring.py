@@ -1,0 +1,84 @@
+"""Prometheus and Alertmanager in docker-compose.yml: infra/prometheus's configs with container addresses only,
+scraping the ports the services are told to listen on, and valid for promtool and amtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.unit.test_deploy_config import ROOT, compose
+
+LOCAL, CONTAINER = ROOT / "infra/prometheus", ROOT / "infra/compose"
+
+
+def addresses() -> dict[str, str]:
+    """127.0.0.1:<port> on one machine -> <service>:<port> in compose, from the ports compose sets."""
+    services = compose()["services"]
+    gateway = services["gateway"]["environment"]["DRIFTLINE_GATEWAY_PORT"]
+    monitor = services["monitor"]["environment"]["DRIFTLINE_MONITOR_METRICS_PORT"]
+    alertmanager = next(p.split(":")[-1] for p in services["alertmanager"]["ports"])
+    return {f"127.0.0.1:{gateway}": f"gateway:{gateway}", f"127.0.0.1:{monitor}": f"monitor:{monitor}",
+            f"127.0.0.1:{alertmanager}": f"alertmanager:{alertmanager}"}
+
+
+def localised(path) -> dict:
+    text = path.read_text()
+    for local, container in addresses().items():
+        text = text.replace(local, container)
+    return yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("name", ["prometheus.yml", "alertmanager.yml"])
+def test_compose_configs_are_the_tested_ones_with_container_addresses(name):
+    assert yaml.safe_load((CONTAINER / name).read_text()) == localised(LOCAL / name), (
+        f"infra/compose/{name} drifted from infra/prometheus/{name}")
+    assert "127.0.0.1" not in (CONTAINER / name).read_text()
+
+
+def test_every_scrape_target_is_a_service_listening_there():
+    services = compose()["services"]
+    config = yaml.safe_load((CONTAINER / "prometheus.yml").read_text())
+    for job in config["scrape_configs"]:
+        for target in (t for sc in job["static_configs"] for t in sc["targets"]):
+            host, port = target.split(":")
+            env = services[host]["environment"]
+            assert port in {str(v) for k, v in env.items() if k.endswith("_PORT")}, f"{job['job_name']}: {target}"
+            host_vars = [k for k in env if k.endswith("_HOST") and k.replace("_HOST", "_PORT") in env]
+            assert all(env[k] == "0.0.0.0" for k in host_vars), f"{host} listens on loopback only"
+
+
+def test_prometheus_mounts_its_rules_and_alertmanager_its_token():
+    services = compose()["services"]
+    mounts = dict(v.rsplit(":", 2)[:2] if v.endswith(":ro") else v.split(":", 1) for v in
+                  services["prometheus"]["volumes"])
+    config = yaml.safe_load((CONTAINER / "prometheus.yml").read_text())
+    for rule_file in config["rule_files"]:
+        source = next(src for src, dst in mounts.items() if dst == f"/etc/prometheus/{rule_file}")
+        assert (ROOT / source).read_text() == (LOCAL / rule_file).read_text()
+    receiver = yaml.safe_load((CONTAINER / "alertmanager.yml").read_text())["receivers"][0]["webhook_configs"][0]
+    credentials = receiver["http_config"]["authorization"]["credentials_file"]
+    [secret] = services["alertmanager"]["secrets"]
+    assert secret["target"] == credentials
+    assert compose()["secrets"][secret["source"]]["environment"] == "DRIFTLINE_ALERTMANAGER_TOKEN"
+    assert "DRIFTLINE_ALERTMANAGER_TOKEN" in services["gateway"]["environment"]
+    assert receiver["url"] == f"http://gateway:{services['gateway']['environment']['DRIFTLINE_GATEWAY_PORT']}" \
+                              "/webhooks/alertmanager"
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="promtool comes with Debian's prometheus package")
+def test_promtool_accepts_the_compose_config(tmp_path):
+    shutil.copy(CONTAINER / "prometheus.yml", tmp_path / "prometheus.yml")
+    shutil.copy(LOCAL / "rules.yml", tmp_path / "rules.yml")
+    done = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not shutil.which("amtool"), reason="amtool comes with Debian's prometheus-alertmanager package")
+def test_amtool_accepts_the_compose_config():
+    done = subprocess.run(["amtool", "check-config", str(CONTAINER / "alertmanager.yml")], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
