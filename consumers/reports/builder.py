@@ -89,7 +89,7 @@ class ReportBuilder:
     async def _drift(self, ident: str | None):
         events = await load_events(self.js)
         subject = drift.resolve(events, ident)
-        ident = ident or (subject.report or subject.alerts[0]).id
+        ident = subject.chosen_id
         version = subject.model_version
         reference = await self._mlflow(reference_frame, self.settings, version) if version else None
         current = None

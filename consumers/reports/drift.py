@@ -17,6 +17,7 @@ MAX_FEATURE_CHARTS = 8
 class DriftSubject:
     report: DriftReported | None
     alerts: list[AlertRaised]
+    chosen_id: str = ""  # the event the report was asked for (or defaulted to)
 
     @property
     def model_version(self) -> str | None:
@@ -45,15 +46,15 @@ def resolve(events: Sequence[Event], ident: str | None) -> DriftSubject:
     if isinstance(chosen, DriftReported):
         end = chosen.data.window.end
         related = [a for a in alerts if a.data.model == chosen.data.model and a.data.window and a.data.window.end == end]
-        return DriftSubject(chosen, related)
+        return DriftSubject(chosen, related, chosen.id)
     alert = chosen
     same_model = [r for r in reports if r.data.model == alert.data.model]
     if alert.data.window is not None:
         exact = [r for r in same_model if r.data.window.end == alert.data.window.end]
         if exact:
-            return DriftSubject(exact[-1], [alert])
+            return DriftSubject(exact[-1], [alert], alert.id)
     before = [r for r in same_model if r.time <= alert.time]
-    return DriftSubject(before[-1] if before else None, [alert])
+    return DriftSubject(before[-1] if before else None, [alert], alert.id)
 
 
 def drift_context(subject: DriftSubject, reference=None, current=None) -> dict:

@@ -33,7 +33,8 @@ def test_drift_resolves_from_an_alert_or_a_report_and_defaults_to_the_latest():
     assert by_alert.report is s["report"] and by_alert.alerts == [s["alert"]]
     by_report = drift.resolve(events, s["report"].id)
     assert by_report.alerts == [s["alert"]]
-    assert drift.resolve(events, None).alerts == [s["alert"]]
+    assert drift.resolve(events, None).chosen_id == s["alert"].id  # the latest of either kind
+    assert by_alert.chosen_id == s["alert"].id and by_report.chosen_id == s["report"].id
     with pytest.raises(LookupError):
         drift.resolve(events, s["diagnosis"].id)
 
