@@ -88,13 +88,14 @@ def _reads(tree: ast.AST) -> set[str]:
         if isinstance(node, ast.Attribute) and (node.attr in FIELDS or node.attr in props):
             owner = ast.unparse(node.value)
             if owner == "s" or owner.endswith("settings"):
-                read |= props.get(node.attr, {node.attr})
+                read |= props.get(node.attr, set()) | {node.attr}  # a property and the fields behind it
     return read
 
 
 @cache
 def settings_read_by(service: str) -> frozenset[str] | None:
-    """Every settings field the service's modules read (over-approximated by imports); None if not built."""
+    """Every settings field (and property) the service's modules read, over-approximated by imports; None if the
+    service is not built."""
     start = SERVICES[service].target.partition(":")[0]
     if _module_path(start) is None:
         return None
@@ -258,6 +259,17 @@ def test_bind_mounts_exist_in_the_repository():
             source = volume.split(":")[0]
             if source.startswith("./"):
                 assert (ROOT / source).exists(), f"{name} mounts {source}, which is not in the repository"
+
+
+def test_services_sharing_reports_dir_share_a_volume():
+    """The monitor and the report builder write reports the approval page serves: one volume for the three."""
+    sharing = [name for name in built_services() if "reports_dir" in settings_read_by(name)]
+    assert {"ui"} < set(sharing), sharing
+    reports_dir = "/data/reports"  # DRIFTLINE_DATA_DIR=/data
+    volumes = {name: {v.split(":")[0] for v in container_for(name).get("volumes", []) if v.split(":")[1] == reports_dir}
+               for name in sharing}
+    shared = set.intersection(*volumes.values())
+    assert shared and shared <= set(compose()["volumes"]), volumes
 
 
 def test_worker_scales_out():
