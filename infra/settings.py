@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP user name; unset means no authentication.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_timeout_s: float = Field(10.0, description="Timeout of one SMTP conversation.")
+    smtp_ca_file: Path | None = Field(None, description="CA bundle that signs the SMTP server's certificate; unset: system CAs.")
     email_from: str = Field("driftline@localhost", description="Sender address of notification mails.")
     email_to: list[str] = Field([], description="Recipients of notification mails (JSON list).")
     slack_webhook_url: str | None = Field(None, description="Slack incoming webhook URL; unset disables Slack.")

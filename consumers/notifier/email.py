@@ -24,6 +24,7 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     timeout_s: float = 10.0
+    ca_file: str | None = None  # a private CA; None trusts the system's CAs
 
 
 def build_message(note: Notification, config: SmtpConfig, attachment: Path | None) -> EmailMessage:
@@ -56,7 +57,7 @@ def build_message(note: Notification, config: SmtpConfig, attachment: Path | Non
 
 def send_sync(msg: EmailMessage, config: SmtpConfig) -> None:
     """One SMTP conversation: implicit TLS or STARTTLS and login when configured."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=config.ca_file)
     if config.security == "tls":
         client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=context)
     else:

@@ -49,7 +49,8 @@ def smtp_config(settings: Settings) -> email.SmtpConfig | None:
         return None
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
     return email.SmtpConfig(settings.smtp_host, settings.smtp_port, settings.email_from, tuple(settings.email_to),
-                            settings.smtp_security, settings.smtp_username, password, settings.smtp_timeout_s)
+                            settings.smtp_security, settings.smtp_username, password, settings.smtp_timeout_s,
+                            str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
 
 
 def consumer_spec(settings: Settings, durable: str = "notifier") -> ConsumerSpec:

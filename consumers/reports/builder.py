@@ -10,8 +10,7 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from consumers.notifier import metrics
-from consumers.reports import deployment, drift, incident
+from consumers.reports import deployment, drift, incident, metrics
 from consumers.reports.audit_log import load_events
 from consumers.reports.current_data import window_features
 from consumers.reports.model_evidence import model_evidence, reference_frame
