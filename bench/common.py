@@ -23,9 +23,9 @@ from infra.settings import Settings  # noqa: E402
 class Stage:
     """A temp data dir, a nats-server and a champion in a SQLite MLflow store; stops everything it started."""
 
-    def __init__(self, model: str = "simple"):
+    def __init__(self, model: str = "simple", sync_interval: str = "always"):
         self.tmp = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
-        self.nats = EmbeddedNats(self.tmp / "nats", port=free_port(), server_name="bench")
+        self.nats = EmbeddedNats(self.tmp / "nats", port=free_port(), server_name="bench", sync_interval=sync_interval)
         self.children: list[subprocess.Popen] = []
         self.model = model
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from inference import metrics
 from infra.bus import Bus
-from schemas import Event
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ class EventBuffer:
     """Bounded FIFO of events with one background publisher using pipelined acks."""
 
     def __init__(self, bus: Bus, *, capacity: int = 50_000, chunk: int = 1000, retry_s: float = 0.5,
-                 build: Callable[[object], Event] | None = None):
+                 build: Callable[[object], object] | None = None):
         self.bus = bus
         self.capacity = capacity
         self.chunk = chunk
@@ -86,7 +85,7 @@ class EventBuffer:
                 await asyncio.sleep(self.retry_s)
                 continue
             taken = [self._items.popleft() for _ in range(min(self.chunk, len(self._items)))]
-            events = [item if isinstance(item, Event) else self._build(item) for item in taken]
+            events = [item if hasattr(item, "to_bytes") else self._build(item) for item in taken]  # requeued: built
             try:
                 await self.bus.publish_many(events)
             except Exception as exc:

@@ -6,6 +6,7 @@ import hmac
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Security
@@ -31,13 +32,31 @@ def _json(doc, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
-def build_event(item) -> PredictionMade:
+class SerializedEvent:
+    """A PredictionMade written straight to JSON: pydantic costs ~75 us an event on the hot path, orjson ~5 us.
+    tests/unit/inference/test_gateway.py validates these bytes against the PredictionMade schema."""
+
+    __slots__ = ("id", "payload")
+    topic = PredictionMade.topic
+    type = PredictionMade.model_fields["type"].default
+
+    def __init__(self, event_id: str, payload: bytes):
+        self.id, self.payload = event_id, payload
+
+    def to_bytes(self) -> bytes:
+        return self.payload
+
+
+def build_event(item) -> SerializedEvent:
     """A buffered (request_id, features, model, prediction, latency) as the event the monitors read."""
     request_id, features, model, prediction, latency_ms = item
-    return PredictionMade(source=SOURCE, subject=model.name, data=dict(
-        request_id=request_id, model=model.name, model_version=model.version, features=features,
-        predicted_class=prediction.predicted_class, probabilities=prediction.probabilities,
-        latency_ms=latency_ms, channel="http"))
+    event_id = new_id()
+    return SerializedEvent(event_id, orjson.dumps({
+        "specversion": "1.0", "id": event_id, "type": SerializedEvent.type, "source": SOURCE,
+        "time": datetime.now(UTC), "subject": model.name, "correlation_id": event_id, "causation_id": None,
+        "data": {"request_id": request_id, "model": model.name, "model_version": model.version,
+                 "features": features, "predicted_class": prediction.predicted_class,
+                 "probabilities": prediction.probabilities, "latency_ms": latency_ms, "channel": "http"}}))
 
 
 def key_checker(settings: Settings):

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from inference.gateway import create_app
 from inference.model_holder import ModelHolder
 from infra.settings import Settings
+from schemas import PredictionMade, parse_event
 from tests.unit.inference.models import memory_model, records
 
 
@@ -17,8 +18,8 @@ class FakeBus:
         self.stored = {}
 
     async def publish_many(self, events):
-        for event in events:
-            self.stored[event.id] = event
+        for event in events:  # decoded as every consumer will: the bytes must be a valid event
+            self.stored[event.id] = parse_event(event.to_bytes(), (PredictionMade,))
 
 
 def client(settings: Settings, bus=None, loaded=True) -> tuple[TestClient, FakeBus, ModelHolder]:
@@ -47,6 +48,7 @@ def test_one_record_and_a_batch(settings):
     assert len(set(ids)) == 3 and many.json()["model_version"] == "4"
     events = list(bus.stored.values())  # the app's shutdown flushed the buffer
     assert len(events) == 4 and {e.data.channel for e in events} == {"http"}
+    assert all(e.source == "inference/gateway" and e.correlation_id == e.id for e in events)
     assert "abc" in {e.data.request_id for e in events} and {e.data.model_version for e in events} == {"4"}
 
 
