@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,23 +14,34 @@ import orjson
 GENESIS = "0" * 64
 
 
-def parse_canonical(raw: bytes) -> tuple[dict[str, Any], str]:
-    """(document, canonical text): sorted keys, no spaces, UTF-8; bytes that are not a JSON object are wrapped.
+def parse_document(raw: bytes) -> dict[str, Any]:
+    """The message as a JSON object; bytes that are not one (or hold NaN or Infinity) come back wrapped.
 
     Wrapping keeps an invalid message in the chain instead of leaving a hole in it.
     """
     try:
-        doc = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError):
+        # A run of 19 digits may be an integer past 64 bits, which orjson would turn into a float.
+        long_digits = _LONG_DIGITS.search(raw)
+        doc = json.loads(raw, parse_constant=_refuse_constant) if long_digits else orjson.loads(raw)
+    except (ValueError, UnicodeDecodeError, TypeError):
         doc = None
     if not isinstance(doc, dict):
-        doc = {"invalid_message_base64": base64.b64encode(raw).decode()}
+        doc = {"invalid_message_base64": base64.b64encode(bytes(raw)).decode()}
+    return doc
+
+
+def parse_canonical(raw: bytes) -> tuple[dict[str, Any], str]:
+    """(document, canonical text): sorted keys, no spaces, UTF-8."""
+    doc = parse_document(raw)
     try:
         # orjson writes the same canonical form (sorted keys, no spaces, UTF-8) several times faster ...
         text = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:  # ... but only for integers within 64 bits; the standard library takes the rest
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return doc, text
+
+
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 
 def _refuse_constant(name: str):

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from nats.js import JetStreamContext
 
-from consumers.audit.chain import parse_canonical
+from consumers.audit.chain import parse_document
 from consumers.audit.story import tell
 from infra.stream_reader import read_stream
 from schemas.streams import AUDIT
@@ -32,7 +32,7 @@ class Chapter:
 
 def chapter(seq: int, raw: bytes) -> Chapter:
     """One event's line of the story. Pure."""
-    doc, _ = parse_canonical(raw)
+    doc = parse_document(raw)
     line = tell(doc)
     short = str(doc.get("type", "invalid")).removeprefix("driftline.").rsplit(".v", 1)[0]
     return Chapter(seq, str(doc.get("time", "")), short, str(doc.get("correlation_id", "")), str(line.actor),
