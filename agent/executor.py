@@ -32,6 +32,15 @@ def outcome_events(ctx: ActionContext, result: ActionResult | None, error: str |
     return [*result.events, done]
 
 
+def describe_error(exc: Exception) -> str:
+    """The error in words, with the failed data checks when the trainer refused the data."""
+    text = f"{type(exc).__name__}: {exc}"
+    failures = getattr(exc, "failures", None) or []
+    details = [f"{getattr(f, 'column', None) or 'data set'} failed {getattr(f, 'check', f)} "
+               f"({getattr(f, 'failing_count', '?')} rows)" for f in failures[:5]]
+    return text + (": " + "; ".join(details) if details else "")
+
+
 def refusal(scheduled: ActionScheduled) -> str | None:
     """Why the executor must not run an action whatever the schedule says (None: it may)."""
     a = scheduled.data.action
@@ -98,7 +107,7 @@ class Executor:
                 result = await self.actions[a.kind](ctx)
             except Exception as exc:
                 log.exception("action %s (%s) failed", a.action_id, a.kind)
-                error = f"{type(exc).__name__}: {exc}"
+                error = describe_error(exc)
         events = outcome_events(ctx, result, error)
         async with self.pool.acquire() as conn:
             await conn.execute(

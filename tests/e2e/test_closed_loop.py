@@ -1,4 +1,4 @@
-"""The closed loop against real servers started by `driftline up`: drift -> alert -> diagnosis -> approval
+"""The closed loop against a real nats-server, PostgreSQL and MLflow store, each service run by `driftline serve`: drift -> alert -> diagnosis -> approval
 requested -> approved from the terminal -> retrain -> the new champion serves the next predictions, all under
 one correlation id."""
 
@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import yaml
 
@@ -34,7 +33,7 @@ from schemas import (
     PredictionRequested,
 )
 from tests.integration.agent_helpers import Watch
-from tests.model_fixtures import register_simple_model
+from tests.model_fixtures import breast_cancer_frame, register_simple_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +41,7 @@ RETRAIN = {"kind": "retrain_model", "params": {"include_production_labels": True
                                               "families": ["logistic_regression"]}}
 
 
-def loop_env(tmp_path: Path) -> dict[str, str]:
+def loop_env(tmp_path: Path, settings: Settings) -> dict[str, str]:
     # Policy as data: any drift incident proposes a retrain (one approver); the default maps high severity to a
     # rollback, which needs an earlier version than this fresh registry has.
     doc = yaml.safe_load(DEFAULT_POLICY.read_text())
@@ -52,11 +51,10 @@ def loop_env(tmp_path: Path) -> dict[str, str]:
     policy.write_text(yaml.safe_dump(doc))
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update(
-        DRIFTLINE_DATA_DIR=str(tmp_path / "data"), DRIFTLINE_NATS_PORT=str(free_port()),
-        DRIFTLINE_POSTGRES_PORT=str(free_port()), DRIFTLINE_MLFLOW_UI_PORT=str(free_port()),
-        DRIFTLINE_GATEWAY_PORT=str(free_port()), DRIFTLINE_UI_PORT=str(free_port()),
-        DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()), DRIFTLINE_AGENT_POLICY_FILE=str(policy),
-        DRIFTLINE_MONITOR_WINDOW_EVENTS="200", DRIFTLINE_MONITOR_EVIDENTLY_REPORTS="false",
+        DRIFTLINE_DATA_DIR=str(settings.data_dir), DRIFTLINE_NATS_URL=settings.nats_url,
+        DRIFTLINE_DATABASE_URL=settings.database_url, DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
+        DRIFTLINE_AGENT_POLICY_FILE=str(policy), DRIFTLINE_MONITOR_WINDOW_EVENTS="200",
+        DRIFTLINE_MONITOR_EVIDENTLY_REPORTS="false",
     )
     return env
 
@@ -69,22 +67,21 @@ async def driftline(env, *args: str, timeout: float = 300) -> str:
     return out.decode()
 
 
-def start_up(env) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "driftline", "up"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("Press Ctrl-C"):
-            return proc
-    raise AssertionError("driftline up exited before it was ready:\n" + "".join(lines))
+def serve(env, service: str, logs: Path) -> subprocess.Popen:
+    """`driftline serve SERVICE`, as a deployment that scales each part runs it."""
+    logs.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "driftline", "serve", service], cwd=ROOT, env=env,
+                            stdout=open(logs / f"{service}.log", "w"), stderr=subprocess.STDOUT)
 
 
-def stop_up(proc: subprocess.Popen) -> None:
-    family = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=90)
-    psutil.wait_procs(family, timeout=10)
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 async def serving_version(bus: Bus, watch: Watch, n: int) -> str:
@@ -98,58 +95,54 @@ async def serving_version(bus: Bus, watch: Watch, n: int) -> str:
 FEATURES: dict = {}
 
 
-async def test_drift_is_repaired_after_a_terminal_approval(tmp_path):
-    env = loop_env(tmp_path)
-    settings = Settings(data_dir=tmp_path / "data")
+async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings):
+    settings = settings.model_copy(update={"database_url": database_url})
+    env = loop_env(tmp_path, settings)
     # A weak first champion (heavily regularised), so the retrain has something to win.
     first = register_simple_model(settings, C=1e-4)
-    from tests.model_fixtures import breast_cancer_frame
-
     FEATURES.update(breast_cancer_frame().drop(columns="target").iloc[0].to_dict())
-    up = start_up(env)
+    procs = [serve(env, name, tmp_path / "logs") for name in ("worker", "monitor", "agent")]
+    watch = await Watch().start(bus)
     try:
         await driftline(env, "users", "add", "bob", "--role", "approver")
-        bus = await Bus.connect(f"nats://127.0.0.1:{env['DRIFTLINE_NATS_PORT']}", name="e2e")
-        watch = await Watch().start(bus)
-        try:
-            await driftline(env, "simulate", "--rows", "1600", "--rate", "400", "--drift-at", "400",
-                            "--shift", "mean_radius=3", "--shift", "worst_radius=3", "--shift", "mean_texture=2",
-                            "--label-delay", "1", "--seed", "7")
-            [request, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
-                                             timeout=240)
-            incident = request.correlation_id
-            out = await driftline(env, "approvals", "approve", request.data.approval_id, "--as", "bob",
-                                  "--comment", "retrain on the new data")
-            assert "approved by bob" in out
-            [done] = await watch.wait(ActionCompleted, lambda e: e.correlation_id == incident
-                                      and e.data.kind == "retrain_model", timeout=600)
-            assert done.data.result["promoted"] is True, done.data.summary
-            new = done.data.result["version"]
-            assert new != first and done.data.result["production_rows"] > 0
-            assert done.data.metrics_after["f1"] > done.data.metrics_before["f1"]
+        await driftline(env, "simulate", "--rows", "1600", "--rate", "400", "--drift-at", "400",
+                        # a shift the monitor sees and the data contract still accepts for retraining
+                        "--shift", "mean_radius=1", "--shift", "worst_radius=1", "--shift", "mean_texture=1",
+                        "--shift", "mean_area=1",
+                        "--label-delay", "1", "--seed", "7")
+        [request, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
+                                         timeout=300)
+        incident = request.correlation_id
+        out = await driftline(env, "approvals", "approve", request.data.approval_id, "--as", "bob",
+                              "--comment", "retrain on the new data")
+        assert "approved by bob" in out
+        [done] = await watch.wait(ActionCompleted, lambda e: e.correlation_id == incident
+                                  and e.data.kind == "retrain_model", timeout=600)
+        assert done.data.result["promoted"] is True, done.data.summary
+        new = done.data.result["version"]
+        assert new != first and done.data.result["production_rows"] > 0
+        assert done.data.metrics_after["f1"] > done.data.metrics_before["f1"]
 
-            version = await serving_version(bus, watch, 0)
-            for n in range(1, 40):  # the worker reloads on model.promoted; ask until it answers with the new one
-                if version == new:
-                    break
-                await asyncio.sleep(0.5)
-                version = await serving_version(bus, watch, n)
-            assert version == new
-            assert str(champion_version(settings, CHAMPION).version) == new
+        version = await serving_version(bus, watch, 0)
+        for n in range(1, 60):  # the worker reloads on model.promoted; ask until it answers with the new one
+            if version == new:
+                break
+            await asyncio.sleep(0.5)
+            version = await serving_version(bus, watch, n)
+        assert version == new
+        assert str(champion_version(settings, CHAMPION).version) == new
 
-            chain = [e for e in watch.events if e.correlation_id == incident]
-            kinds = [type(e) for e in chain]
-            for cls in (DiagnosisMade, ApprovalRequested, ApprovalDecided, ActionScheduled, ActionStarted,
-                        ModelTrained, ModelPromoted, ActionCompleted):
-                assert cls in kinds, f"{cls.__name__} missing from the incident's chain"
-            [alert] = watch.of(AlertRaised, lambda e: e.id == incident)  # the incident is its first alert
-            assert alert.data.model == "driftline-classifier"
-            print({"incident": incident, "events": len(chain), "alert_kind": alert.data.kind,
-                   "severity": watch.of(DiagnosisMade, lambda e: e.correlation_id == incident)[0].data.severity,
-                   "new_champion": new, "f1_before": done.data.metrics_before["f1"],
-                   "f1_after": done.data.metrics_after["f1"]})
-        finally:
-            await watch.stop()
-            await bus.close()
+        chain = [e for e in watch.events if e.correlation_id == incident]
+        kinds = [type(e) for e in chain]
+        for cls in (DiagnosisMade, ApprovalRequested, ApprovalDecided, ActionScheduled, ActionStarted,
+                    ModelTrained, ModelPromoted, ActionCompleted):
+            assert cls in kinds, f"{cls.__name__} missing from the incident's chain"
+        [alert] = watch.of(AlertRaised, lambda e: e.id == incident)  # the incident is its first alert
+        assert alert.data.model == "driftline-classifier"
+        print({"incident": incident, "events": len(chain), "alert_kind": alert.data.kind,
+               "severity": watch.of(DiagnosisMade, lambda e: e.correlation_id == incident)[0].data.severity,
+               "new_champion": new, "f1_before": done.data.metrics_before["f1"],
+               "f1_after": done.data.metrics_after["f1"]})
     finally:
-        stop_up(up)
+        await watch.stop()
+        stop_all(procs)
