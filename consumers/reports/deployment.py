@@ -67,19 +67,18 @@ def deployment_context(events: Sequence[Event], version: str, evidence: ModelEvi
     if evidence is not None:
         source = [f"MLflow run {evidence.run_id} (version {evidence.version})"] + ([f"ModelTrained {train.id}"]
                                                                                    if train else [])
-        if "confusion" in evidence.images:
+        if evidence.confusion is not None:
+            rows = f" on {evidence.holdout_rows} hold-out rows" if evidence.holdout_rows else ""
+            figures.append({"title": f"Confusion matrix{rows}", "half": True, "section": "evidence", "sources": source,
+                            "src": charts.confusion(evidence.confusion, evidence.labels, "Confusion matrix")})
+        elif "confusion" in evidence.images:
             figures.append({"title": "Confusion matrix (logged by the trainer)", "src": evidence.images["confusion"],
                             "sources": source, "half": True, "section": "evidence"})
-        elif evidence.confusion is not None:
-            figures.append({"title": f"Confusion matrix on {evidence.holdout_rows} hold-out rows",
-                            "src": charts.confusion(evidence.confusion, evidence.labels, "Confusion matrix"),
-                            "sources": source, "half": True, "section": "evidence"})
-        if "importance" in evidence.images:
+        if evidence.importance is not None:
+            figures.append({"title": "Feature importance", "half": True, "section": "evidence", "sources": source,
+                            "src": charts.importance(*evidence.importance, "Top features")})
+        elif "importance" in evidence.images:
             figures.append({"title": "Feature importance (logged by the trainer)", "src": evidence.images["importance"],
-                            "sources": source, "half": True, "section": "evidence"})
-        elif evidence.importance is not None:
-            figures.append({"title": "Feature importance", "src": charts.importance(*evidence.importance,
-                                                                                    "Top features"),
                             "sources": source, "half": True, "section": "evidence"})
     return {
         "kind": "deployment", "title": f"Deployment report: {train.data.model if train else 'model'} v{version}",

@@ -16,6 +16,7 @@ from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg")
+EVALUATION_ARTIFACT = "evaluation.json"
 
 
 @dataclass
@@ -70,8 +71,21 @@ def _logged_images(run_id: str) -> dict[str, str]:
     return found
 
 
+def _trainer_evaluation(run_id: str) -> dict:
+    """The trainer's own numbers (evaluation.json: confusion_matrix, importance), if the run has them."""
+    import mlflow.artifacts
+
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{EVALUATION_ARTIFACT}")
+    except Exception:
+        return {}
+
+
 def model_evidence(settings: Settings, version: str) -> ModelEvidence:
-    """Run metrics, the trainer's images, and a confusion matrix and importances computed on the hold-out data."""
+    """Run metrics, confusion matrix and importances: the trainer's numbers, else computed on the hold-out data.
+
+    We draw the numbers ourselves so every report's charts share one legible style; the trainer's images are
+    kept as a fallback for runs that logged no numbers and have no hold-out data."""
     import numpy as np
     from mlflow import MlflowClient
     from sklearn.metrics import confusion_matrix
@@ -96,6 +110,14 @@ def model_evidence(settings: Settings, version: str) -> ModelEvidence:
         evidence.confusion = confusion_matrix(holdout[target], predicted, labels=labels).tolist()
         evidence.labels = [str(label) for label in labels]
         evidence.holdout_rows = len(holdout)
+    trained = _trainer_evaluation(loaded.run_id)
+    if trained.get("confusion_matrix"):
+        evidence.confusion = [[int(v) for v in row] for row in trained["confusion_matrix"]]
+        classes = loaded.classes or range(len(evidence.confusion))
+        evidence.labels = [str(c) for c in classes][: len(evidence.confusion)]
+    if isinstance(trained.get("importance"), dict) and trained["importance"]:
+        evidence.importance = (list(trained["importance"]), [float(v) for v in trained["importance"].values()])
+        return evidence
     estimator = loaded.model[-1] if hasattr(loaded.model, "steps") else loaded.model
     weights = getattr(estimator, "feature_importances_", None)
     if weights is None and getattr(estimator, "coef_", None) is not None:

@@ -70,3 +70,20 @@ def test_triggers_promotion_alert_and_a_closing_outcome_but_not_our_notification
     assert trigger(note) is None
     declined = s["promoted"].model_copy(update={"data": s["promoted"].data.model_copy(update={"promoted": False})})
     assert trigger(declined) is None
+
+
+def test_model_evidence_is_drawn_from_numbers_and_falls_back_to_the_trainers_images():
+    from consumers.reports.model_evidence import ModelEvidence
+
+    s = story(version="4")
+    png = "data:image/png;base64,iVBORw0KGgo="
+    numbers = ModelEvidence("4", "run-4", images={"confusion": png, "importance": png}, confusion=[[5, 1], [2, 9]],
+                            labels=["0", "1"], importance=(["a", "b"], [0.2, 0.7]), holdout_rows=17)
+    ctx = deployment.deployment_context(list(s.values()), "4", numbers)
+    evidence = [f for f in ctx["figures"] if f["section"] == "evidence"]
+    assert [f["title"] for f in evidence] == ["Confusion matrix on 17 hold-out rows", "Feature importance"]
+    assert all(f["src"].startswith("data:image/svg+xml;base64,") for f in evidence)
+    assert evidence[0]["sources"] == ["MLflow run run-4 (version 4)", f"ModelTrained {s['trained'].id}"]
+    images_only = ModelEvidence("4", "run-4", images={"confusion": png, "importance": png})
+    ctx = deployment.deployment_context(list(s.values()), "4", images_only)
+    assert [f["src"] for f in ctx["figures"] if f["section"] == "evidence"] == [png, png]
