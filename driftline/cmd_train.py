@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from driftline.common import not_built
+from driftline.common import fail, load_settings
+from infra.settings import Settings
+
+log = logging.getLogger("driftline.train")
+CONNECT_TIMEOUT_S = 2.0
 
 
 def train(
@@ -17,4 +23,82 @@ def train(
     if_no_champion: Annotated[bool, typer.Option("--if-no-champion", help="Train only if no champion exists.")] = False,
 ) -> None:
     """Validate a data set, train four model families, track them in MLflow, register and maybe promote the best."""
-    not_built("train", 3)
+    settings = load_settings()
+    code = asyncio.run(_train(settings, dataset, target, schema, if_no_champion))
+    if code:
+        raise typer.Exit(code)
+
+
+async def _connect(settings: Settings):
+    """The bus, or None (said clearly on stderr) when no nats-server answers: training goes on without events."""
+    import nats
+
+    from infra.bus import Bus
+    from infra.streams import ensure_streams
+
+    url = settings.resolved_nats_url
+    async def quiet(exc: Exception) -> None:  # the one warning below says it; no traceback per attempt
+        log.debug("nats: %s", exc)
+
+    try:
+        nc = await asyncio.wait_for(
+            nats.connect(url, name="driftline-train", connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False,
+                         max_reconnect_attempts=1, error_cb=quiet),
+            timeout=3 * CONNECT_TIMEOUT_S,
+        )
+    except Exception as exc:
+        typer.secho(f"warning: no bus reachable at {url} ({exc or type(exc).__name__}); "
+                    "training anyway, events will NOT be published", fg=typer.colors.YELLOW, err=True)
+        return None
+    bus = Bus(nc, nc.jetstream(timeout=5))
+    try:
+        await ensure_streams(bus.js, settings)
+    except Exception as exc:
+        log.warning("could not provision streams on %s: %s", url, exc)
+    return bus
+
+
+async def _train(settings: Settings, dataset: str, target: str | None, schema: Path | None, if_no_champion: bool) -> int:
+    from trainer.api import DataInvalid, ensure_champion_async, train_async
+    from trainer.datasets import DatasetError
+    from trainer.progress import RichProgress
+    from trainer.validation import describe
+
+    bus = await _connect(settings)
+    run = ensure_champion_async if if_no_champion else train_async
+    try:
+        outcome = await run(settings, dataset=dataset, target=target, schema=schema,
+                            publish=bus.publish if bus else None, progress=RichProgress(settings.selection_metric))
+    except DatasetError as exc:
+        fail(str(exc), code=2)
+    except DataInvalid as exc:
+        typer.secho(f"error: {dataset} failed validation; nothing was trained:", fg=typer.colors.RED, err=True)
+        for failure in exc.failures:
+            typer.echo(f"  - {describe(failure)}", err=True)
+        typer.echo(f"{'published' if bus else 'did not publish'} {exc.event.topic} ({exc.event.id})", err=True)
+        return 1
+    finally:
+        if bus:
+            await bus.close()
+    if outcome is None:
+        typer.echo("a champion exists already; nothing trained (--if-no-champion)")
+        return 0
+    _report(outcome, published=bus is not None)
+    return 0
+
+
+def _report(outcome, published: bool) -> None:
+    typer.echo(f"{'candidate':<22}" + "".join(f"{m:>11}" for m in ("accuracy", "precision", "recall", "f1", "roc_auc")))
+    for c in outcome.candidates:
+        typer.echo(f"{c.family:<22}" + "".join(f"{c.metrics[m]:>11.4f}" for m in ("accuracy", "precision", "recall",
+                                                                                   "f1", "roc_auc")))
+    typer.echo(f"best: {outcome.best_family} (by {outcome.selection_metric}), registered as version {outcome.version} "
+               f"(alias challenger); MLflow parent run {outcome.parent_run_id}")
+    if outcome.promoted:
+        typer.echo(f"promoted: version {outcome.version} is champion: {outcome.reason}")
+    else:
+        typer.echo(f"not promoted: champion stays version {outcome.champion_version}: {outcome.reason}")
+    if not published:
+        typer.echo("events were not published (no bus)", err=True)
+    elif outcome.unpublished:
+        typer.echo(f"warning: {len(outcome.unpublished)} event(s) could not be published", err=True)

@@ -23,6 +23,7 @@ from infra.settings import Settings
 from schemas import Event
 from schemas.data import CheckFailure, DataRejected
 from schemas.model import Candidate
+from trainer.fitting import Fitter
 from trainer.pipelines import FAMILIES
 from trainer.progress import Progress
 from trainer.run import TrainingRun
@@ -118,7 +119,9 @@ def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | No
     verdict = run.validate(dataset, target, schema, extra_rows)
     if isinstance(verdict, DataRejected):
         raise DataInvalid(verdict, verdict.data.failures)
-    outcome = run.fit_and_register(verdict, chosen)
+    # Workers start now, so their start-up overlaps the MLflow set-up; none start for rejected data.
+    with Fitter(settings.train_processes, len(chosen)) as fitter:
+        outcome = run.fit_and_register(verdict, chosen, fitter)
     outcome.events, outcome.unpublished = list(emit.sent), list(emit.failed)
     return outcome
 

@@ -76,7 +76,7 @@ def _sig(value: float, down: bool) -> float:
     if value == 0 or not math.isfinite(value):
         return float(value)
     scale = 10 ** (math.floor(math.log10(abs(value))) - 5)
-    return float((math.floor if down else math.ceil)(value / scale) * scale)
+    return float(f"{(math.floor if down else math.ceil)(value / scale) * scale:.6g}")
 
 
 def _is_numeric(series: pd.Series) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,20 +78,38 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-def fit_all(jobs: list[FitJob], processes: int = 0, on_start: Callable[[str], None] | None = None) -> Iterator[Fitted]:
-    """Fit every job, yielding each result as soon as it is done (the caller logs it while others still fit)."""
-    workers = worker_count(processes, len(jobs))
-    if workers == 1:
-        for job in jobs:
-            if on_start:
-                on_start(job.family)
-            yield fit_candidate(job)
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
-        futures = []
-        for job in jobs:
-            if on_start:
-                on_start(job.family)
-            futures.append(pool.submit(fit_candidate, job))
+def _warm() -> int:
+    """Import the model libraries in a worker while the caller still validates and sets up MLflow."""
+    import lightgbm  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import xgboost  # noqa: F401
+
+    return os.getpid()
+
+
+class Fitter:
+    """A pool of fitting processes, started early so interpreter start-up overlaps the caller's own work."""
+
+    def __init__(self, processes: int = 0, jobs: int = 4):
+        self.workers = worker_count(processes, jobs)
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=_context()) if self.workers > 1 else None
+        if self.pool:
+            for _ in range(self.workers):
+                self.pool.submit(_warm)
+
+    def __enter__(self) -> Fitter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def fit_all(self, jobs: list[FitJob]) -> Iterator[Fitted]:
+        """Fit every job, yielding each result as soon as it is done (the caller logs it while others still fit)."""
+        if self.pool is None:
+            for job in jobs:
+                yield fit_candidate(job)
+            return
+        futures = [self.pool.submit(fit_candidate, job) for job in jobs]
         for future in as_completed(futures):
             yield future.result()

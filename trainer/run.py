@@ -20,7 +20,7 @@ from schemas.model import Candidate
 from trainer import contract as contracts
 from trainer import events, promotion, selection, tracking
 from trainer.datasets import Dataset, content_hash, load_dataset, with_rows
-from trainer.fitting import FitJob, fit_all
+from trainer.fitting import FitJob, Fitter
 from trainer.progress import Progress
 from trainer.validation import describe, validate
 
@@ -100,7 +100,7 @@ class TrainingRun:
         return [FitJob(f, p.train, p.holdout, p.contract.target, numeric, categorical, classes, self.settings.split_seed)
                 for f in families]
 
-    def fit_and_register(self, validated: DataValidated, families: list[str]) -> TrainOutcome:
+    def fit_and_register(self, validated: DataValidated, families: list[str], fitter: Fitter) -> TrainOutcome:
         """Fit the families under one parent run, register the best, maybe promote it; emits the model events."""
         import mlflow
 
@@ -119,7 +119,7 @@ class TrainingRun:
                                "selection_metric": s.selection_metric, "promotion_margin": s.promotion_margin})
             tracking.log_summary(p.summary)
             self.progress.fitting(families)
-            for fitted in fit_all(jobs, s.train_processes):
+            for fitted in fitter.fit_all(jobs):
                 run_id, uris[fitted.family] = tracking.log_candidate(
                     fitted, lineage=p.lineage, train=p.train, holdout=p.holdout, features=features)
                 candidates.append(Candidate(family=fitted.family, run_id=run_id, metrics=fitted.metrics))
@@ -142,6 +142,7 @@ class TrainingRun:
                              "driftline.promoted": str(decision.promote).lower(), "driftline.reason": decision.reason})
             if champion_metrics:
                 mlflow.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+        self.progress.stage(f"version {version}: {'champion' if decision.promote else 'challenger'}")
         log.info("version %s (%s) %s: %s", version, best.family, "promoted" if decision.promote else "not promoted",
                  decision.reason, extra={"version": version, "promoted": decision.promote})
         trained = events.trained(validated, model=s.model_name, version=version, parent_run_id=parent.info.run_id,

@@ -91,6 +91,10 @@ def failures_from(cases: pd.DataFrame, frame: pd.DataFrame, contract: Contract) 
             failures.append(CheckFailure(column=contract.target, check=check, failing_count=len(low),
                                          examples=[f"{k}: {v:.1%}" for k, v in low.items()]))
             continue
+        if check == "column_in_dataframe":  # pandera puts the missing column's name in the failure case
+            for name in group["failure_case"]:
+                failures.append(CheckFailure(column=str(name), check=check, failing_count=len(frame), examples=[]))
+            continue
         if column is None and check.startswith("min_rows"):
             failures.append(CheckFailure(column=None, check=check, failing_count=1, examples=[f"{len(frame)} rows"]))
             continue

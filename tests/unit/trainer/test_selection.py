@@ -1,0 +1,51 @@
+"""Choosing the best candidate and deciding promotion: pure rules, every branch."""
+
+from __future__ import annotations
+
+from schemas.model import Candidate
+from trainer.selection import best, decide
+
+
+def cand(family, f1, auc):
+    return Candidate(family=family, run_id=f"r-{family}", metrics={"f1": f1, "roc_auc": auc})
+
+
+def test_best_is_highest_f1_then_auc_then_first_listed():
+    cands = [cand("a", 0.90, 0.99), cand("b", 0.95, 0.90), cand("c", 0.95, 0.97), cand("d", 0.95, 0.97)]
+    assert best(cands, "f1", "roc_auc").family == "c"
+    assert best(cands, "roc_auc", "f1").family == "a"
+    assert best([cand("x", float("nan"), 0.5), cand("y", 0.1, 0.5)], "f1", "roc_auc").family == "y"
+
+
+def rule(challenger, champion, margin=0.01, champion_version="1"):
+    return decide(challenger, champion, metric="f1", tiebreak="roc_auc", margin=margin,
+                  challenger_version="2", champion_version=champion_version)
+
+
+def test_no_champion_promotes():
+    decision = rule({"f1": 0.5, "roc_auc": 0.5}, None, champion_version=None)
+    assert decision.promote and "no champion" in decision.reason
+
+
+def test_identical_metrics_keep_the_champion_and_say_so():
+    same = {"f1": 0.95, "roc_auc": 0.99}
+    decision = rule(same, dict(same), margin=0.0)
+    assert not decision.promote
+    assert "did not beat champion version 1" in decision.reason and "tied" in decision.reason
+
+
+def test_better_by_the_margin_promotes_and_less_than_the_margin_does_not():
+    assert rule({"f1": 0.93, "roc_auc": 0.9}, {"f1": 0.91, "roc_auc": 0.99}).promote
+    small = rule({"f1": 0.915, "roc_auc": 0.99}, {"f1": 0.91, "roc_auc": 0.9})
+    assert not small.promote and "needs +0.01" in small.reason
+    assert not rule({"f1": 0.80, "roc_auc": 1.0}, {"f1": 0.91, "roc_auc": 0.9}).promote
+
+
+def test_a_tie_on_f1_is_broken_by_auc_with_the_same_margin():
+    assert rule({"f1": 0.9, "roc_auc": 0.95}, {"f1": 0.9, "roc_auc": 0.93}).promote
+    assert not rule({"f1": 0.9, "roc_auc": 0.935}, {"f1": 0.9, "roc_auc": 0.93}).promote
+
+
+def test_a_champion_that_cannot_be_scored_is_not_replaced_blindly():
+    decision = rule({"f1": 0.99, "roc_auc": 0.99}, None)
+    assert not decision.promote and "could not be scored" in decision.reason

@@ -1,0 +1,92 @@
+"""Contract inference and pandera validation: each kind of broken data names its column and check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from infra.settings import Settings
+from tests.unit.trainer.frames import mixed_frame
+from trainer.contract import CATEGORICAL, NUMERIC, Contract, infer
+from trainer.datasets import Dataset, clean_frame
+from trainer.validation import describe, validate
+
+
+@pytest.fixture
+def reference():
+    return Dataset("ref.csv", clean_frame(mixed_frame()), "label")
+
+
+@pytest.fixture
+def contract(reference, tmp_path):
+    return infer(reference, Settings(data_dir=tmp_path))
+
+
+def failures(frame, contract):
+    verdict = validate(frame, contract)
+    assert not verdict.ok
+    return {(f.column, f.check.split("(")[0]): f for f in verdict.failures}
+
+
+def test_inferred_contract_accepts_its_reference_and_survives_a_yaml_round_trip(reference, contract, tmp_path):
+    assert contract.columns["x1"].kind == NUMERIC and contract.columns["color"].kind == CATEGORICAL
+    assert contract.columns["color"].allowed == ["blue", "green", "red"]
+    assert contract.classes == ["no", "yes"] and "x_2" in contract.columns  # spaces became underscores
+    loaded = Contract.load(contract.save(tmp_path / "s.yaml"))
+    assert loaded == contract
+    verdict = validate(reference.frame, loaded)
+    assert verdict.ok and list(verdict.frame.columns) == ["x1", "x_2", "color", "label"]
+    assert verdict.summary["rows"] == 240 and set(verdict.summary["class_balance"]) == {"no", "yes"}
+    lo, hi = reference.frame["x1"].min(), reference.frame["x1"].max()
+    assert contract.columns["x1"].min < lo and contract.columns["x1"].max > hi
+    assert contract.columns["x_2"].min >= 0  # never negative in the reference: stays non-negative
+
+
+def test_wrong_type_names_the_column_coercion_count_and_values(reference, contract):
+    frame = reference.frame.copy()
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[[3, 7, 9], "x1"] = ["abc", "n/a?", "abc"]
+    found = failures(frame, contract)
+    assert set(found) == {("x1", "coerce_dtype")}  # no follow-on noise from the dtype or range checks
+    failure = found[("x1", "coerce_dtype")]
+    assert failure.failing_count == 3 and failure.examples == ["abc", "n/a?"]
+    assert describe(failure).startswith("column 'x1' failed coerce_dtype('float64'): 3 failing")
+
+
+def test_out_of_range_too_many_nulls_and_unknown_category_are_all_reported(reference, contract):
+    frame = reference.frame.copy()
+    frame.loc[:4, "x_2"] = [-50.0, 1e6, 1e6, 3.0, 4.0]
+    frame.loc[10:80, "x1"] = np.nan
+    frame.loc[5, "color"] = "purple"
+    found = failures(frame, contract)
+    assert found[("x_2", "in_range")].failing_count == 3
+    assert sorted(found[("x_2", "in_range")].examples) == [-50.0, 1e6]  # examples without repeats
+    assert found[("x1", "max_null_rate")].failing_count == 71
+    assert found[("color", "isin")].examples == ["purple"]
+
+
+def test_row_count_class_balance_and_labels(reference, contract):
+    few = failures(reference.frame.head(10), contract)
+    assert few[(None, "min_rows")].examples == ["10 rows"]
+    frame = reference.frame.copy()
+    frame["label"] = "yes"
+    frame.loc[0, "label"] = "no"
+    frame.loc[1, "label"] = "maybe"
+    found = failures(frame, contract)
+    assert found[("label", "min_class_share")].examples[0].startswith("no: ")
+    assert found[("label", "isin")].examples == ["maybe"]
+
+
+def test_missing_column_is_named(reference, contract):
+    found = failures(reference.frame.drop(columns="color"), contract)
+    assert ("color", "column_in_dataframe") in found
+
+
+def test_a_text_column_of_mostly_numbers_is_inferred_numeric_so_the_odd_text_fails(reference, tmp_path):
+    frame = reference.frame.copy()
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[2, "x1"] = "oops"
+    broken = Dataset("b.csv", frame, "label")
+    contract = infer(broken, Settings(data_dir=tmp_path))
+    assert contract.columns["x1"].kind == NUMERIC
+    assert failures(frame, contract)[("x1", "coerce_dtype")].examples == ["oops"]
