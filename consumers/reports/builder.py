@@ -16,6 +16,9 @@ from consumers.reports.current_data import window_features
 from consumers.reports.model_evidence import model_evidence, reference_frame
 from consumers.reports.render import KINDS, render_pdf
 from infra.settings import Settings
+from schemas.data import DataValidated
+from schemas.model import ModelPromoted, ModelTrained
+from schemas.monitoring import AlertRaised, DriftReported
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ class ReportBuilder:
         return BuiltReport(kind, ident, path, version)
 
     async def _deployment(self, version: str | None):
-        events = await load_events(self.js)
+        events = await load_events(self.js, (ModelTrained.topic, ModelPromoted.topic, DataValidated.topic))
         if version is None and self.use_mlflow:
             from infra.models import champion_version
 
@@ -86,7 +89,7 @@ class ReportBuilder:
         return deployment.deployment_context(events, version, evidence), version, version
 
     async def _drift(self, ident: str | None):
-        events = await load_events(self.js)
+        events = await load_events(self.js, (DriftReported.topic, AlertRaised.topic))
         subject = drift.resolve(events, ident)
         ident = subject.chosen_id
         version = subject.model_version
