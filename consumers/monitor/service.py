@@ -9,14 +9,13 @@ JetStream's duplicate window drops. So a restart neither loses a window nor rais
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
 import asyncpg
 from nats.js.api import DeliverPolicy
 
-from consumers.monitor import metrics
+from consumers.monitor import metrics, state_store
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
 from consumers.monitor.evidently_report import save_report
 from consumers.monitor.reference import load_champion_profile
@@ -24,6 +23,7 @@ from consumers.monitor.windows import WindowPolicy
 from infra import metrics as consumer_metrics
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
+from infra.models import champion_version
 from infra.settings import Settings
 from schemas import Event, InvalidEvent, LabelReceived, ModelPromoted, ModelRolledBack, PredictionMade, parse_event
 from schemas.feedback import LABEL
@@ -50,12 +50,15 @@ class MonitorService:
         self.reference = None
         self.last_seq = 0
         self.last_event: Event | None = None
-        self.last_activity = time.monotonic()
+        self.last_activity = self.last_prune = time.monotonic()
         self.lock = asyncio.Lock()
         self.reports: asyncio.Queue = asyncio.Queue()
 
     async def load(self, cause: Event | None = None) -> bool:
         """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
+        current = await asyncio.to_thread(champion_version, self.settings)
+        if current is not None and self.monitor is not None and str(current.version) == self.monitor.profile.version:
+            return True  # the cheap registry look-up says nothing changed: skip loading model and reference
         loaded = await asyncio.to_thread(load_champion_profile, self.settings)
         if loaded is None:
             return False
@@ -66,11 +69,10 @@ class MonitorService:
             retired = self.monitor.retire(cause, f"reference replaced by version {profile.version}") \
                 if self.monitor is not None and cause is not None else []
             monitor = DriftMonitor(profile, self.config)
-            row = await self.pool.fetchrow("SELECT version, last_seq, state FROM monitor_state WHERE model = $1",
-                                           profile.model)
-            if row is not None:
-                self.last_seq = row["last_seq"]
-                if monitor.load_state(json.loads(row["state"])):
+            saved = await state_store.fetch_state(self.pool, profile.model)
+            if saved is not None:
+                self.last_seq = saved[0]
+                if monitor.load_state(saved[1]):
                     log.info("monitor: resumed %s v%s at stream sequence %d", profile.model, profile.version,
                              self.last_seq)
             self.monitor, self.reference = monitor, reference
@@ -94,9 +96,17 @@ class MonitorService:
             events = [r.event for r in fresh]
             preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
             labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
-            joins = await self._join(model, preds, labels)
-            outcome = self.monitor.process(events, joins)
-            await self._emit(outcome)
+            joins = await state_store.remember_and_join(self.pool, model, preds, labels)
+            snapshot, rows = self.monitor.state_dict(), list(self.monitor.rows)
+            try:
+                outcome = self.monitor.process(events, joins)
+                await self._emit(outcome)
+            except Exception:
+                # Nothing of this batch is saved or acknowledged: forget it in memory too, so the redelivery
+                # (or the one-by-one retry) is scored once, from the same state.
+                self.monitor.load_state(snapshot)
+                self.monitor.rows = rows
+                raise
             self.last_event = preds[-1] if preds else self.last_event
             self.last_activity = time.monotonic()
             await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels])
@@ -104,20 +114,6 @@ class MonitorService:
             metrics.EVENTS.labels(model, "label").inc(len(labels))
             metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joins))
             metrics.observe_monitor(self.monitor)
-
-    async def _join(self, model: str, preds: list[PredictionMade], labels: list[LabelReceived]) -> dict[str, object]:
-        async with self.pool.acquire() as conn:
-            if preds:
-                await conn.executemany(
-                    "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    [(model, p.data.request_id, str(p.data.predicted_class), p.time) for p in preds])
-            if not labels:
-                return {}
-            rows = await conn.fetch("SELECT request_id, predicted_class FROM monitor_predictions "
-                                    "WHERE model = $1 AND request_id = ANY($2)", model,
-                                    [lb.data.request_id for lb in labels])
-        return {r["request_id"]: r["predicted_class"] for r in rows}
 
     async def _emit(self, outcome: Outcome) -> None:
         if outcome.events:
@@ -135,15 +131,8 @@ class MonitorService:
                 self.reports.put_nowait(request)
 
     async def _save(self, seq: int, joined: list[str] = ()) -> None:
-        monitor = self.monitor
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO monitor_state (model, version, last_seq, state, updated_at) VALUES ($1, $2, $3, $4, now()) "
-                "ON CONFLICT (model) DO UPDATE SET version = $2, last_seq = $3, state = $4, updated_at = now()",
-                monitor.profile.model, monitor.profile.version, seq, json.dumps(monitor.state_dict()))
-            if joined:
-                await conn.execute("DELETE FROM monitor_predictions WHERE model = $1 AND request_id = ANY($2)",
-                                   monitor.profile.model, list(joined))
+        m = self.monitor
+        await state_store.save_state(self.pool, m.profile.model, m.profile.version, seq, m.state_dict(), joined)
         self.last_seq = seq
 
     async def close_idle(self) -> None:
@@ -215,5 +204,8 @@ class MonitorService:
                 consumer_metrics.LAG.labels(self.spec.durable).set(pending)
                 consumer_metrics.ACK_PENDING.labels(self.spec.durable).set(ack_pending)
                 await self.close_idle()
+                if time.monotonic() - self.last_prune > 3600:
+                    self.last_prune = time.monotonic()
+                    await state_store.prune(self.pool, self.settings.predictions_max_age_s)
             except Exception as exc:  # the bus or database is briefly away: try again next tick
                 log.debug("monitor housekeeping: %r", exc)

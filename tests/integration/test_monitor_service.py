@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import pytest
 from prometheus_client import REGISTRY
 
 from consumers.monitor.service import MonitorService
 from infra.db import connect_pool
-from infra.models import load_alias
+from infra.models import configure_mlflow, load_alias
+from infra.settings import Settings
 from schemas import ModelPromoted
 from tests.integration.monitor_helpers import audit_events, prediction_events, wait_for
 from tests.model_fixtures import register_simple_model
@@ -17,11 +19,20 @@ from tests.model_fixtures import register_simple_model
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="module")
+def mlflow_store(tmp_path_factory):
+    """One registered champion for the module; each test works on its own copy of the store."""
+    data = tmp_path_factory.mktemp("registry") / "data"
+    register_simple_model(Settings(data_dir=data))
+    return data / "mlflow"
+
+
 @pytest.fixture
-async def stage(settings, bus, database_url):
+async def stage(settings, bus, database_url, mlflow_store):
     settings = settings.model_copy(update=dict(database_url=database_url, monitor_window_events=500,
                                                monitor_idle_close_s=3600, model_poll_s=3600))
-    await asyncio.to_thread(register_simple_model, settings)
+    shutil.copytree(mlflow_store, settings.data_dir / "mlflow")
+    configure_mlflow(settings)  # MLflow's tracking URI is process-global: point it at this test's copy
     loaded = await asyncio.to_thread(load_alias, settings)
     pool = await connect_pool(database_url, max_size=3)
     yield settings, bus, pool, loaded
@@ -103,3 +114,28 @@ async def test_labels_join_predictions_and_fill_window_quality(stage):
     assert await audit_events(bus, "driftline.alert.>") == []
     left = await pool.fetchval("SELECT count(*) FROM monitor_predictions")
     assert left == 500  # joined predictions are removed; the 500 unlabelled ones wait
+
+
+async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
+    settings, bus, pool, loaded = stage
+    preds, _ = prediction_events(loaded, 1000, seed=4)
+    await bus.publish_many(preds)
+    service, stop, task = await start(settings, bus, pool)
+    real, failures = bus.publish_many, []
+
+    async def flaky(events, **kw):
+        if not failures:
+            failures.append(len(events))
+            raise ConnectionError("bus hiccup")
+        return await real(events, **kw)
+
+    bus.publish_many = flaky
+    try:
+        await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1000))
+    finally:
+        bus.publish_many = real
+        stop.set()
+        await task
+    reports = [e.data for e in await audit_events(bus, "driftline.monitoring.>")]
+    assert failures and [r.window.events for r in reports] == [500, 500]
+    assert service.monitor.bank.seen == 1000  # every prediction scored exactly once

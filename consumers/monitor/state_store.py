@@ -1,0 +1,53 @@
+"""The monitor's PostgreSQL state: detector state per model with the stream sequence it covers, and the
+predictions waiting for their late labels (tables of infra/migrations/030_monitor_state.sql)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from schemas import LabelReceived, PredictionMade
+
+
+async def fetch_state(pool: asyncpg.Pool, model: str) -> tuple[int, dict] | None:
+    """(last stream sequence, saved state) of a model, or None for a first start."""
+    row = await pool.fetchrow("SELECT last_seq, state FROM monitor_state WHERE model = $1", model)
+    return (row["last_seq"], json.loads(row["state"])) if row else None
+
+
+async def save_state(pool: asyncpg.Pool, model: str, version: str, seq: int, state: dict,
+                     joined: Sequence[str] = ()) -> None:
+    """Save the state covering stream sequence `seq`, and drop the predictions whose labels were scored, at once."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO monitor_state (model, version, last_seq, state, updated_at) VALUES ($1, $2, $3, $4, now()) "
+            "ON CONFLICT (model) DO UPDATE SET version = $2, last_seq = $3, state = $4, updated_at = now()",
+            model, version, seq, json.dumps(state))
+        if joined:
+            await conn.execute("DELETE FROM monitor_predictions WHERE model = $1 AND request_id = ANY($2)",
+                               model, list(joined))
+
+
+async def remember_and_join(pool: asyncpg.Pool, model: str, preds: Sequence[PredictionMade],
+                            labels: Sequence[LabelReceived]) -> dict[str, str]:
+    """Keep the predicted class of each prediction; return request id -> predicted class for these labels."""
+    async with pool.acquire() as conn:
+        if preds:
+            await conn.executemany(
+                "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                [(model, p.data.request_id, str(p.data.predicted_class), p.time) for p in preds])
+        if not labels:
+            return {}
+        rows = await conn.fetch("SELECT request_id, predicted_class FROM monitor_predictions "
+                                "WHERE model = $1 AND request_id = ANY($2)", model, [lb.data.request_id for lb in labels])
+    return {r["request_id"]: r["predicted_class"] for r in rows}
+
+
+async def prune(pool: asyncpg.Pool, older_than_s: float) -> int:
+    """Forget predictions whose label never came."""
+    done = await pool.execute("DELETE FROM monitor_predictions WHERE made_at < now() - make_interval(secs => $1)",
+                              older_than_s)
+    return int(done.split()[-1])
