@@ -63,14 +63,17 @@ def events(n: int) -> list:
     return out[:n]
 
 
-async def rate(label: str, coro_factory, repeat: int) -> float:
-    best = 0.0
+async def measure(modes: dict, repeat: int) -> dict[str, tuple[float, float]]:
+    """Best (wall, CPU-of-this-process) rate of each mode; passes interleaved so a busy machine hits all alike."""
+    best = {name: (0.0, 0.0) for name in modes}
     for _ in range(repeat):
-        started = time.perf_counter()
-        count = await coro_factory()
-        elapsed = time.perf_counter() - started
-        best = max(best, count / elapsed)
-    print(f"  {label:<10} {best:>10,.0f} events/s  ({count:,} events)")
+        for name, run in modes.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            count = await run()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            best[name] = (max(best[name][0], count / wall), max(best[name][1], count / max(cpu, 1e-9)))
+    for name, (wall, cpu) in best.items():
+        print(f"  {name:<10} {wall:>10,.0f} events/s wall   {cpu:>10,.0f} events per CPU-second of this process")
     return best
 
 
@@ -105,12 +108,12 @@ async def bench(n: int, repeat: int, work: Path) -> None:
         async def replayed() -> int:
             return sum([1 async for _ in replay(bus.js)])
 
-        print(f"best of {repeat} passes over the whole AUDIT stream:")
-        peer = await rate("bare read", bare, repeat)
-        proof = await rate("verify", verified, repeat)
-        story = await rate("replay", replayed, repeat)
-        print(f"verify / bare read = {proof / peer:.2f}  (target >= 0.50: {'met' if proof / peer >= 0.5 else 'MISSED'})")
-        print(f"replay / bare read = {story / peer:.2f}")
+        print(f"best of {repeat} interleaved passes over the whole AUDIT stream ({total:,} events):")
+        best = await measure({"bare read": bare, "verify": verified, "replay": replayed}, repeat)
+        for name in ("verify", "replay"):
+            wall, cpu = best[name][0] / best["bare read"][0], best[name][1] / best["bare read"][1]
+            met = "met" if wall >= 0.5 else "MISSED"
+            print(f"{name} / bare read = {wall:.2f} wall (target >= 0.50: {met}), {cpu:.2f} by CPU of this process")
         await pool.close()
         await bus.close()
     finally:

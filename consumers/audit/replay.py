@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from nats.js import JetStreamContext
 
@@ -15,8 +15,7 @@ from infra.stream_reader import read_stream
 from schemas.streams import AUDIT
 
 
-@dataclass(frozen=True)
-class Chapter:
+class Chapter(NamedTuple):
     seq: int
     time: str
     type: str
@@ -27,7 +26,7 @@ class Chapter:
     outcome: str
 
     def json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False)
+        return json.dumps(self._asdict(), ensure_ascii=False)
 
 
 def chapter(seq: int, raw: bytes) -> Chapter:
