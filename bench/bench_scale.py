@@ -5,7 +5,7 @@ Each round starts N `driftline serve worker` processes (the real service, its re
 requests, resumes the consumer and times how long the workers take to answer them all. The named peer is the
 single worker process; the ratio says how much a second process adds on this machine.
 
-Usage: python bench/bench_scale.py [--requests 20000] [--workers 1,2] [--concurrency 3]
+Usage: python bench/bench_scale.py [--requests 20000] [--workers 1,2] [--concurrency 3] [--sync-interval always]
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ async def main(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory(prefix="driftline-bench-scale-") as tmp:
         root = Path(tmp)
-        server = EmbeddedNats(root / "nats", port=free_port(), server_name="bench-scale")
+        server = EmbeddedNats(root / "nats", port=free_port(), server_name="bench-scale",
+                              sync_interval=args.sync_interval)
         server.start()
         settings = Settings(data_dir=root / "data", nats_url=server.url)
         try:
@@ -128,12 +129,15 @@ async def main(args: argparse.Namespace) -> None:
     print("\nworkers  predictions/s  vs 1 process")
     for workers, rate in results.items():
         print(f"{workers:>7}  {rate:>13,.0f}  {rate / base:>11.2f}x")
-    print(f"(machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    print(f"(nats-server sync_interval {args.sync_interval}; machine: {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    parser.add_argument("--sync-interval", default="always",
+                        help="JetStream fsync interval: always (production default) or e.g. 2m")
     parser.add_argument("--concurrency", type=int, default=3, help="pull loops per process (DRIFTLINE_WORKER_CONCURRENCY)")
     asyncio.run(main(parser.parse_args()))

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from infra.bus import Bus  # noqa: E402
 from infra.processes import free_port  # noqa: E402
 from infra.settings import Settings  # noqa: E402
-from schemas import LabelReceived, PredictionMade, PredictionRequested, parse_event  # noqa: E402
+from schemas import LabelReceived, PredictionRequested, parse_event  # noqa: E402
 
 COUNTED = {"driftline.prediction.made": "made", "driftline.feedback.label": "labels",
            "driftline.monitoring.drift_report": "reports", "driftline.alert.raised": "alerts",
