@@ -46,7 +46,7 @@ async def trends_page(request: Request, session: Session = Depends(signed_in)):
         reports = await queries.drift_reports(conn, state.settings.model_name, limit=200)
     charts = evidence.trend_charts(reports)
     if not evidence.reports_latency(reports):
-        charts[-1] = await latency_chart(state.bus.js, state.settings.model_name)
+        charts.append(await latency_chart(state.bus.js, state.settings.model_name))
     return render(request, "trends.html", session, charts=charts, count=len(reports))
 
 

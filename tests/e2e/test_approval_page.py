@@ -14,7 +14,15 @@ from infra.db import connect_pool
 from infra.processes import free_port
 from infra.stream_reader import read_stream
 from infra.users import add_user
-from schemas import ApprovalDecided, DiagnosisMade, DriftReported, parse_event
+from schemas import (
+    ApprovalDecided,
+    DiagnosisMade,
+    DriftReported,
+    ModelPromoted,
+    ModelTrained,
+    PredictionMade,
+    parse_event,
+)
 from schemas.action import ActionCompleted, ActionScheduled, ActionStarted
 from schemas.envelope import utcnow
 from schemas.monitoring import AlertRaised
@@ -83,7 +91,10 @@ async def test_sign_in_approve_and_see_the_action_complete(served, bus, settings
         reasoning="The distribution of mean radius moved well past its threshold for three windows in a row.",
         evidence=[dict(metric="psi", value=0.44, threshold=0.2, window="last 5 min", report_url="evidently/w7.html")],
         features=["mean radius"], proposed_actions=[dict(kind="retrain_model", reason="fresh labelled data")]))
-    await bus.publish_many([alert, diagnosis])
+    await bus.publish_many([alert, diagnosis, *model_history(model)])
+    await bus.publish_many([PredictionMade(source="inference/worker", subject=model, data=dict(
+        request_id=f"r{i}", model=model, model_version="1", features={"mean radius": 14.0}, predicted_class=1,
+        probabilities={"0": 0.1, "1": 0.9}, latency_ms=3.0 + (i % 7), channel="http")) for i in range(60)])
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -131,8 +142,33 @@ async def test_sign_in_approve_and_see_the_action_complete(served, bus, settings
             await expect(page.locator("#timeline")).to_contain_text("approved request ap-e2e via web")
             await page.screenshot(path=str(artifacts_dir / "approval-3-timeline.png"), full_page=True)
             await expect(page.locator("#pending-count")).to_have_text("0")
+
+            await page.goto(url + "/models")
+            await expect(page.locator("#champion")).to_have_text("version 1")
+            await expect(page.locator("table.list")).to_contain_text("declined")
+            await page.screenshot(path=str(artifacts_dir / "approval-4-models.png"), full_page=True)
+            await page.goto(url + "/trends")
+            await expect(page.locator("svg.chart")).to_have_count(3)
+            await expect(page.locator("svg.chart").nth(2)).to_contain_text("p95")
+            await page.screenshot(path=str(artifacts_dir / "approval-5-trends.png"), full_page=True)
         finally:
             await browser.close()
+
+
+def model_history(model: str) -> list:
+    def trained(version: str, f1: float) -> ModelTrained:
+        return ModelTrained(source="trainer", subject=model, data=dict(
+            model=model, version=version, parent_run_id=f"run{version}", best_family="random_forest",
+            selection_metric="f1", dataset="builtin:breast_cancer", dataset_hash="h", split_seed=42,
+            candidates=[dict(family="random_forest", run_id="a", metrics={"f1": f1, "roc_auc": 0.98}),
+                        dict(family="logistic_regression", run_id="b", metrics={"f1": f1 - 0.01, "roc_auc": 0.97})]))
+
+    first, second = trained("1", 0.95), trained("2", 0.93)
+    return [first, first.caused(ModelPromoted, source="trainer", data=dict(
+                model=model, version="1", reason="first model")),
+            second, second.caused(ModelPromoted, source="trainer", data=dict(
+                model=model, version="2", previous_version="1", promoted=False, reason="f1 0.93 < 0.95",
+                challenger_metrics={"f1": 0.93}, champion_metrics={"f1": 0.95}))]
 
 
 async def _decision(bus) -> ApprovalDecided:

@@ -83,7 +83,8 @@ async def test_sign_in_cookies_and_pages(app, bus, pool, settings):
         assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "ap-1" in (await client.get("/")).text
     trends = (await client.get("/trends")).text
-    assert "Request latency (ms)" in trends and ">p95<" in trends
+    assert "Request latency (ms)" in trends and ">p95<" in trends and "Share of features drifted" in trends
+    assert "Live quality" in trends
 
 
 async def test_one_time_password_must_be_replaced(app, pool):
