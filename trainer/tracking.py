@@ -93,7 +93,10 @@ def log_lineage(lineage: Lineage) -> None:
 
     mlflow.set_tags(lineage.tags())
     mlflow.log_params(lineage.params())
-    mlflow.log_artifact(str(lineage.schema_path), artifact_path=str(Path(SCHEMA_ARTIFACT).parent))
+    with tempfile.TemporaryDirectory() as tmp:  # under one fixed name, whatever the file is called
+        copy = Path(tmp) / Path(SCHEMA_ARTIFACT).name
+        copy.write_bytes(lineage.schema_path.read_bytes())
+        mlflow.log_artifact(str(copy), artifact_path=str(Path(SCHEMA_ARTIFACT).parent))
 
 
 def log_frames(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
@@ -114,7 +117,8 @@ def log_candidate(fitted: Fitted, *, lineage: Lineage, train: pd.DataFrame, hold
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    with mlflow.start_run(run_name=fitted.family, nested=True) as run:
+    parent = mlflow.active_run()
+    with mlflow.start_run(run_name=fitted.family, nested=True, experiment_id=parent.info.experiment_id) as run:
         log_lineage(lineage)
         mlflow.set_tag(FAMILY_TAG, fitted.family)
         mlflow.log_params({f"model.{k}": v for k, v in fitted.params.items()})
