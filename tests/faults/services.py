@@ -32,9 +32,9 @@ def service_env(settings: Settings, database_url: str | None = None, **extra: st
 class ServiceProcess:
     """One `driftline serve NAME` child; kill() is SIGKILL, as a crash would be."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path):
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, label: str | None = None):
         self.name, self.env = name, env
-        self.log_path = Path(log_dir) / f"{name}.log"
+        self.log_path = Path(log_dir) / f"{label or name}.log"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
