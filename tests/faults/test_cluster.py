@@ -52,12 +52,12 @@ async def effects_done(dsn: str, ids: set[str]) -> bool:
 
 
 async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, database_url):
-    bus, total = cluster_bus, 3000
+    bus, total = cluster_bus, 2000
     worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3").start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
-        await eventually(lambda: len(loop.acked) >= 800, 60, "800 events acknowledged by the cluster")
+        await eventually(lambda: len(loop.acked) >= 600, 60, "600 events acknowledged by the cluster")
         old = await stream_leader(bus)
         cluster.kill(old)
         acked_at_kill = len(loop.acked)
@@ -67,7 +67,7 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
             return leader if leader not in (None, old) else None
 
         elected = await eventually(new_leader, 60, "a new stream leader")
-        await eventually(lambda: len(loop.acked) >= acked_at_kill + 500, 60, "publishing going on without the node")
+        await eventually(lambda: len(loop.acked) >= acked_at_kill + 400, 60, "publishing going on without the node")
         cluster.restart(old)
         async with asyncio.timeout(120):
             await publishing
@@ -88,12 +88,12 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
 
 
 async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, database_url):
-    bus, total = cluster_bus, 3000
+    bus, total = cluster_bus, 2000
     worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3").start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
-        await eventually(lambda: len(loop.acked) >= 800, 60, "800 events acknowledged by the cluster")
+        await eventually(lambda: len(loop.acked) >= 600, 60, "600 events acknowledged by the cluster")
         frozen = await stream_leader(bus)
         cluster.nodes[frozen].pause()
         acked_at_pause = len(loop.acked)
@@ -103,7 +103,7 @@ async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, databa
             return leader if leader not in (None, frozen) else None
 
         elected = await eventually(new_leader, 60, "a new stream leader while one node is frozen")
-        await eventually(lambda: len(loop.acked) >= acked_at_pause + 500, 60, "publishing going on")
+        await eventually(lambda: len(loop.acked) >= acked_at_pause + 400, 60, "publishing going on")
         cluster.nodes[frozen].resume()
         async with asyncio.timeout(120):
             await publishing
