@@ -168,6 +168,9 @@ def test_every_service_has_its_own_container_built_from_the_dockerfile():
         assert (ROOT / svc["build"]["dockerfile"]).exists()
         assert svc.get("healthcheck", {}).get("test"), f"{name} has no health check"
         assert svc.get("restart") == "unless-stopped"
+        # Configuration only through environment variables: no config file or flag reaches a service.
+        assert not [v for v in svc.get("volumes", []) if v.startswith((".", "/"))], f"{name} mounts a host path"
+        assert not svc.get("env_file") and not svc.get("configs"), f"{name} reads configuration from a file"
     assert services["train"]["command"][:2] == ["driftline", "train"]
 
 
