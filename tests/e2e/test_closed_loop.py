@@ -95,13 +95,15 @@ async def serving_version(bus: Bus, watch: Watch, n: int) -> str:
 FEATURES: dict = {}
 
 
-async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings):
+@pytest.mark.timeout(1500)
+async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings, artifacts_dir):
     settings = settings.model_copy(update={"database_url": database_url})
     env = loop_env(tmp_path, settings)
     # A weak first champion (heavily regularised), so the retrain has something to win.
     first = register_simple_model(settings, C=1e-4)
     FEATURES.update(breast_cancer_frame().drop(columns="target").iloc[0].to_dict())
-    procs = [serve(env, name, tmp_path / "logs") for name in ("worker", "monitor", "agent")]
+    logs = artifacts_dir / "closed-loop-logs"  # kept after the run, to read what each service did
+    procs = [serve(env, name, logs) for name in ("worker", "monitor", "agent")]
     watch = await Watch().start(bus)
     try:
         await driftline(env, "users", "add", "bob", "--role", "approver")
