@@ -29,13 +29,16 @@ def main() -> None:
     parser.add_argument("--model", choices=["simple", "trained"], default="simple",
                         help="simple: the test fixture's logistic regression; trained: `driftline train`'s champion.")
     parser.add_argument("--connections", default="1,32", help="Comma-separated connection counts.")
+    parser.add_argument("--sync-interval", default="always",
+                        help="JetStream fsync interval of the server the gateway publishes events to (always, 2m...).")
     args = parser.parse_args()
     conns = [int(c) for c in args.connections.split(",")]
     py = sys.executable
     record = sample_record()
-    with Stage(args.model) as stage:
+    with Stage(args.model, args.sync_interval) as stage:
         s = stage.settings
-        print(f"model: {args.model} (registry version {stage.version}); {args.seconds:.0f} s per run")
+        print(f"model: {args.model} (registry version {stage.version}); {args.seconds:.0f} s per run; "
+              f"JetStream sync_interval {args.sync_interval}")
         gateway = stage.start("gateway", [py, "-m", "driftline", "serve", "gateway"])
         mlflow_port, noop_port = free_port(), free_port()
         mlflow = stage.start("mlflow", [py, "-m", "mlflow", "models", "serve", "-m",

@@ -85,7 +85,7 @@ class MicroBatcher:
                 return
             raise_into(live[0][1])
             return
-        metrics.BATCH_SIZE.labels(self._channel).observe(len(records))
+        metrics.child(metrics.BATCH_SIZE, self._channel).observe(len(records))
         start = 0
         for part, fut in live:
             fut.set_result((model, predictions[start:start + len(part)]))

@@ -22,11 +22,12 @@ class EventBuffer:
     """Bounded FIFO of events with one background publisher using pipelined acks."""
 
     def __init__(self, bus: Bus, *, capacity: int = 50_000, chunk: int = 1000, retry_s: float = 0.5,
-                 build: Callable[[object], object] | None = None):
+                 linger_s: float = 0.01, build: Callable[[object], object] | None = None):
         self.bus = bus
         self.capacity = capacity
         self.chunk = chunk
         self.retry_s = retry_s
+        self.linger_s = linger_s
         self._build = build or (lambda item: item)
         self._items: deque = deque()
         self._wake = asyncio.Event()
@@ -80,6 +81,8 @@ class EventBuffer:
             if not self._items:
                 self._wake.clear()
                 await self._wake.wait()
+                # Gather a few more: one publish round per event would cost more CPU than the request itself.
+                await asyncio.sleep(self.linger_s)
             metrics.EVENTS_BUFFERED.set(len(self._items))
             if not self.bus.connected:
                 await asyncio.sleep(self.retry_s)

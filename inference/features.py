@@ -50,6 +50,14 @@ def check_record(record, feature_types: dict[str, str], loc: tuple = ()) -> list
     """Every problem of one record: not an object, a missing feature, a wrong type, an unknown feature."""
     if not isinstance(record, dict):
         return [FieldError(loc, f"expected an object of feature values, got {_type_name(record)}", "type_error")]
+    # Hot path (every request): plain type() checks, and the slow explanation only for a value that fails them.
+    for name, wanted in feature_types.items():
+        kind = type(record.get(name))
+        if not (kind is float or kind is int) or wanted not in NUMBER_TYPES:
+            break
+    else:
+        if len(record) == len(feature_types):
+            return []
     errors = []
     for name, wanted in feature_types.items():
         if name not in record:

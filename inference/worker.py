@@ -102,6 +102,6 @@ class InferenceWorker:
         if failed:
             metrics.PREDICTION_FAILURES.labels("bus", "invalid").inc()
             raise Rejected(failed[0].event.data.error)
-        metrics.BATCH_SIZE.labels("bus").observe(len(answers))
+        metrics.child(metrics.BATCH_SIZE, "bus").observe(len(answers))
         metrics.count_predictions(model.name, model.version, (a.event.data.predicted_class for a in answers), "bus")
 
