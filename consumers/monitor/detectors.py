@@ -89,18 +89,24 @@ class CusumBank:
 
     def llr(self, enc: Encoded) -> np.ndarray:
         """Per-event log-likelihood ratios of every test, (n, tests); a missing value contributes nothing."""
-        z = np.nan_to_num(enc.z, nan=0.0)
-        present = ~np.isnan(enc.z)
-        n = enc.rows
-        parts = []
-        if z.shape[1]:
-            a, b, c = self._num[:, 0], self._num[:, 1], self._num[:, 2]
-            num = a[None, None, :] + b[None, None, :] * z[:, :, None] + c[None, None, :] * (z * z)[:, :, None]
-            parts.append((num * present[:, :, None]).reshape(n, -1))
+        z, n = enc.z, enc.rows
+        p = z.shape[1]
+        out = np.empty((n, len(self.tests)))
+        if p:
+            (a0, b0, _), (a1, b1, _), (a2, _, c2), (a3, _, c3) = self._num
+            num = out[:, : 4 * p].reshape(n, p, 4)  # a view: tests are laid out column by column
+            zz = z * z
+            num[:, :, 0] = a0 + b0 * z
+            num[:, :, 1] = a1 + b1 * z
+            num[:, :, 2] = a2 + c2 * zz
+            num[:, :, 3] = a3 + c3 * zz
+            missing = np.isnan(z)
+            if missing.any():
+                num[missing] = 0.0
         if self._hit.size:
             is_cat = enc.codes[:, self._slot_col] == self._slot_cat[None, :]
-            parts.append(np.where(is_cat, self._hit[None, :], self._miss[None, :]))
-        return np.hstack(parts) if parts else np.zeros((n, 0))
+            out[:, 4 * p:] = np.where(is_cat, self._hit[None, :], self._miss[None, :])
+        return out
 
     def update(self, enc: Encoded) -> list[Detection]:
         """Feed a batch; returns the detections in it (row numbers continue across batches)."""

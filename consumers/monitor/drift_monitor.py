@@ -10,7 +10,7 @@ import numpy as np
 from consumers.monitor.alerts import Hysteresis
 from consumers.monitor.calibration import Design, reference_error_bound
 from consumers.monitor.detectors import CusumBank, Detection, ErrorCusum
-from consumers.monitor.encoding import RankIndex, encode_records
+from consumers.monitor.encoding import Encoded, RankIndex, encode_matrix, numeric_matrix
 from consumers.monitor.histograms import WindowHistogram
 from consumers.monitor.reference import PREDICTION, Profile
 from consumers.monitor.window_report import ReportRequest, alert_events, window_report
@@ -49,20 +49,28 @@ class DriftMonitor:
         self.window = WindowState()
         self.hysteresis = Hysteresis(config.clear_after)
         self.rows: list[dict] = []  # the window's raw features, only for the human-readable report
+        names = [c.name for c in profile.numeric]
+        # The prediction column, when numeric, is the last one build_profile adds.
+        self._prediction_numeric = PREDICTION in names
+        self._numeric_features = [n for n in names if n != PREDICTION]
+        if self._prediction_numeric and names[-1] != PREDICTION:
+            raise ValueError("the numeric prediction column must come last in the profile")
 
     def process(self, events: Sequence[Event], joins: dict[str, object]) -> Outcome:
         """PredictionMade and LabelReceived (with `joins`: request id -> predicted class) -> reports and alerts."""
         out, pending = Outcome(), []
+        model, limit, span = self.profile.model, self.config.window.events, self.config.window.span
         for ev in events:
             if isinstance(ev, PredictionMade):
-                if ev.data.model != self.profile.model:
+                if ev.data.model != model:
                     continue
-                if self.window.events + len(pending) and self.config.window.expired(self.window, ev.time):
+                start = self.window.start or (pending[0].time if pending else None)
+                if start is not None and ev.time - start >= span:
                     self._flush(pending)
                     pending = []
                     self._close(ev, out)
                 pending.append(ev)
-                if self.window.events + len(pending) >= self.config.window.events:
+                if self.window.events + len(pending) >= limit:
                     self._flush(pending)
                     pending = []
                     self._close(ev, out)
@@ -80,17 +88,20 @@ class DriftMonitor:
             self._close(cause, out)
         return out
 
-    def _record(self, ev: PredictionMade) -> dict:
-        record = dict(ev.data.features)
+    def _encode(self, preds: list[PredictionMade]) -> tuple[Encoded, list[dict]]:
+        features = [p.data.features for p in preds]
         positive = self.profile.positive_class
-        record[PREDICTION] = ev.data.probabilities.get(positive) if positive else ev.data.predicted_class
-        return record
+        x = numeric_matrix(features, self._numeric_features)
+        if self._prediction_numeric:
+            x = np.column_stack([x, [p.data.probabilities.get(positive) for p in preds]]).astype(float)
+        cats = [[p.data.predicted_class for p in preds] if c.name == PREDICTION else [f.get(c.name) for f in features]
+                for c in self.profile.categorical]
+        return encode_matrix(self.profile, x, cats, self.index), features
 
     def _flush(self, preds: list[PredictionMade]) -> None:
         if not preds:
             return
-        records = [self._record(p) for p in preds]
-        enc = encode_records(self.profile, records, self.index)
+        enc, records = self._encode(preds)
         for det in self.bank.update(enc):
             self._detected("prediction_drift" if det.column == PREDICTION else "data_drift", det)
         self.hist.update(enc)

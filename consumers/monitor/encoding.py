@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 from scipy.special import ndtri
@@ -102,9 +104,26 @@ def encode_matrix(profile: Profile, x: np.ndarray, categories: Sequence[Sequence
     return Encoded(z, bins, codes)
 
 
+def numeric_matrix(records: Sequence[dict], names: Sequence[str]) -> np.ndarray:
+    """(n, len(names)) floats from dicts, NaN where missing or unreadable; one C-level lookup per record."""
+    if not names:
+        return np.zeros((len(records), 0))
+    getter = itemgetter(*names)
+    try:
+        values = [getter(r) for r in records]
+    except KeyError:
+        values = [tuple(r.get(n) for n in names) for r in records]
+    if len(names) == 1:
+        values = [(v,) for v in values]
+    try:
+        flat = np.fromiter(chain.from_iterable(values), dtype=float, count=len(records) * len(names))
+        return flat.reshape(len(records), len(names))
+    except (TypeError, ValueError):  # a missing value or stray string: column by column, cell by cell
+        return np.column_stack([_to_float([v[j] for v in values]) for j in range(len(names))])
+
+
 def encode_records(profile: Profile, records: Sequence[dict], index: RankIndex | None = None) -> Encoded:
     """Encode feature dicts (the prediction column under reference.PREDICTION) in profile order."""
-    x = np.column_stack([_to_float([r.get(c.name) for r in records]) for c in profile.numeric]) if profile.numeric \
-        else np.zeros((len(records), 0))
+    x = numeric_matrix(records, [c.name for c in profile.numeric])
     cats = [[r.get(c.name) for r in records] for c in profile.categorical]
     return encode_matrix(profile, x, cats, index)

@@ -35,6 +35,10 @@ class WindowHistogram:
         self.nbins = max((len(r.bin_ref) for r in profile.numeric), default=1)
         self.num_counts = np.zeros((len(profile.numeric), self.nbins), dtype=np.int64)
         self.cat_counts = [np.zeros(len(r.categories), dtype=np.int64) for r in profile.categorical]
+        tests = max(len(profile.categorical), 1)
+        self.chi2_limits = [float(chi2_dist.ppf(1 - alpha / tests, len(r.categories) - 1)) for r in profile.categorical]
+        if len({len(r.bin_ref) for r in profile.numeric}) > 1:
+            raise ValueError("every numeric column needs the same number of bins")
 
     def update(self, enc: Encoded) -> None:
         if self.num_counts.size:
@@ -52,26 +56,29 @@ class WindowHistogram:
     def statistics(self) -> list[ColumnStat]:
         """PSI and Wasserstein-1 per numeric column, chi-squared (Bonferroni level) per categorical one."""
         out = []
-        for j, ref in enumerate(self.profile.numeric):
-            counts = self.num_counts[j, : len(ref.bin_ref)]
-            n = counts.sum()
-            if n == 0:
-                continue
-            cur = (counts + 0.5) / (n + 0.5 * len(counts))
-            base = np.clip(ref.bin_ref, 1e-4, None)
-            out.append(ColumnStat(ref.name, "psi", float(np.sum((cur - base) * np.log(cur / base))), PSI_THRESHOLD))
+        refs = self.profile.numeric
+        if refs:
+            # build_profile gives every column the same bin count: all columns in a few array operations.
+            counts = self.num_counts.astype(float)
+            n = counts.sum(axis=1, keepdims=True)
+            ref_share = np.array([r.bin_ref for r in refs])
+            base = np.clip(ref_share, 1e-4, None)
+            cur = (counts + 0.5) / (n + 0.5 * self.nbins)
+            psi = np.sum((cur - base) * np.log(cur / base), axis=1)
             # CDF gap at each inner bin edge, weighted by half the widths of the two bins it separates.
-            cdf_gap = np.abs(np.cumsum(counts / n) - np.cumsum(ref.bin_ref))[:-1]
-            width = (ref.bin_width[:-1] + ref.bin_width[1:]) / 2
-            out.append(ColumnStat(ref.name, "wasserstein", float(np.sum(cdf_gap * width)), WASSERSTEIN_THRESHOLD))
-        tests = max(len(self.cat_counts), 1)
-        for ref, counts in zip(self.profile.categorical, self.cat_counts, strict=True):
+            gap = np.abs(np.cumsum(counts / np.maximum(n, 1), axis=1) - np.cumsum(ref_share, axis=1))[:, :-1]
+            widths = np.array([r.bin_width for r in refs])
+            wasserstein = np.sum(gap * (widths[:, :-1] + widths[:, 1:]) / 2, axis=1)
+            for j, ref in enumerate(refs):
+                if n[j, 0]:
+                    out.append(ColumnStat(ref.name, "psi", float(psi[j]), PSI_THRESHOLD))
+                    out.append(ColumnStat(ref.name, "wasserstein", float(wasserstein[j]), WASSERSTEIN_THRESHOLD))
+        for ref, counts, limit in zip(self.profile.categorical, self.cat_counts, self.chi2_limits, strict=True):
             n = counts.sum()
             if n == 0:
                 continue
             expected = n * ref.shares
             value = float(np.sum((counts - expected) ** 2 / expected))
-            limit = float(chi2_dist.ppf(1 - self.alpha / tests, len(counts) - 1))
             out.append(ColumnStat(ref.name, "chi2", value, limit))
         return out
 

@@ -62,5 +62,6 @@ class WindowPolicy:
         """Predictions the current window can still take."""
         return max(self.events - state.events, 0)
 
-    def expired(self, state: WindowState, now: datetime) -> bool:
-        return state.start is not None and now - state.start >= timedelta(seconds=self.seconds)
+    @property
+    def span(self) -> timedelta:
+        return timedelta(seconds=self.seconds)

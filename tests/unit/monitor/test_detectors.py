@@ -102,3 +102,12 @@ def test_error_detector_is_one_sided_and_fast():
     errors = np.concatenate([rng.random(1000) < 0.03, rng.random(1000) < 0.3])
     found = worse.update(errors)
     assert found[0].row == 1060 and found[0].row - 1000 <= 100
+
+
+def test_feature_dicts_with_gaps_and_strings_become_nan():
+    from consumers.monitor.encoding import numeric_matrix
+
+    records = [{"a": 1, "b": 2.5}, {"a": None, "b": "3"}, {"b": "x"}]
+    out = numeric_matrix(records, ["a", "b"])
+    assert np.array_equal(out, np.array([[1, 2.5], [np.nan, 3.0], [np.nan, np.nan]]), equal_nan=True)
+    assert numeric_matrix(records[:1], ["b"]).tolist() == [[2.5]]
