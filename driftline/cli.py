@@ -63,10 +63,14 @@ def serve(
 @schemas_app.command("export")
 def schemas_export(directory: Annotated[Path, typer.Argument(help="Folder to write the files into.")]) -> None:
     """Write one JSON Schema per event type and the AsyncAPI document of the bus."""
+    import json
+
+    from driftline.bus_map import asyncapi_document
     from schemas.export import export
 
     written = export(directory)
-    typer.echo(f"wrote {len(written)} files to {directory}")
+    (directory / "asyncapi.json").write_text(json.dumps(asyncapi_document(), indent=2) + "\n")
+    typer.echo(f"wrote {len(written)} JSON Schemas and asyncapi.json to {directory}")
 
 
 def main() -> None:
