@@ -137,6 +137,12 @@ def train(settings: Settings, *, dataset: str = "builtin:breast_cancer", target:
     only. `cause`: the event that asked for this training (e.g. the executor's action); the events emitted
     then share its correlation id. Raises DataInvalid (after emitting DataRejected) when validation fails.
     """
+    if _loop is None and publish is not None and inspect.iscoroutinefunction(publish):
+        try:
+            asyncio.get_running_loop()
+            raise TypeError("an async publish callback from inside an event loop needs `await train_async(...)`")
+        except RuntimeError:
+            pass  # no loop in this thread: each event is published with asyncio.run
     emit = _Emitter(publish, _loop)
     progress = progress or Progress()
     try:
