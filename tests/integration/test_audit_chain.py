@@ -115,3 +115,12 @@ async def test_verify_names_the_first_tampered_sequence(bus, pool, postgres_serv
     assert not verdict.ok
     assert verdict.bad_seq == bad_seq, verdict.text()
     assert words in verdict.problem
+
+
+async def test_a_projector_that_lags_is_not_tampering(bus, pool):
+    await bus.publish_many(incident())
+    await project_all(bus, pool, every=0)
+    await bus.publish_many(incident(model="later"))  # not projected yet
+    verdict = await verify(bus.js, pool)
+    assert verdict.ok and verdict.unprojected == len(incident()), verdict.text()
+    assert "not projected yet" in verdict.text()
