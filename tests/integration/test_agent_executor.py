@@ -18,13 +18,14 @@ from agent.actions.retrain import retrain_model
 from agent.executor import Executor
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
-from infra.models import CHAMPION, champion_version
+from infra.models import CHAMPION, champion_version, configure_mlflow
 from schemas import (
     ActionCompleted,
     ActionFailed,
     ActionScheduled,
     ActionStarted,
     LabelReceived,
+    ModelPromoted,
     ModelRolledBack,
     PredictionMade,
 )
@@ -159,7 +160,7 @@ async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, po
 async def test_a_rerun_retrain_reuses_the_training_it_already_finished(bus, pool, settings):
     import mlflow
 
-    register_simple_model(settings)
+    configure_mlflow(settings)
     with mlflow.start_run():
         mlflow.set_tags({"driftline.trigger": "act-r", "driftline.version": "7", "driftline.promoted": "true"})
     trainer = FakeTrainer()
@@ -170,15 +171,24 @@ async def test_a_rerun_retrain_reuses_the_training_it_already_finished(bus, pool
 
 
 async def test_rollback_moves_back_once_even_when_rerun(bus, pool, settings):
-    for c in (1.0, 0.5, 0.1):
-        register_simple_model(settings, C=c)
+    from mlflow import MlflowClient
+
+    register_simple_model(settings)
+    client = MlflowClient()
+    source = client.get_model_version(settings.model_name, "1").source
+    for _ in range(2):  # versions 2 and 3 of the same logged model: only the alias moves matter here
+        version = client.create_model_version(settings.model_name, source).version
+        client.set_registered_model_alias(settings.model_name, CHAMPION, str(version))
     assert str(champion_version(settings, CHAMPION).version) == "3"
+    # the history says version 3 replaced version 1 (2 was never champion): roll back to 1, not to 2
+    await bus.publish(ModelPromoted(source="trainer", subject=settings.model_name, data=dict(
+        model=settings.model_name, version="3", previous_version="1", reason="test")))
     ctx = ActionContext(settings, pool, bus, scheduled("rollback_model", {}, action_id="act-rb"))
     first = await rollback_model(ctx)
-    assert str(champion_version(settings, CHAMPION).version) == "2"
+    assert str(champion_version(settings, CHAMPION).version) == "1"
     again = await rollback_model(ActionContext(settings, pool, bus, ctx.scheduled, attempt=2))
-    assert str(champion_version(settings, CHAMPION).version) == "2"  # not one step further back
-    assert first.result == again.result == {"from": "3", "to": "2"}
+    assert str(champion_version(settings, CHAMPION).version) == "1"  # the planned move, not one step further
+    assert first.result == again.result == {"from": "3", "to": "1"}
     assert isinstance(first.events[0], ModelRolledBack) and first.events[0].id == again.events[0].id
 
 
