@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -36,12 +38,18 @@ def nats_server(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory):
-    """One PostgreSQL server for the whole test session; each test gets its own database."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), port=free_port(), database="postgres")
+def postgres_server():
+    """One PostgreSQL server for the whole test session; each test gets its own database.
+
+    Its folder is outside pytest's basetemp: pytest resets that tree to 0700 whenever a run starts, which would
+    lock out the unprivileged user PostgreSQL runs as (we run as root here).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="driftline-test-pg-"))
+    server = EmbeddedPostgres(folder, port=free_port(), database="postgres")
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
