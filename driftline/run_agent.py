@@ -11,7 +11,7 @@ from agent.executor import Executor
 from agent.expiry import expiry_loop
 from agent.gate_handler import GateHandler
 from agent.gate_state import rebuild_from_audit
-from agent.policy import load_policy
+from agent.policy import PolicyError, load_policy
 from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
@@ -53,7 +53,11 @@ def default_train():
 
 
 async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
-    policy = load_policy(settings.agent_policy_file)  # an invalid policy stops the agent here, with the reason
+    try:
+        policy = load_policy(settings.agent_policy_file)
+    except PolicyError as exc:  # refuse to start, saying what is wrong with the file
+        log.error("%s", exc)
+        raise SystemExit(f"agent not started: {exc}") from None
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-agent")
     pool = await connect_pool(await database_dsn(settings), max_size=6)
     try:

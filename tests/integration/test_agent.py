@@ -216,3 +216,11 @@ async def test_recommend_only_mode_proposes_and_executes_nothing(bus, watch, age
     assert done.data.action_id == requests[0].data.action.action_id
     assert len(watch.of(ActionScheduled)) == 1 and watch.of(ActionScheduled)[0].data.approved_by == "bob"
     assert "people approved 1 of 2 decided proposal(s) by the agent (50%)" in out
+
+
+async def test_the_agent_refuses_to_start_on_an_invalid_policy(tmp_path, agent_settings):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"tiers": {"retrain_model": "sometimes"}}))
+    env = {"DRIFTLINE_AGENT_POLICY_FILE": str(tmp_path / "bad.yaml")}
+    code, out = await cli(agent_settings, "serve", "agent", env=env)
+    assert code != 0
+    assert "agent not started: policy file" in out and "tiers.retrain_model" in out
