@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class EventBuffer:
     """Bounded FIFO of events with one background publisher using pipelined acks."""
 
-    def __init__(self, bus: Bus, *, capacity: int = 50_000, chunk: int = 1000, retry_s: float = 0.5,
+    def __init__(self, bus: Bus, *, capacity: int = 50_000, chunk: int = 500, retry_s: float = 0.5,
                  linger_s: float = 0.01, build: Callable[[object], object] | None = None):
         self.bus = bus
         self.capacity = capacity
@@ -46,13 +46,14 @@ class EventBuffer:
         self._items.append(item)
         self._wake.set()
 
-    def _drop(self, n: int) -> None:
+    def _drop(self, n: int, why: str = "buffer full") -> None:
         self.dropped += n
         metrics.EVENTS_DROPPED.inc(n)
         now = time.monotonic()
-        if now - self._last_warning > 5:
+        if now - self._last_warning > 5 or why != "buffer full":
             self._last_warning = now
-            log.warning("prediction event buffer full (%d): %d events dropped so far", self.capacity, self.dropped)
+            log.warning("%d prediction events not published (%s, bound %d); %d dropped so far", n, why,
+                        self.capacity, self.dropped)
 
     def start(self) -> None:
         if self._task is None:
@@ -72,7 +73,7 @@ class EventBuffer:
             pass
         self._task = None
         if self._items:
-            self._drop(len(self._items))
+            self._drop(len(self._items), "bus too slow or down at shutdown")
             self._items.clear()
         metrics.EVENTS_BUFFERED.set(0)
 

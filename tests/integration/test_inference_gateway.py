@@ -148,3 +148,30 @@ async def test_a_promotion_under_load_switches_versions_without_a_failed_request
     after = {version for after, _, version in results if after}
     assert v1 in before and before <= {v1, v2}  # some answered by v2 once it was swapped in mid-request
     assert after == {v2}  # every request sent after the swap was answered by the new version
+
+
+async def test_while_the_bus_is_down_predictions_are_served_and_their_events_published_later(settings, bus,
+                                                                                          nats_server):
+    good = records(1)[0]
+    async with gateway(settings, bus) as (client, _):
+        for i in range(3):
+            assert (await client.post("/predict", json={"features": good, "request_id": f"up-{i}"})).status_code == 200
+        nats_server.stop()
+        async with asyncio.timeout(20):
+            while bus.connected:
+                await asyncio.sleep(0.05)
+        for i in range(4):
+            response = await client.post("/predict", json={"features": good, "request_id": f"down-{i}"})
+            assert response.status_code == 200  # the caller never waits for the bus
+        down = await client.get("/ready")
+        assert down.status_code == 503 and down.json()["bus_connected"] is False
+        assert down.json()["events_buffered"] >= 4
+        nats_server.start()
+        async with asyncio.timeout(30):
+            while (await client.get("/ready")).status_code != 200 or (await client.get("/ready")).json()[
+                    "events_buffered"]:
+                await asyncio.sleep(0.1)
+        assert (await client.get("/ready")).json()["events_dropped"] == 0
+    events = await made_events(bus, 7)
+    assert sorted(e.data.request_id for e in events) == [f"down-{i}" for i in range(4)] + [f"up-{i}" for i in
+                                                                                          range(3)]
