@@ -48,8 +48,9 @@ async def test_agent_killed_mid_batch_acts_once_per_action(bus, settings, databa
     publishing = asyncio.create_task(loop.run(TOTAL, pace=0.05))
     agent.start()
     try:
-        killed_at = await eventually(lambda: _at_least(completed(bus), 60), 180, "the agent acting")
+        killed_at = await eventually(lambda: _busy_after(bus, 60), 180, "the agent acting, a message in hand")
         agent.kill()
+        unacked_at_kill = await _in_hand(bus)
         await publishing
         agent.start()
         await eventually(lambda: _at_least(completed(bus), 2 * TOTAL), 240, "every action completed after the restart")
@@ -72,16 +73,28 @@ async def test_agent_killed_mid_batch_acts_once_per_action(bus, settings, databa
     duplicated = [k for c in (diagnosed, scheduled, done) for k, n in c.items() if n > 1]
     Tally("agent SIGKILL mid-batch", injected=f"SIGKILL after {killed_at} completed actions, restart",
           published=TOTAL, acked=len(alerts), processed=len(done), lost=len(lost), duplicated=len(duplicated),
-          extra={"diagnoses": len(diagnosed), "scheduled": len(scheduled), "rerun_after_crash": rerun,
-                 "ledger_completed": ledger}).report()
+          extra={"unacked_at_kill": unacked_at_kill, "diagnoses": len(diagnosed), "scheduled": len(scheduled),
+                 "rerun_after_crash": rerun, "ledger_completed": ledger}).report()
     assert not lost and not duplicated
     assert len(diagnosed) == TOTAL and len(done) == 2 * TOTAL == ledger
     assert rerun <= 1  # at most the one action in hand at the kill was started again, and completed once
+    assert unacked_at_kill > 0  # the kill cut work in hand, which was delivered again
 
 
 async def _at_least(value, n: int):
     got = await value
     return got if got >= n else 0
+
+
+async def _in_hand(bus) -> int:
+    """Deliveries the agent's three consumers hold unacknowledged."""
+    infos = [await bus.js.consumer_info(AUDIT.name, d) for d in ("agent-diagnoser", "agent-gate", "agent-executor")]
+    return sum(info.num_ack_pending for info in infos)
+
+
+async def _busy_after(bus, n: int):
+    done = await completed(bus)
+    return done if done >= n and await _in_hand(bus) else 0
 
 
 async def _settled(bus) -> bool:

@@ -81,6 +81,7 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
           published=TOTAL, acked=len(loop.acked), processed=len(stored), lost=len(lost), duplicated=len(duplicated),
           extra={"unacked_at_kill": unacked_at_kill, "stream_messages": stream, "checkpoints": checkpoints,
                  "verify": verdict.text(), "rebuild_differences": rebuilt.differences}).report()
+    assert unacked_at_kill > 0  # the kill cut a batch in hand
     assert verdict.ok, verdict.text()
     assert rebuilt.equal, rebuilt.differences
     assert not lost and not duplicated and sum(stored.values()) == stream
