@@ -52,6 +52,11 @@ def test_ci_builds_the_image_compose_uses_and_smoke_tests_it():
     image = compose()["services"]["gateway"]["image"]
     assert f"docker build -f {compose()['services']['gateway']['build']['dockerfile']} -t {image} ." in steps
     assert "docker compose -f docker-compose.yml up -d --no-build --wait" in steps
+    assert "docker compose -f docker-compose.yml run --rm --no-deps train" in steps  # the one-shot, on its own
+    last_up = [r for r in runs("images") if "up -d --no-build --wait" in r][-1].split()
+    long_running = set(compose()["services"]) - {"train"}
+    assert long_running <= set(last_up) | {"nats-1", "nats-2", "nats-3", "postgres", "mlflow"}, (
+        f"the smoke test never starts {long_running - set(last_up)}")
     required = {m["name"] for svc in compose()["services"].values()
                 for v in [*(svc.get("environment") or {}).values()] for m in INTERPOLATION.finditer(str(v))
                 if m["op"] == ":?"}
