@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     )
     split_seed: int = Field(42, description="Seed of the stratified train/hold-out split.")
     holdout_fraction: float = Field(0.25, description="Share of rows held out for evaluation and promotion.")
-    train_processes: int = Field(0, description="Processes that fit candidates in parallel; 0 means one per core.")
+    train_processes: int = Field(
+        0, description="Processes that fit candidates in parallel; 0: one per core from 5000 rows, in-process below."
+    )
     validation_min_rows: int = Field(50, description="Fewest rows an inferred schema accepts.")
     validation_null_tolerance: float = Field(
         0.05, description="Null rate an inferred schema allows above the reference's own, per column."

@@ -120,7 +120,7 @@ def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | No
     if isinstance(verdict, DataRejected):
         raise DataInvalid(verdict, verdict.data.failures)
     # Workers start now, so their start-up overlaps the MLflow set-up; none start for rejected data.
-    with Fitter(settings.train_processes, len(chosen)) as fitter:
+    with Fitter(settings.train_processes, len(chosen), rows=verdict.data.rows) as fitter:
         outcome = run.fit_and_register(verdict, chosen, fitter)
     outcome.events, outcome.unpublished = list(emit.sent), list(emit.failed)
     return outcome

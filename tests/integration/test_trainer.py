@@ -33,7 +33,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("trainer") / "data", split_seed=7)
+    # Two processes, though 569 rows alone would fit in-process: this module covers the parallel path.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("trainer") / "data", split_seed=7, train_processes=2)
     published: list = []
     first = train(settings, publish=published.append)
     second = train(settings, publish=published.append)

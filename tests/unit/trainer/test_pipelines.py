@@ -50,3 +50,12 @@ def test_content_hash_follows_content_not_identity():
     b = a.copy()
     b.loc[0, "x1"] += 1e-9
     assert content_hash(a) != content_hash(b)
+
+
+def test_small_data_fits_in_process_and_large_data_in_parallel_unless_told():
+    from trainer.fitting import PARALLEL_MIN_ROWS, worker_count
+
+    assert worker_count(0, 4, rows=569) == 1
+    assert worker_count(2, 4, rows=569) == 2
+    assert worker_count(8, 3, rows=569) == 3  # never more processes than candidates
+    assert 1 <= worker_count(0, 4, rows=PARALLEL_MIN_ROWS) <= 4
