@@ -9,7 +9,7 @@ import pytest
 
 from infra.models import load_alias
 from infra.stream_reader import read_stream
-from schemas import AlertRaised, DriftReported, PredictionMade, parse_event
+from schemas import AlertRaised, DriftReported, parse_event
 from schemas.streams import AUDIT
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
@@ -81,5 +81,3 @@ async def _reports(bus, n: int) -> bool:
     info = await bus.js.stream_info(AUDIT.name, subjects_filter=DriftReported.topic)
     return sum((info.state.subjects or {}).values()) >= n
 
-
-_ = PredictionMade

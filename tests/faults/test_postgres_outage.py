@@ -11,7 +11,6 @@ from infra.db import migrate
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import free_port
 from infra.settings import Settings
-from schemas import PredictionRequested
 from tests.faults.harness import PublishLoop, Tally, effect_counts, eventually, start_effect_worker, stop_process
 
 pytestmark = pytest.mark.integration
@@ -94,5 +93,3 @@ async def _no_ack_pending(bus) -> bool:
     info = await bus.js.consumer_info("PREDICTIONS", "f-pg")
     return info.num_ack_pending == 0 and info.num_pending == 0
 
-
-_ = PredictionRequested  # the worker consumes prediction requests
