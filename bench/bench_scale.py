@@ -139,5 +139,6 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--sync-interval", default="always",
                         help="JetStream fsync interval: always (production default) or e.g. 2m")
-    parser.add_argument("--concurrency", type=int, default=3, help="pull loops per process (DRIFTLINE_WORKER_CONCURRENCY)")
+    parser.add_argument("--concurrency", type=int, default=3,
+                        help="pull loops per process (DRIFTLINE_WORKER_CONCURRENCY)")
     asyncio.run(main(parser.parse_args()))

@@ -115,7 +115,8 @@ async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, databa
     effects = await effect_counts(database_url)
     lost = (set(loop.acked) - set(stored)) | (set(loop.acked) - set(effects))
     duplicated = {i for i, n in stored.items() if n > 1} | {i for i, n in effects.items() if n > 1}
-    Tally("node SIGSTOP + SIGCONT on a 3-node cluster", injected=f"SIGSTOP {frozen} (leader) after {acked_at_pause} acks",
+    Tally("node SIGSTOP + SIGCONT on a 3-node cluster",
+          injected=f"SIGSTOP {frozen} (leader) after {acked_at_pause} acks",
           published=loop.attempts, acked=len(loop.acked), processed=len(effects), lost=len(lost),
           duplicated=len(duplicated), extra={"new_leader": elected, "retry_rounds": loop.failed_rounds,
                                               "consumer_restarts": worker.restarts}).report()

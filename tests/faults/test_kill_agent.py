@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, defaultdict
 
 import asyncpg
@@ -53,7 +54,9 @@ async def test_agent_killed_mid_batch_acts_once_per_action(bus, settings, databa
         unacked_at_kill = await _in_hand(bus)
         await publishing
         agent.start()
+        restarted = time.monotonic()
         await eventually(lambda: _at_least(completed(bus), 2 * TOTAL), 240, "every action completed after the restart")
+        recovery_s = round(time.monotonic() - restarted, 1)
         await eventually(lambda: _settled(bus), 60, "the agent's consumers drained")
     finally:
         agent.stop()
@@ -73,7 +76,8 @@ async def test_agent_killed_mid_batch_acts_once_per_action(bus, settings, databa
     duplicated = [k for c in (diagnosed, scheduled, done) for k, n in c.items() if n > 1]
     Tally("agent SIGKILL mid-batch", injected=f"SIGKILL after {killed_at} completed actions, restart",
           published=TOTAL, acked=len(alerts), processed=len(done), lost=len(lost), duplicated=len(duplicated),
-          extra={"unacked_at_kill": unacked_at_kill, "diagnoses": len(diagnosed), "scheduled": len(scheduled),
+          extra={"unacked_at_kill": unacked_at_kill, "recovery_s": recovery_s, "diagnoses": len(diagnosed),
+                 "scheduled": len(scheduled),
                  "rerun_after_crash": rerun, "ledger_completed": ledger}).report()
     assert not lost and not duplicated
     assert len(diagnosed) == TOTAL and len(done) == 2 * TOTAL == ledger

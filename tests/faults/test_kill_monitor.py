@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -50,7 +51,9 @@ async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, model_
         await publishing
         last = (await bus.js.stream_info("PREDICTIONS")).state.last_seq
         monitor.start()
+        restarted = time.monotonic()
         await eventually(lambda: _at_least(covered(database_url), last), 240, "every prediction scored after restart")
+        recovery_s = round(time.monotonic() - restarted, 1)
         await eventually(lambda: _reports(bus, TOTAL // WINDOW), 60, "every window reported")
     finally:
         monitor.stop()
@@ -64,7 +67,8 @@ async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, model_
     Tally("drift monitor SIGKILL mid-batch", injected=f"SIGKILL at stream sequence {killed_at}, restart",
           published=TOTAL, acked=len(loop.acked), processed=counted, lost=TOTAL - counted,
           duplicated=overlapping + max(0, len(alerts) - 1),
-          extra={"unacked_at_kill": unacked_at_kill, "windows": len(reports), "alerts": len(alerts)}).report()
+          extra={"unacked_at_kill": unacked_at_kill, "recovery_s": recovery_s, "windows": len(reports),
+                 "alerts": len(alerts)}).report()
     assert len(loop.acked) == TOTAL and unacked_at_kill > 0  # the kill cut a batch in hand
     assert [r.data.window.events for r in reports] == [WINDOW] * (TOTAL // WINDOW)  # each prediction in one window
     assert overlapping == 0 and len({r.id for r in reports}) == len(reports)

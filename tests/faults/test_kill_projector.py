@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -60,7 +61,9 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
         killed_at = await rows(database_url)
         await publishing
         projector.start()
+        restarted = time.monotonic()
         await eventually(lambda: caught_up(bus, database_url), 240, "the projector caught up after the restart")
+        recovery_s = round(time.monotonic() - restarted, 1)
     finally:
         projector.stop()
 
@@ -71,7 +74,8 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
         async with pool.acquire() as conn:
             stored = {r["event_id"]: r["n"] for r in await conn.fetch(
                 "SELECT event_id, count(*) AS n FROM audit_log GROUP BY event_id")}
-            checkpoints = await conn.fetchval("SELECT count(*) FROM audit_log WHERE type = 'driftline.audit.checkpoint.v1'")
+            checkpoints = await conn.fetchval(
+                "SELECT count(*) FROM audit_log WHERE type = 'driftline.audit.checkpoint.v1'")
     finally:
         await pool.close()
     stream = (await bus.js.stream_info(AUDIT.name)).state.messages
@@ -79,8 +83,8 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
     duplicated = [i for i, n in stored.items() if n > 1]
     Tally("audit projector SIGKILL mid-batch", injected=f"SIGKILL after {killed_at} rows, restart",
           published=TOTAL, acked=len(loop.acked), processed=len(stored), lost=len(lost), duplicated=len(duplicated),
-          extra={"unacked_at_kill": unacked_at_kill, "stream_messages": stream, "checkpoints": checkpoints,
-                 "verify": verdict.text(), "rebuild_differences": rebuilt.differences}).report()
+          extra={"unacked_at_kill": unacked_at_kill, "recovery_s": recovery_s, "stream_messages": stream,
+                 "checkpoints": checkpoints, "verify": verdict.text(), "rebuild_differences": rebuilt.differences}).report()
     assert unacked_at_kill > 0  # the kill cut a batch in hand
     assert verdict.ok, verdict.text()
     assert rebuilt.equal, rebuilt.differences

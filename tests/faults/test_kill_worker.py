@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
@@ -46,7 +47,9 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
         await eventually(lambda: _at_least(made_count(bus), killed_at + 1000), 120, "the survivor answering alone")
         await publishing
         victim.start()
+        restarted = time.monotonic()
         await eventually(lambda: _at_least(made_count(bus), TOTAL), 180, "every request answered after the restart")
+        recovery_s = round(time.monotonic() - restarted, 1)
         await eventually(lambda: _settled(bus), 60, "nothing pending or awaiting an ack")
         info = await bus.js.consumer_info("PREDICTIONS", "inference-worker")
     finally:
@@ -62,7 +65,7 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
     Tally("inference worker SIGKILL mid-batch (1 of 2 processes)",
           injected=f"SIGKILL one of two workers after {killed_at} predictions, restart",
           published=TOTAL, acked=len(requested), processed=len(answers), lost=len(lost), duplicated=len(duplicated),
-          extra={"redelivered": redelivered}).report()
+          extra={"redelivered": redelivered, "recovery_s": recovery_s}).report()
     assert not lost and not duplicated and len(answers) == TOTAL
     assert redelivered > 0  # the kill really cut batches in hand; they were delivered again
 
