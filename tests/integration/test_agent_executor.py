@@ -161,6 +161,7 @@ async def test_a_rerun_retrain_reuses_the_training_it_already_finished(bus, pool
     import mlflow
 
     configure_mlflow(settings)
+    mlflow.set_experiment("agent-rerun")  # this test's store: an earlier test's active experiment is elsewhere
     with mlflow.start_run():
         mlflow.set_tags({"driftline.trigger": "act-r", "driftline.version": "7", "driftline.promoted": "true"})
     trainer = FakeTrainer()
