@@ -104,7 +104,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def run(stage: Stage, args) -> None:
+    import gc
+
     record = sample_record()
+    gc.collect()
+    gc.freeze()  # this process loaded MLflow to register the model: keep full collections out of the timings
     model = stage.settings.model_name
     bus = await Bus.connect(stage.settings.resolved_nats_url, name="bench")
     from infra.streams import ensure_streams

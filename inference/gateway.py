@@ -6,7 +6,6 @@ import hmac
 import time
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
@@ -20,10 +19,11 @@ from inference.batcher import MicroBatcher, ModelUnavailable
 from inference.event_buffer import EventBuffer
 from inference.features import summary
 from inference.http_body import PREDICT_OPENAPI, BodyTooLarge, InvalidBody, parse_predict_body, read_limited
+from inference.made_events import SerializedEvent, prediction_made
 from inference.model_holder import ModelHolder
 from infra.bus import Bus
 from infra.settings import Settings
-from schemas import PredictionMade, new_id
+from schemas import new_id
 
 SOURCE = "inference/gateway"
 
@@ -67,31 +67,13 @@ def _json(doc, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
-class SerializedEvent:
-    """A PredictionMade written straight to JSON: pydantic costs ~75 us an event on the hot path, orjson ~5 us.
-    tests/unit/inference/test_gateway.py validates these bytes against the PredictionMade schema."""
-
-    __slots__ = ("id", "payload")
-    topic = PredictionMade.topic
-    type = PredictionMade.model_fields["type"].default
-
-    def __init__(self, event_id: str, payload: bytes):
-        self.id, self.payload = event_id, payload
-
-    def to_bytes(self) -> bytes:
-        return self.payload
-
-
 def build_event(item) -> SerializedEvent:
     """A buffered (request_id, event_id, features, model, prediction, latency) as the event monitors read."""
     request_id, event_id, features, model, prediction, latency_ms = item
     event_id = event_id or new_id()
-    return SerializedEvent(event_id, orjson.dumps({
-        "specversion": "1.0", "id": event_id, "type": SerializedEvent.type, "source": SOURCE,
-        "time": datetime.now(UTC), "subject": model.name, "correlation_id": event_id, "causation_id": None,
-        "data": {"request_id": request_id, "model": model.name, "model_version": model.version,
-                 "features": features, "predicted_class": prediction.predicted_class,
-                 "probabilities": prediction.probabilities, "latency_ms": latency_ms, "channel": "http"}}))
+    return prediction_made(event_id=event_id, source=SOURCE, correlation_id=event_id, causation_id=None,
+                           request_id=request_id, features=features, model=model, prediction=prediction,
+                           latency_ms=latency_ms, channel="http")
 
 
 def key_checker(settings: Settings):

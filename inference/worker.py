@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import nats.errors
+
 from inference import metrics
 from inference.features import check_record, summary
+from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, predict_batch
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected
 from infra.models import LoadedModel
 from infra.settings import Settings
-from schemas import PredictionFailed, PredictionMade, PredictionRequested
+from schemas import PredictionFailed, PredictionRequested
 from schemas.streams import PREDICTIONS
 
 SOURCE = "inference/worker"
@@ -28,11 +32,12 @@ class Answer:
     """What one request becomes: a prediction, or a failure that says why."""
 
     request: PredictionRequested
-    event: PredictionMade | PredictionFailed
+    event: SerializedEvent | PredictionFailed  # a PredictionMade in wire form, or a failure
+    predicted_class: int | str | None = None
 
     @property
     def ok(self) -> bool:
-        return isinstance(self.event, PredictionMade)
+        return isinstance(self.event, SerializedEvent)
 
 
 def _failure(request: PredictionRequested, error: str, fields: list[str] = ()) -> Answer:
@@ -58,12 +63,44 @@ def answer_requests(requests: Sequence[PredictionRequested], model: LoadedModel,
     predictions = predict_batch(model, [requests[i].data.features for i in valid]) if valid else []
     for i, prediction in zip(valid, predictions, strict=True):
         request = requests[i]
-        answers[i] = Answer(request, request.caused(PredictionMade, source=SOURCE, data=dict(
-            request_id=request.data.request_id, model=model.name, model_version=model.version,
-            features=request.data.features, predicted_class=prediction.predicted_class,
-            probabilities=prediction.probabilities, latency_ms=max(0.0, now_ms - request.time.timestamp() * 1000),
-            channel="bus")))
+        answers[i] = Answer(request, caused_by(
+            request, source=SOURCE, request_id=request.data.request_id, features=request.data.features, model=model,
+            prediction=prediction, latency_ms=max(0.0, now_ms - request.time.timestamp() * 1000), channel="bus"),
+            prediction.predicted_class)
     return answers
+
+
+_FETCH_TIMEOUTS = (TimeoutError, nats.errors.TimeoutError)
+_DISCONNECTED = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError)
+
+
+class PullLoop(ConsumerRunner):
+    """Waits long for the first request (cheap when idle), then takes whatever else is already there.
+
+    One fetch of a whole batch would hold the first request until the batch fills or the wait ends; waiting
+    short instead keeps an idle worker polling the server hundreds of times a second.
+    """
+
+    def __init__(self, bus: Bus, spec: ConsumerSpec, handler, idle_wait: float = 1.0):
+        super().__init__(bus, spec, handler)
+        self.idle_wait = idle_wait
+
+    async def _loop(self, stop) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await self._sub.fetch(1, timeout=self.idle_wait)
+            except _FETCH_TIMEOUTS:
+                continue
+            except _DISCONNECTED as exc:
+                log.warning("%s: bus unavailable (%s); retrying", self.spec.durable, exc)
+                await asyncio.sleep(0.5)
+                continue
+            if self.spec.batch > 1:
+                try:  # a no-wait pull first: returns at once with what is stored, else after max_wait
+                    msgs += await self._sub.fetch(self.spec.batch - 1, timeout=self.spec.max_wait)
+                except (*_FETCH_TIMEOUTS, *_DISCONNECTED):
+                    pass
+            await self.handle_batch(msgs)
 
 
 class PoisonInBatch(Exception):
@@ -83,7 +120,7 @@ class InferenceWorker:
 
     def runner(self) -> ConsumerRunner:
         """One pull loop; several share the durable consumer (in this process and in others)."""
-        return ConsumerRunner(self.bus, self.spec, self.handle)
+        return PullLoop(self.bus, self.spec, self.handle)
 
     async def handle(self, batch: list[Received]) -> None:
         """PredictionRequested batch -> PredictionMade events stored (then replies); poison -> PredictionFailed."""
@@ -103,5 +140,5 @@ class InferenceWorker:
             metrics.PREDICTION_FAILURES.labels("bus", "invalid").inc()
             raise Rejected(failed[0].event.data.error)
         metrics.child(metrics.BATCH_SIZE, "bus").observe(len(answers))
-        metrics.count_predictions(model.name, model.version, (a.event.data.predicted_class for a in answers), "bus")
+        metrics.count_predictions(model.name, model.version, (a.predicted_class for a in answers), "bus")
 

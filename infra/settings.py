@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     gateway_batch_wait_s: float = Field(0.0, description="Extra wait for more requests before a model call.")
     gateway_event_buffer: int = Field(50_000, description="Prediction events held while the bus is slow or down.")
     worker_batch: int = Field(500, description="Most requests the worker pulls and predicts in one call.")
-    worker_batch_wait_s: float = Field(0.005, description="How long one worker pull waits for requests.")
+    worker_batch_wait_s: float = Field(0.002, description="After a first request, how long the worker waits for more to batch.")
     worker_concurrency: int = Field(3, description="Pull loops per worker process sharing the durable consumer.")
     model_poll_s: float = Field(30.0, description="Seconds between checks of the champion alias (safety net).")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inference.model_holder import choose_path
 from inference.worker import answer_requests
-from schemas import PredictionFailed, PredictionMade, PredictionRequested, derived_id
+from schemas import PredictionFailed, PredictionMade, PredictionRequested, derived_id, parse_event
 from tests.unit.inference.models import memory_model, records
 
 
@@ -20,8 +20,8 @@ def test_valid_requests_become_predictions_caused_by_them():
     answers = answer_requests(requests, model, now_ms=requests[-1].time.timestamp() * 1000 + 5)
     assert all(a.ok for a in answers)
     for req, answer in zip(requests, answers, strict=True):
-        made = answer.event
-        assert isinstance(made, PredictionMade)
+        made = parse_event(answer.event.to_bytes(), (PredictionMade,))  # the wire form meets the schema
+        assert made.id == answer.event.id and answer.predicted_class == made.data.predicted_class
         assert made.id == derived_id(req.id, made.type)  # a redelivered request re-emits the same id
         assert (made.causation_id, made.correlation_id) == (req.id, req.correlation_id)
         assert made.data.request_id == req.data.request_id and made.data.model_version == "7"
