@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -123,13 +124,17 @@ def data_detectors(profile, ref, feats):
             lambda: EvidentlyDefault(ref, feats), lambda: EvidentlyDefault(ref, feats, dataset_rule=True)]
 
 
-def summarise(name, delays, misses, runs, false_alarms, in_control, flagged, cpu, events, state):
-    d = np.array(delays, dtype=float) if delays else np.array([np.inf])
-    fa = false_alarms / in_control * 10_000 if in_control else float("nan")
-    precision = flagged[0] / flagged[1] if flagged[1] else float("nan")
-    per_k = cpu / events * 1000 * 1000 if events else float("nan")
-    return dict(detector=name, median=np.median(d), p95=np.percentile(d, 95), missed=f"{misses}/{runs}",
-                fa_per_10k=fa, precision=precision, cpu_ms_per_1k=per_k, state_bytes=state)
+def summarise(name, delays, misses, runs, false_alarms=None, in_control=0, flagged=(0, 0), cpu=None, events=0,
+              state=None):
+    """One printed line; fields left None are printed blank (a scenario line under its detector's line)."""
+    d = np.array(delays, dtype=float)
+    return dict(detector=name, median=np.median(d) if len(d) else None, p95=np.percentile(d, 95) if len(d) else None,
+                missed=f"{misses}/{runs}" if runs else "", precision=flagged[0] / flagged[1] if flagged[1] else None,
+                fa_per_10k=false_alarms / in_control * 10_000 if false_alarms is not None else None,
+                cpu_ms_per_1k=cpu / events * 1e6 if cpu is not None else None, state_bytes=state)
+
+
+DATA_KINDS = ("shift", "scale", "category")
 
 
 def bench_data(args, frame, feats, ref, profile, model):
@@ -137,9 +142,10 @@ def bench_data(args, frame, feats, ref, profile, model):
     for make in data_detectors(profile, ref, feats):
         name = make().name
         slow = name.startswith("river")
-        delays, misses, runs, fa, in_control, hit, flagged, cpu, events, state = [], 0, 0, 0, 0, 0, 0, 0.0, 0, 0
+        fa, in_control, cpu, events, state = 0, 0, 0.0, 0, 0
+        per_kind = {k: dict(delays=[], misses=0, runs=0, hit=0, flagged=0) for k in DATA_KINDS}
         plan = [("control", s) for s in range(args.seeds)]
-        plan += [(k, 100 * r + s) for k in ("shift", "scale", "category", "concept")
+        plan += [(k, 100 * r + s) for k in (*DATA_KINDS, "concept")
                  for s in range(args.seeds) for r in range(1 if k in ("category", "concept") else args.features)]
         for kind, seed in plan:
             n = args.control_rows // (4 if slow else 1) if kind == "control" else ROWS
@@ -149,22 +155,28 @@ def bench_data(args, frame, feats, ref, profile, model):
             found = det.run(x, channel)
             cpu, events = cpu + time.process_time() - start, events + n
             state = max(state, det.state_bytes() if hasattr(det, "state_bytes") else 0)
-            before = [f for f in found if at is None or f[0] < at]
-            fa += len(before)
+            fa += sum(1 for f in found if at is None or f[0] < at)
             in_control += at if at is not None else n
             if not drifted:
                 fa += sum(1 for f in found if at is not None and f[0] >= at)  # concept change: features did not move
                 continue
-            runs += 1
+            tally = per_kind[kind]
+            tally["runs"] += 1
             after = [(r, c) for r, c in found if r >= at]
             first = next((r for r, c in after if c in drifted), None)
             if first is None:
-                misses += 1
+                tally["misses"] += 1
             else:
-                delays.append(first - at + 1)
+                tally["delays"].append(first - at + 1)
             cols = {c for _, c in after}
-            hit, flagged = hit + len(cols & set(drifted)), flagged + len(cols)
-        rows.append(summarise(name, delays, misses, runs, fa, in_control, (hit, flagged), cpu, events, state))
+            tally["hit"] += len(cols & set(drifted))
+            tally["flagged"] += len(cols)
+        every = {k: sum((t[k] for t in per_kind.values()), [] if k == "delays" else 0)
+                 for k in ("delays", "misses", "runs", "hit", "flagged")}
+        rows.append(summarise(name, every["delays"], every["misses"], every["runs"], fa, in_control,
+                              (every["hit"], every["flagged"]), cpu, events, state))
+        for kind, t in per_kind.items():
+            rows.append(summarise(f"  {kind}", t["delays"], t["misses"], t["runs"], flagged=(t["hit"], t["flagged"])))
     return rows
 
 
@@ -195,7 +207,8 @@ def bench_quality(args, frame, feats, model, profile):
                     later = [r for r in found if r >= at]
                     misses += not later
                     delays += [later[0] - at + 1] if later else []
-        rows.append(summarise(name, delays, misses, args.seeds, fa, in_control, (0, 0), cpu, events, 0))
+        rows.append(summarise(name, delays, misses, args.seeds, fa, in_control, cpu=cpu, events=events,
+                              state=len(pickle.dumps(det))))
     return rows
 
 
@@ -221,15 +234,22 @@ def evidently_cost(args, frame, feats, ref, model):
 
 def show(title, rows, evidently_s):
     print(f"\n== {title}")
-    head = f"{'detector':38} {'median':>7} {'p95':>7} {'missed':>7} {'FA/10k':>7} {'prec':>6} {'ms CPU/1k':>10} " \
-           f"{'x cheaper than Evidently':>25} {'state B':>9}"
-    print(head)
+    print(f"{'detector / scenario':38} {'median':>7} {'p95':>7} {'missed':>7} {'FA/10k':>7} {'prec':>6} "
+          f"{'ms CPU/1k':>10} {'x cheaper than Evidently':>25} {'state B':>9}")
+
+    def cell(value, width, fmt):
+        return f"{'-' if value is None else format(value, fmt):>{width}}"
+
     for r in rows:
         if r["detector"].startswith("evidently"):
             r["cpu_ms_per_1k"] = evidently_s * 1000  # the real report per window, not the scipy replay
-        ratio = evidently_s * 1000 / r["cpu_ms_per_1k"]
-        print(f"{r['detector']:38} {r['median']:7.0f} {r['p95']:7.0f} {r['missed']:>7} {r['fa_per_10k']:7.2f} "
-              f"{r['precision']:6.2f} {r['cpu_ms_per_1k']:10.2f} {ratio:25.0f} {r['state_bytes']:9d}")
+        ratio = evidently_s * 1000 / r["cpu_ms_per_1k"] if r["cpu_ms_per_1k"] else None
+        blank = r["fa_per_10k"] is None
+        print(f"{r['detector']:38} {cell(r['median'], 7, '.0f')} {cell(r['p95'], 7, '.0f')} {r['missed']:>7} "
+              + ("" if blank else f"{cell(r['fa_per_10k'], 7, '.2f')} ") + (" " * 8 if blank else "")
+              + f"{cell(r['precision'], 6, '.2f')} "
+              + ("" if blank else f"{cell(r['cpu_ms_per_1k'], 10, '.2f')} {cell(ratio, 25, '.0f')} "
+                 f"{cell(r['state_bytes'], 9, 'd')}"))
 
 
 def main() -> None:

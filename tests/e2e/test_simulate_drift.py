@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from infra.processes import free_port, spawn, stop
@@ -63,6 +64,14 @@ async def test_drift_from_a_row_raises_one_alert_naming_the_drifted_features(ser
     # window may flag a feature that was not drifted.
     flagged = {f.feature for r in reports for f in r.features if f.drifted and f.statistic == "cusum"}
     assert flagged <= {"mean_radius", "worst_texture", "__prediction__"} and len(reports) == ROWS // 500
+    # The monitor's own /metrics: drift statistics, share drifted, detector state, alert state and consumer lag.
+    port = services["DRIFTLINE_MONITOR_METRICS_PORT"]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    for name in ('driftline_monitor_feature_drift{feature="mean_radius",model="driftline-classifier",statistic="psi"}',
+                 'driftline_monitor_alert_open{kind="data_drift",model="driftline-classifier"} 1.0',
+                 "driftline_monitor_share_drifted", "driftline_monitor_detector_level",
+                 'driftline_consumer_lag_messages{consumer="monitor"}'):
+        assert name in text, name
 
 
 async def test_the_same_run_without_drift_raises_nothing(services, bus):
