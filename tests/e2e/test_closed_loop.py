@@ -76,7 +76,8 @@ def serve(env, service: str, logs: Path) -> subprocess.Popen:
 
 def stop_all(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
     for proc in procs:
         try:
             proc.wait(30)
@@ -96,7 +97,8 @@ FEATURES: dict = {}
 
 
 @pytest.mark.timeout(1500)
-async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings, artifacts_dir):
+async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings, artifacts_dir,
+                                                           request):
     settings = settings.model_copy(update={"database_url": database_url})
     env = loop_env(tmp_path, settings)
     # A weak first champion (heavily regularised), so the retrain has something to win.
@@ -104,6 +106,7 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
     FEATURES.update(breast_cancer_frame().drop(columns="target").iloc[0].to_dict())
     logs = artifacts_dir / "closed-loop-logs"  # kept after the run, to read what each service did
     procs = [serve(env, name, logs) for name in ("worker", "monitor", "agent")]
+    request.addfinalizer(lambda: stop_all(procs))  # also when the test is cut short by its timeout
     watch = await Watch().start(bus)
     try:
         await driftline(env, "users", "add", "bob", "--role", "approver")
@@ -112,10 +115,10 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
                         "--shift", "mean_radius=1", "--shift", "worst_radius=1", "--shift", "mean_texture=1",
                         "--shift", "mean_area=1",
                         "--label-delay", "1", "--seed", "7")
-        [request, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
+        [asked, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
                                          timeout=300)
-        incident = request.correlation_id
-        out = await driftline(env, "approvals", "approve", request.data.approval_id, "--as", "bob",
+        incident = asked.correlation_id
+        out = await driftline(env, "approvals", "approve", asked.data.approval_id, "--as", "bob",
                               "--comment", "retrain on the new data")
         assert "approved by bob" in out
         [done] = await watch.wait(ActionCompleted, lambda e: e.correlation_id == incident
@@ -147,4 +150,3 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
                "f1_after": done.data.metrics_after["f1"]})
     finally:
         await watch.stop()
-        stop_all(procs)
