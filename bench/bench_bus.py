@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -160,4 +161,8 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
+    one, five, fifteen = os.getloadavg()
+    print(f"machine load average (1, 5, 15 min) before: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
     main()
+    one, five, fifteen = os.getloadavg()
+    print(f"machine load average (1, 5, 15 min) after:  {one:.1f} {five:.1f} {fifteen:.1f}")
