@@ -28,6 +28,12 @@ def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str
     return headers
 
 
+def _servers(url: str | list[str]) -> list[str]:
+    """Seed URLs: a list, or a comma-separated DRIFTLINE_NATS_URL naming several nodes of a cluster."""
+    urls = url if isinstance(url, list) else url.split(",")
+    return [u.strip() for u in urls if u.strip()]
+
+
 class Bus:
     """A connected NATS client with JetStream, publishing typed events."""
 
@@ -37,12 +43,14 @@ class Bus:
         self.publish_timeout = publish_timeout
 
     @classmethod
-    async def connect(cls, url: str, name: str = "driftline", **options) -> Bus:
+    async def connect(cls, url: str | list[str], name: str = "driftline", **options) -> Bus:
         async def _error(exc: Exception) -> None:
             log.warning("nats error: %s", exc)
 
+        options.setdefault("ping_interval", 10)  # notice a frozen server in ~30 s, not nats-py's 4 minutes
+        options.setdefault("max_outstanding_pings", 3)
         nc = await nats.connect(
-            url,
+            servers=_servers(url),
             name=name,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 
 from infra import metrics
@@ -63,6 +64,14 @@ class Received:
 BatchHandler = Callable[[list[Received]], Awaitable[None]]
 
 _FETCH_TIMEOUTS = (asyncio.TimeoutError, nats.errors.TimeoutError)
+# Transient: a reconnect, or a 503/500 while a cluster re-elects the consumer's leader.
+_UNAVAILABLE = (
+    nats.errors.ConnectionClosedError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.NoRespondersError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.ServerError,
+)
 
 
 async def dead_letter(bus: Bus, consumer: str, msg: Msg, reason: str) -> None:
@@ -124,11 +133,16 @@ class ConsumerRunner:
                 msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.max_wait)
             except _FETCH_TIMEOUTS:
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
-                log.warning("%s: bus unavailable (%s); retrying", self.spec.durable, exc)
+            except _UNAVAILABLE as exc:
+                log.warning("%s: bus unavailable (%r); retrying", self.spec.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
-            await self.handle_batch(msgs)
+            try:
+                await self.handle_batch(msgs)
+            except _UNAVAILABLE + _FETCH_TIMEOUTS as exc:
+                # The bus went away while acking or dead-lettering: what was not acked is redelivered.
+                log.warning("%s: bus lost mid-batch (%r); unacked messages will be redelivered", self.spec.durable, exc)
+                await asyncio.sleep(0.5)
 
     async def pending(self) -> tuple[int, int]:
         """(messages not yet delivered, deliveries not yet acknowledged) for this consumer."""

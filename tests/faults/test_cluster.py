@@ -123,10 +123,6 @@ async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, databa
     assert len(loop.acked) == total and not lost and not duplicated
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "infra/consumer.py: ConsumerRunner._loop retries timeouts and reconnects but not "
-    "nats.js.errors.ServiceUnavailableError, the 503 a pull gets while its consumer's leader is re-elected; "
-    "the runner (and so its service) exits. Fix: retry it like ConnectionReconnectingError, then drop this mark."))
 async def test_consumer_runner_outlives_its_consumer_leader(cluster: NatsCluster, cluster_bus):
     from infra.consumer import ConsumerRunner, ConsumerSpec
     from schemas import PredictionRequested
