@@ -61,7 +61,7 @@ def load():
 FULL_PROFILE = None
 
 
-def service_path(frame, feats, model, rows=20_000):
+def service_path(frame, feats, model, rows=10_000):
     """CPU per 1,000 PredictionMade events through DriftMonitor.process (dicts in, windows and alerts out)."""
     from datetime import UTC, datetime, timedelta
 
@@ -76,11 +76,14 @@ def service_path(frame, feats, model, rows=20_000):
                                                                     "channel": channel[i]},
         predicted_class=int(proba[i, 1] > 0.5), probabilities={"0": proba[i, 0], "1": proba[i, 1]},
         latency_ms=1.0, channel="bus")) for i in range(rows)]
-    monitor = DriftMonitor(dataclasses.replace(FULL_PROFILE, model="m"))
-    start = time.process_time()
-    for s in range(0, rows, BATCH):
-        monitor.process(events[s:s + BATCH], {})
-    cpu = (time.process_time() - start) / rows * 1000 * 1000
+    runs = []
+    for _ in range(3):  # best of three: other processes share this machine's caches
+        monitor = DriftMonitor(dataclasses.replace(FULL_PROFILE, model="m"))
+        start = time.process_time()
+        for s in range(0, rows, BATCH):
+            monitor.process(events[s:s + BATCH], {})
+        runs.append((time.process_time() - start) / rows * 1000 * 1000)
+    cpu = min(runs)
     index = monitor.index
     tables = sum(a.nbytes for a in (index.sorted_keys, index.z_gap, index.eq_left, index.eq_z)) + sum(
         r.sorted_values.nbytes for r in monitor.profile.numeric)

@@ -164,15 +164,18 @@ class MonitorService:
             while not stop.is_set():
                 try:
                     msg = await sub.next_msg(timeout=self.settings.model_poll_s)
-                except TimeoutError:
-                    await self.load()
-                    continue
-                try:
                     event = parse_event(msg.data)
+                except TimeoutError:
+                    event = None
                 except InvalidEvent:
                     continue
-                if (isinstance(event, ModelPromoted) and event.data.promoted) or isinstance(event, ModelRolledBack):
-                    await self.load(event)
+                if event is None or (isinstance(event, ModelPromoted) and event.data.promoted) \
+                        or isinstance(event, ModelRolledBack):
+                    try:
+                        await self.load(event)
+                    except Exception:  # registry briefly unreachable: keep watching the current champion
+                        log.exception("monitor: could not reload the champion; still watching v%s",
+                                      self.monitor.profile.version if self.monitor else "?")
         finally:
             await sub.unsubscribe()
 
