@@ -7,7 +7,7 @@ target balance); `trainer.validation` turns it into a pandera schema.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,15 @@ class Contract:
     @property
     def features(self) -> list[str]:
         return list(self.columns)
+
+    def for_production_rows(self) -> Contract:
+        """The contract recent labelled production rows must meet when a retrain adds them: types, allowed
+        categories, null rates and known classes, but no value ranges, no row count and no class balance —
+        drifted values are the very reason for the retrain, and a few labelled rows need not be balanced."""
+        columns = {
+            name: replace(rule, min=None, max=None) if rule.kind == NUMERIC else rule for name, rule in self.columns.items()
+        }
+        return replace(self, columns=columns, min_rows=1, min_class_share=0.0)
 
     def to_yaml(self) -> str:
         doc = asdict(self)

@@ -25,7 +25,8 @@ def _null_rate(rate: float) -> Check:
 def column_schema(rule: ColumnRule) -> pa.Column:
     checks = [_null_rate(rule.max_null_rate)]
     if rule.kind == NUMERIC:
-        checks.insert(0, Check.in_range(rule.min, rule.max))
+        if rule.min is not None and rule.max is not None:
+            checks.insert(0, Check.in_range(rule.min, rule.max))
         return pa.Column(float, checks=checks, nullable=True, coerce=True)
     checks.insert(0, Check.isin(rule.allowed or []))
     return pa.Column(object, checks=checks, nullable=True)
@@ -59,6 +60,13 @@ class Verdict:
     frame: pd.DataFrame
     failures: list[CheckFailure] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def joined(self, other: Verdict, label: str) -> Verdict:
+        """This verdict followed by another part's (e.g. production rows), whose failures say which part."""
+        failures = self.failures + [f.model_copy(update={"check": f"{label}: {f.check}"}) for f in other.failures]
+        frame = pd.concat([self.frame, other.frame], ignore_index=True)
+        summary = {**self.summary, "rows": len(frame), label.replace(" ", "_"): other.summary.get("rows", 0)}
+        return Verdict(self.ok and other.ok, frame, failures, summary)
 
 
 def conform(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:

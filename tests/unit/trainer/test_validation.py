@@ -90,3 +90,17 @@ def test_a_text_column_of_mostly_numbers_is_inferred_numeric_so_the_odd_text_fai
     contract = infer(broken, Settings(data_dir=tmp_path))
     assert contract.columns["x1"].kind == NUMERIC
     assert failures(frame, contract)[("x1", "coerce_dtype")].examples == ["oops"]
+
+
+def test_production_rows_for_a_retrain_may_drift_but_not_break_types(reference, contract):
+    rows = reference.frame.dropna().head(6).copy()
+    rows["x1"] = rows["x1"] + 1000 * (rows["x1"].abs().max() + 1)  # far outside the reference range
+    drifted = contract.for_production_rows()
+    assert validate(rows, drifted).ok  # drift is the reason for the retrain, not a defect
+    assert not validate(rows, contract).ok  # the reference contract still refuses it
+    rows["color"] = "purple"
+    broken = validate(rows, drifted)
+    assert not broken.ok and {f.column for f in broken.failures} == {"color"}
+    joined = validate(reference.frame, contract).joined(broken, "production rows")
+    assert not joined.ok and joined.failures[0].check.startswith("production rows: ")
+    assert len(joined.frame) == len(reference.frame) + 6
