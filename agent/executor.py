@@ -44,8 +44,8 @@ def describe_error(exc: Exception) -> str:
 def refusal(scheduled: ActionScheduled) -> str | None:
     """Why the executor must not run an action whatever the schedule says (None: it may)."""
     a = scheduled.data.action
-    if a.tier == "human_only":
-        return f"{a.kind} is human only: the agent never executes it"
+    if a.tier == "human_only" and (scheduled.data.approved_by in ("policy", "agent") or not scheduled.data.approval_id):
+        return f"{a.kind} is human only: it runs only when a person started it and another approved it"
     if a.tier != "automatic" and (scheduled.data.approved_by == "policy" or not scheduled.data.approval_id):
         return f"{a.kind} needs a person's approval and the schedule names none"
     if a.kind not in ACTIONS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.actions.base import Action, ActionContext, ActionResult
 from agent.actions.cache import clear_cache
 from agent.actions.config import change_config
+from agent.actions.delete_data import delete_data
 from agent.actions.notify import log_error, send_alert
 from agent.actions.registry import deploy_model, rollback_model
 from agent.actions.retrain import retrain_model
@@ -19,6 +20,7 @@ ACTIONS: dict[str, Action] = {
     "deploy_model": deploy_model,
     "rollback_model": rollback_model,
     "retrain_model": retrain_model,
+    "delete_data": delete_data,  # runs only after two different people (checked inside), never from the agent
 }
 
 __all__ = ["ACTIONS", "Action", "ActionContext", "ActionResult"]

@@ -19,6 +19,7 @@ from agent.executor import Executor
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
 from infra.models import CHAMPION, champion_version, configure_mlflow
+from infra.stream_reader import read_stream
 from schemas import (
     ActionCompleted,
     ActionFailed,
@@ -128,7 +129,47 @@ async def test_actions_that_need_a_person_are_not_run_on_the_policys_say(bus, po
                                       approval_id="x")])
     await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionFailed)) == 2)
     reasons = sorted(e.data.error for e in watch.of(ActionFailed))
-    assert "human only" in reasons[0] and "needs a person's approval" in reasons[1]
+    assert "runs only on an approved request that required an admin" in reasons[0]
+    assert "needs a person's approval" in reasons[1]
+
+
+async def test_delete_data_needs_two_admins_and_purges_only_older_production_data(bus, pool, settings, watch):
+    from datetime import timedelta
+
+    from infra import approvals
+    from infra.users import add_user, get_user
+    from schemas import ApprovalRequested, PredictionRequested
+    from schemas.action import ActionSpec
+    from schemas.envelope import utcnow
+
+    old = [PredictionRequested(source="t", subject="m", data={"request_id": f"o{i}", "features": {}}) for i in range(5)]
+    await bus.publish_many(old)
+    cutoff = utcnow()
+    await asyncio.sleep(0.05)
+    new = [PredictionRequested(source="t", subject="m", data={"request_id": f"n{i}", "features": {}}) for i in range(3)]
+    await bus.publish_many(new)
+    action = ActionSpec(action_id="del-1", kind="delete_data", model="driftline-classifier", tier="human_only",
+                        params={"dataset": "predictions", "before": cutoff.isoformat()})
+    request = ApprovalRequested(source="ui", subject="driftline-classifier", data=dict(
+        approval_id="ap-del", action=action, action_hash=approvals.action_hash(action), requested_by="ann",
+        summary="delete old predictions", expires_at=utcnow() + timedelta(hours=1)))
+    async with pool.acquire() as conn:
+        await add_user(conn, "ann", "admin")
+        await add_user(conn, "ben", "admin")
+        await approvals.record_request(conn, request)
+        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ann"), "approve",
+                                            request.data.action_hash, utcnow())
+        assert refusal.reason == "self_approval"  # the one who asked cannot be the second admin
+        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ben"), "approve",
+                                            request.data.action_hash, utcnow())
+        assert refusal is None
+    await bus.publish(scheduled("delete_data", action.params, action_id="del-1", tier="human_only",
+                                approved_by="ben", approval_id="ap-del"))
+    await run_executor(bus, Executor(bus, pool, settings), lambda: watch.of(ActionCompleted))
+    [done] = watch.of(ActionCompleted)
+    assert done.data.metrics_before == {"messages": 8} and done.data.metrics_after == {"messages": 3}
+    left = [m async for m in read_stream(bus.js, "PREDICTIONS")]
+    assert [m.headers["Nats-Msg-Id"] for m in left] == [e.id for e in new]
 
 
 async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, pool, settings, watch):

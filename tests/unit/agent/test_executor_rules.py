@@ -17,7 +17,10 @@ def test_only_what_the_tier_allows_is_run():
     assert refusal(scheduled("log_error", "automatic")) is None
     assert refusal(scheduled("retrain_model", "one_approver", "bob", "ap-1")) is None
     assert "needs a person's approval" in refusal(scheduled("retrain_model", "one_approver"))
-    assert "human only" in refusal(scheduled("delete_data", "human_only", "root", "ap-2"))
+    assert "human only" in refusal(scheduled("delete_data", "human_only"))  # never on the policy's say
+    assert "human only" in refusal(scheduled("delete_data", "human_only", "agent", "ap-2"))
+    # A person's approval passes this rule; the action itself then checks two different admins stand behind it.
+    assert refusal(scheduled("delete_data", "human_only", "root", "ap-2")) is None
 
 
 def test_a_refused_data_set_names_the_failed_checks():

@@ -1,0 +1,71 @@
+"""delete_data: a person starts it and a second admin approves it; the agent never proposes or schedules it.
+
+What can be deleted: production data on the bus (`predictions`: requests and predictions, `labels`: late true
+labels) up to an optional time, and stored `reports` files. The AUDIT stream is never deletable (the server
+refuses), and training data sets are the user's files, not ours to delete.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from agent.actions.base import ActionContext, ActionResult
+from infra import approvals
+from infra.stream_reader import read_stream
+
+STREAM_DATA = {"predictions": "driftline.prediction.>", "labels": "driftline.feedback.>"}
+DATASETS = (*STREAM_DATA, "reports")
+
+
+async def _check_people(ctx: ActionContext) -> None:
+    """Refuse unless two different people stand behind it: an admin's request, another admin's approval."""
+    approval_id = ctx.scheduled.data.approval_id
+    async with ctx.pool.acquire() as conn:
+        row = await approvals.get(conn, approval_id) if approval_id else None
+    if row is None or row["status"] != "approved" or row["required_role"] != "admin":
+        raise PermissionError("delete_data runs only on an approved request that required an admin")
+    if row["requested_by"] == "agent":
+        raise PermissionError("delete_data is never started by the agent")
+    if row["decided_by"] == row["requested_by"] or row["decided_by"] != ctx.scheduled.data.approved_by:
+        raise PermissionError("delete_data needs a second person's approval")
+
+
+async def _first_seq_at(ctx: ActionContext, subject: str, before: datetime) -> int | None:
+    async for msg in read_stream(ctx.bus.js, "PREDICTIONS", subjects=(subject,), start_time=before, batch=1):
+        return msg.seq
+    return None
+
+
+async def _count(ctx: ActionContext, subject: str) -> int:
+    info = await ctx.bus.js.stream_info("PREDICTIONS", subjects_filter=subject)
+    return sum((info.state.subjects or {}).values())
+
+
+async def delete_data(ctx: ActionContext) -> ActionResult:
+    """Purge production data (or report files) older than params.before; idempotent (a rerun finds less)."""
+    await _check_people(ctx)
+    dataset = ctx.action.params.get("dataset")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
+    before_text = ctx.action.params.get("before")
+    before = datetime.fromisoformat(before_text) if before_text else None
+    if dataset == "reports":
+        files = [p for p in ctx.settings.reports_dir.rglob("*") if p.is_file()] if ctx.settings.reports_dir.exists() else []
+        doomed = [p for p in files if before is None or datetime.fromtimestamp(p.stat().st_mtime, before.tzinfo) < before]
+        for path in doomed:
+            path.unlink(missing_ok=True)
+        return ActionResult(summary=f"deleted {len(doomed)} report file(s)", result={"dataset": dataset},
+                            metrics_before={"files": len(files)}, metrics_after={"files": len(files) - len(doomed)})
+    subject = STREAM_DATA[dataset]
+    before_count = await _count(ctx, subject)
+    upto = await _first_seq_at(ctx, subject, before) if before else None
+    if before and upto is None:
+        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject)  # everything stored is older
+    elif upto:
+        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject, seq=upto)  # keeps upto and later
+    else:
+        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject)
+    after_count = await _count(ctx, subject)
+    scope = f" recorded before {before_text}" if before_text else ""
+    return ActionResult(summary=f"deleted {dataset}{scope}", result={"dataset": dataset, "subject": subject},
+                        metrics_before={"messages": before_count}, metrics_after={"messages": after_count})
