@@ -55,9 +55,24 @@ def available() -> list[Service]:
     return found
 
 
+def _expose_metrics(name: str, settings: Settings) -> None:
+    """/metrics for services without an HTTP port of their own, when a port is configured for them."""
+    port = getattr(settings, f"{name}_metrics_port", None)
+    if not port or name in ("monitor", "notifier"):  # these two start their own endpoint
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=settings.metrics_host)
+    except OSError as exc:  # a second replica on one machine: the first one's endpoint already answers
+        log.warning("%s: /metrics not exposed on port %d: %s", name, port, exc)
+
+
 def serve(name: str, settings: Settings) -> None:
     """Run one service in this process until SIGINT or SIGTERM."""
     main = SERVICES[name].load()
+
+    _expose_metrics(name, settings)
 
     async def _run() -> None:
         stop = asyncio.Event()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -63,6 +64,7 @@ class Received:
 
 BatchHandler = Callable[[list[Received]], Awaitable[None]]
 
+LAG_EVERY_S = 5.0
 _FETCH_TIMEOUTS = (asyncio.TimeoutError, nats.errors.TimeoutError)
 # Transient: a reconnect, or a 503/500 while a cluster re-elects the consumer's leader.
 _UNAVAILABLE = (
@@ -128,7 +130,11 @@ class ConsumerRunner:
                 pass
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        last_lag = 0.0
         while not stop.is_set():
+            if time.monotonic() - last_lag > LAG_EVERY_S:
+                last_lag = time.monotonic()
+                await self._report_lag()
             try:
                 msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.max_wait)
             except _FETCH_TIMEOUTS:
@@ -143,6 +149,15 @@ class ConsumerRunner:
                 # The bus went away while acking or dead-lettering: what was not acked is redelivered.
                 log.warning("%s: bus lost mid-batch (%r); unacked messages will be redelivered", self.spec.durable, exc)
                 await asyncio.sleep(0.5)
+
+    async def _report_lag(self) -> None:
+        """Consumer lag for Prometheus (and the alert rule on it); a failed look-up waits for the next round."""
+        try:
+            pending, ack_pending = await self.pending()
+        except Exception:
+            return
+        metrics.LAG.labels(self.spec.durable).set(pending)
+        metrics.ACK_PENDING.labels(self.spec.durable).set(ack_pending)
 
     async def pending(self) -> tuple[int, int]:
         """(messages not yet delivered, deliveries not yet acknowledged) for this consumer."""

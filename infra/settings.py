@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     )
     webhook_tolerance_s: float = Field(300.0, description="Largest clock skew a signed webhook may have.")
 
+    # Metrics of services that have no HTTP port of their own (the gateway serves /metrics itself).
+    metrics_host: str = Field("127.0.0.1", description="Bind address of the /metrics endpoints of services.")
+    worker_metrics_port: int | None = Field(9101, description="Inference worker /metrics port; unset: none.")
+    agent_metrics_port: int | None = Field(9104, description="Agent /metrics port; unset: none.")
+    projector_metrics_port: int | None = Field(9105, description="Audit projector /metrics port; unset: none.")
+
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
