@@ -31,11 +31,6 @@ def threshold(false_alarms_per_10k: float, tests: int) -> float:
     return math.log(tests * 10_000 / false_alarms_per_10k)
 
 
-def expected_delay(threshold_a: float, kl_per_event: float) -> float:
-    """Approximate detection delay in events of a CUSUM whose LLR gains `kl_per_event` on average after a change."""
-    return threshold_a / kl_per_event
-
-
 def reference_error_bound(error_rate: float | None, n: int, design: Design, z: float = 1.0) -> float:
     """A one-sigma upper bound on the reference error rate (Wilson), so an imprecise reference cannot cry wolf.
 
