@@ -115,4 +115,7 @@ def _alert_id(cause: Event, fingerprint: str) -> str:
 
 
 def _raised(cause: Event, fingerprint: str, data: Alert) -> AlertRaised:
-    return cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data)
+    """An alert opens an incident, so it starts its own chain: its correlation id is its own id (the event
+    that closed the window stays its causation)."""
+    alert = cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data)
+    return alert.model_copy(update={"correlation_id": alert.id})

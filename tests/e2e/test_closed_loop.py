@@ -139,7 +139,7 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
 
         chain = [e for e in watch.events if e.correlation_id == incident]
         kinds = [type(e) for e in chain]
-        for cls in (DiagnosisMade, ApprovalRequested, ApprovalDecided, ActionScheduled, ActionStarted,
+        for cls in (AlertRaised, DiagnosisMade, ApprovalRequested, ApprovalDecided, ActionScheduled, ActionStarted,
                     ModelTrained, ModelPromoted, ActionCompleted):
             assert cls in kinds, f"{cls.__name__} missing from the incident's chain"
         [alert] = watch.of(AlertRaised, lambda e: e.id == incident)  # the incident is its first alert

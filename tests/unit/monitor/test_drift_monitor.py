@@ -56,6 +56,7 @@ def test_drift_raises_one_alert_naming_the_feature_then_clears():
     alert = alerts[0].data
     assert (alert.kind, alert.features, alert.detector) == ("data_drift", ["x3"], "cusum:mean_up")
     assert alerts[0].causation_id == events[1999].id  # closed by the window the detection fell in
+    assert alerts[0].correlation_id == alerts[0].id  # an alert opens an incident: its own chain
     assert alert.details["detections"]["x3"]["row"] == 1617
     assert alert.report_url == f"evidently/{alerts[0].id}.html"
     cleared = [e for e in out if isinstance(e, AlertCleared)][0]
