@@ -20,8 +20,12 @@ def addresses() -> dict[str, str]:
     gateway = services["gateway"]["environment"]["DRIFTLINE_GATEWAY_PORT"]
     monitor = services["monitor"]["environment"]["DRIFTLINE_MONITOR_METRICS_PORT"]
     alertmanager = next(p.split(":")[-1] for p in services["alertmanager"]["ports"])
-    return {f"127.0.0.1:{gateway}": f"gateway:{gateway}", f"127.0.0.1:{monitor}": f"monitor:{monitor}",
-            f"127.0.0.1:{alertmanager}": f"alertmanager:{alertmanager}"}
+    found = {f"127.0.0.1:{gateway}": f"gateway:{gateway}", f"127.0.0.1:{monitor}": f"monitor:{monitor}",
+             f"127.0.0.1:{alertmanager}": f"alertmanager:{alertmanager}"}
+    for name in ("worker", "agent", "projector"):
+        port = services[name]["environment"][f"DRIFTLINE_{name.upper()}_METRICS_PORT"]
+        found[f"127.0.0.1:{port}"] = f"{name}:{port}"
+    return found
 
 
 def localised(path) -> dict:
