@@ -75,7 +75,7 @@ _DISCONNECTED = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconn
 
 
 class PullLoop(ConsumerRunner):
-    """Waits long for the first request (cheap when idle), then takes whatever else is already there.
+    """Waits long for the first request (cheap when idle), then takes whatever else is already waiting.
 
     One fetch of a whole batch would hold the first request until the batch fills or the wait ends; waiting
     short instead keeps an idle worker polling the server hundreds of times a second.
@@ -95,7 +95,8 @@ class PullLoop(ConsumerRunner):
                 log.warning("%s: bus unavailable (%s); retrying", self.spec.durable, exc)
                 await asyncio.sleep(0.5)
                 continue
-            if self.spec.batch > 1:
+            # The first message says how many more wait; none (the usual case at low rates) means no second pull.
+            if self.spec.batch > 1 and msgs[0].metadata.num_pending:
                 try:  # a no-wait pull first: returns at once with what is stored, else after max_wait
                     msgs += await self._sub.fetch(self.spec.batch - 1, timeout=self.spec.max_wait)
                 except (*_FETCH_TIMEOUTS, *_DISCONNECTED):
