@@ -9,58 +9,22 @@ from contextlib import asynccontextmanager
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Match, Route
 
 from inference import metrics
 from inference.batcher import MicroBatcher, ModelUnavailable
 from inference.event_buffer import EventBuffer
 from inference.features import summary
-from inference.http_body import PREDICT_OPENAPI, BodyTooLarge, InvalidBody, parse_predict_body, read_limited
+from inference.http_body import BodyTooLarge, InvalidBody, parse_predict_body, read_limited
 from inference.made_events import SerializedEvent, prediction_made
 from inference.model_holder import ModelHolder
+from inference.predict_route import NamedRoute, documented
 from infra.bus import Bus
 from infra.settings import Settings
 from schemas import new_id
 
 SOURCE = "inference/gateway"
-
-
-class NamedRoute(Route):
-    """A Starlette route that names itself in the scope, as FastAPI's do, for the per-route metrics."""
-
-    def matches(self, scope):
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            child["route"] = self
-        return match, child
-
-
-def documented(app: FastAPI):
-    """app.openapi with POST /predict described (body shapes, API key, error answers)."""
-
-    def openapi() -> dict:
-        if not app.openapi_schema:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema["paths"]["/predict"] = {"post": {
-                "summary": "Predict with the champion",
-                "description": "One record or a batch; every prediction is also published as "
-                               "driftline.prediction.made.",
-                **PREDICT_OPENAPI, "security": [{"APIKey": []}],
-                "responses": {"200": {"description": "Class, probabilities, model name and version, request id."},
-                              "401": {"description": "Missing or wrong X-API-Key."},
-                              "413": {"description": "Body over the size bound."},
-                              "422": {"description": "Each wrong field, named."},
-                              "503": {"description": "No model loaded yet."}}}}
-            schema.setdefault("components", {})["securitySchemes"] = {"APIKey": {
-                "type": "apiKey", "in": "header", "name": "X-API-Key",
-                "description": "One of DRIFTLINE_API_KEYS (only when keys are configured)."}}
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    return openapi
 
 
 def _json(doc, status: int = 200) -> Response:

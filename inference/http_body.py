@@ -101,19 +101,3 @@ def _check_ids(ids: list, loc: tuple) -> list[FieldError]:
     return [FieldError(("body", *loc, *((i,) if loc == ("request_ids",) else ())), "expected a non-empty string",
                        "type_error")
             for i, rid in enumerate(ids) if rid is not None and not (isinstance(rid, str) and rid)]
-
-
-PREDICT_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [
-            {"title": "One record", "type": "object", "additionalProperties": False, "required": ["features"],
-             "properties": {"features": {"type": "object", "description": "Feature name to value (the champion's "
-                                         "signature; GET /model lists them)."},
-                            "request_id": {"type": "string", "description": "Your id; labels join on it."}}},
-            {"title": "A batch", "type": "object", "additionalProperties": False, "required": ["records"],
-             "properties": {"records": {"type": "array", "minItems": 1, "items": {"type": "object"}},
-                            "request_ids": {"type": "array", "items": {"type": "string"}}}},
-        ]}}},
-    }
-}
