@@ -28,6 +28,9 @@ def up_env(data_dir: Path) -> dict[str, str]:
         DRIFTLINE_GATEWAY_PORT=str(free_port()),
         DRIFTLINE_UI_PORT=str(free_port()),
         DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
+        DRIFTLINE_WORKER_METRICS_PORT=str(free_port()),
+        DRIFTLINE_AGENT_METRICS_PORT=str(free_port()),
+        DRIFTLINE_PROJECTOR_METRICS_PORT=str(free_port()),
     )
     return env
 
