@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -70,38 +69,39 @@ def answer_requests(requests: Sequence[PredictionRequested], model: LoadedModel,
     return answers
 
 
-_FETCH_TIMEOUTS = (TimeoutError, nats.errors.TimeoutError)
-_DISCONNECTED = (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError)
+class TwoStepPull:
+    """A pull subscription whose fetch waits long for the first request (cheap when idle), then takes whatever else
+    is already waiting. One fetch of a whole batch would hold the first request until the batch filled or the wait
+    ran out; a short wait instead would keep an idle worker polling the server hundreds of times a second."""
+
+    def __init__(self, sub, idle_wait: float):
+        self._sub = sub
+        self.idle_wait = idle_wait
+
+    async def fetch(self, batch: int, timeout: float) -> list:
+        msgs = await self._sub.fetch(1, timeout=self.idle_wait)
+        # The first message says how many more wait; none (the usual case at low rates) means no second pull.
+        if batch > 1 and msgs[0].metadata.num_pending:
+            try:  # a no-wait pull first: returns at once with what is stored, else after `timeout`
+                msgs += await self._sub.fetch(batch - 1, timeout=timeout)
+            except (TimeoutError, nats.errors.Error):
+                pass  # the first message is in hand: handle it
+        return msgs
+
+    def __getattr__(self, name):
+        return getattr(self._sub, name)
 
 
 class PullLoop(ConsumerRunner):
-    """Waits long for the first request (cheap when idle), then takes whatever else is already waiting.
-
-    One fetch of a whole batch would hold the first request until the batch fills or the wait ends; waiting
-    short instead keeps an idle worker polling the server hundreds of times a second.
-    """
+    """The consumer runner (acks, redelivery, dead letters, lag) pulling through TwoStepPull."""
 
     def __init__(self, bus: Bus, spec: ConsumerSpec, handler, idle_wait: float = 1.0):
         super().__init__(bus, spec, handler)
         self.idle_wait = idle_wait
 
-    async def _loop(self, stop) -> None:
-        while not stop.is_set():
-            try:
-                msgs = await self._sub.fetch(1, timeout=self.idle_wait)
-            except _FETCH_TIMEOUTS:
-                continue
-            except _DISCONNECTED as exc:
-                log.warning("%s: bus unavailable (%s); retrying", self.spec.durable, exc)
-                await asyncio.sleep(0.5)
-                continue
-            # The first message says how many more wait; none (the usual case at low rates) means no second pull.
-            if self.spec.batch > 1 and msgs[0].metadata.num_pending:
-                try:  # a no-wait pull first: returns at once with what is stored, else after max_wait
-                    msgs += await self._sub.fetch(self.spec.batch - 1, timeout=self.spec.max_wait)
-                except (*_FETCH_TIMEOUTS, *_DISCONNECTED):
-                    pass
-            await self.handle_batch(msgs)
+    async def setup(self) -> None:
+        await super().setup()
+        self._sub = TwoStepPull(self._sub, self.idle_wait)
 
 
 class PoisonInBatch(Exception):
