@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psutil  # noqa: E402
 from common import Stage, sample_record  # noqa: E402
 from nats.js.api import DeliverPolicy  # noqa: E402
 
@@ -125,7 +126,7 @@ async def run(stage: Stage, args) -> None:
     print(f"floor at 200 msg/s, publish -> stored -> consumer, no worker: p50 {pct(floor, 50):.2f} ms, "
           f"p99 {pct(floor, 99):.2f} ms")
     py = sys.executable
-    stage.start("worker", [py, "-m", "driftline", "serve", "worker"])
+    worker = psutil.Process(stage.start("worker", [py, "-m", "driftline", "serve", "worker"]).pid)
     async with asyncio.timeout(180):
         while True:
             try:
@@ -133,10 +134,15 @@ async def run(stage: Stage, args) -> None:
                 break
             except TimeoutError:
                 continue
+    cpu_before, wall_before = sum(worker.cpu_times()[:2]), time.perf_counter()
     rate = await burst(bus, record, model, args.requests)
+    cpu = sum(worker.cpu_times()[:2]) - cpu_before
+    wall = time.perf_counter() - wall_before
     pending, ack_pending, redelivered, waited = await settle(bus)
     print(f"worker end to end (burst of {args.requests}):   {rate:8.0f} predictions/s = {rate / ceiling:.0%} of "
           f"the ceiling (target >= 40%)")
+    print(f"  worker CPU: {cpu / args.requests * 1e6:.0f} us per prediction, busy {cpu / wall:.0%} of the burst "
+          f"(a contention-independent figure: 1 core / that = the worker's own ceiling)")
     print(f"  after the burst: pending {pending}, ack pending {ack_pending}, redelivered {redelivered} "
           f"(settled {waited:.2f} s after the last event was stored)")
     lat = await latency(bus, record, model, 200.0, args.latency_seconds)
