@@ -18,7 +18,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await ensure_streams(bus.js, settings)
         projector = Projector(bus, pool, durable=settings.audit_durable,
-                              checkpoint_every=settings.audit_checkpoint_every)
+                              checkpoint_every=settings.audit_checkpoint_every, ack_wait=settings.ack_wait_s)
         await projector.run(stop)
     finally:
         await pool.close()

@@ -68,15 +68,15 @@ class Projector:
     """Drives a durable pull consumer over the whole AUDIT stream and writes the chain."""
 
     def __init__(self, bus: Bus, pool: asyncpg.Pool, *, durable: str = "audit-projector",
-                 checkpoint_every: int = 1000, batch: int = 1000, max_wait: float = 0.5):
-        self.bus, self.pool, self.durable = bus, pool, durable
+                 checkpoint_every: int = 1000, batch: int = 1000, max_wait: float = 0.5, ack_wait: float = 30.0):
+        self.bus, self.pool, self.durable, self.ack_wait = bus, pool, durable, ack_wait
         self.every, self.batch, self.max_wait = checkpoint_every, batch, max_wait
         self.head_seq = 0
 
     async def setup(self):
         # Unbounded redelivery: an audit event is never dead-lettered, the chain waits for it instead.
         await ensure_consumer(self.bus.js, stream=AUDIT.name, durable=self.durable, subjects=AUDIT.subjects,
-                              max_deliver=-1, ack_wait=60, max_ack_pending=20_000)
+                              max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=20_000)
         return await self.bus.js.pull_subscribe_bind(self.durable, stream=AUDIT.name)
 
     async def recover_checkpoint(self) -> None:
