@@ -44,7 +44,7 @@ class Child:
         if self.own_group:  # e.g. the MLflow server forks workers: stop the whole group
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
+                self.proc.wait(3)  # the MLflow UI keeps nothing in memory worth waiting for
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
