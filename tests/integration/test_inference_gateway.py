@@ -15,7 +15,8 @@ from inference.reload import ModelReloader
 from infra.models import CHALLENGER, CHAMPION, configure_mlflow
 from infra.processes import free_port
 from infra.settings import Settings
-from schemas import ModelPromoted, parse_event
+from schemas import ModelPromoted
+from tests.integration.stored import stored_events
 from tests.model_fixtures import register_simple_model
 from tests.unit.inference.models import records
 
@@ -68,19 +69,6 @@ async def gateway(settings, bus):
         await reload_task
 
 
-async def made_events(bus, n: int, timeout: float = 20.0) -> list:
-    sub = await bus.js.pull_subscribe("driftline.prediction.made", stream="PREDICTIONS")
-    got = []
-    async with asyncio.timeout(timeout):
-        while len(got) < n:
-            try:
-                got += await sub.fetch(n - len(got), timeout=1)
-            except TimeoutError:
-                continue
-    await sub.unsubscribe()
-    return [parse_event(m.data) for m in got]
-
-
 async def test_bad_requests_get_4xx_the_gateway_keeps_serving_and_every_prediction_is_stored(settings, bus, registry):
     version = registry[1]
     good = records(1)[0]
@@ -101,7 +89,7 @@ async def test_bad_requests_get_4xx_the_gateway_keeps_serving_and_every_predicti
         ready = (await client.get("/ready")).json()
     assert statuses == [422, 422, 422, 422] and huge.status_code == 413 and batch.status_code == 200
     assert ready["ready"] and ready["model_version"] == version
-    events = await made_events(bus, 7)
+    events = await stored_events(bus, "driftline.prediction.made", 7)
     assert sorted(e.data.request_id for e in events) == ["b0", "b1", "b2", "g0", "g1", "g2", "g3"]
     assert {(e.data.model_version, e.data.channel, e.source) for e in events} == {(version, "http",
                                                                                    "inference/gateway")}
@@ -172,6 +160,6 @@ async def test_while_the_bus_is_down_predictions_are_served_and_their_events_pub
                     "events_buffered"]:
                 await asyncio.sleep(0.1)
         assert (await client.get("/ready")).json()["events_dropped"] == 0
-    events = await made_events(bus, 7)
+    events = await stored_events(bus, "driftline.prediction.made", 7)
     assert sorted(e.data.request_id for e in events) == [f"down-{i}" for i in range(4)] + [f"up-{i}" for i in
                                                                                           range(3)]

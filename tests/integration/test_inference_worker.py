@@ -11,23 +11,10 @@ from inference.worker import DURABLE, InferenceWorker
 from infra.bus import REPLY_HEADER
 from producers.publisher import request_and_wait, request_event
 from schemas import PredictionFailed, PredictionMade, parse_event
+from tests.integration.stored import stored
 from tests.unit.inference.models import memory_model, records
 
 pytestmark = pytest.mark.integration
-
-
-async def stored(bus, subject: str, n: int, timeout: float = 20.0) -> list:
-    """The first n events stored on `subject` (read back from the stream)."""
-    sub = await bus.js.pull_subscribe(subject, stream="PREDICTIONS" if "dlq" not in subject else "DLQ")
-    got = []
-    async with asyncio.timeout(timeout):
-        while len(got) < n:
-            try:
-                got += await sub.fetch(n - len(got), timeout=1)
-            except TimeoutError:
-                continue
-    await sub.unsubscribe()
-    return got
 
 
 async def running_worker(settings, bus, version="3", loops=2):

@@ -11,22 +11,10 @@ from driftline.cli import app
 from infra.bus import Bus
 from producers.simulator import Drift, run_simulation, simulate_rows
 from producers.traffic_source import builtin_breast_cancer
-from schemas import LabelReceived, PredictionRequested, parse_event
+from schemas import LabelReceived, PredictionRequested
+from tests.integration.stored import stored_events
 
 pytestmark = pytest.mark.integration
-
-
-async def read_all(bus: Bus, subject: str, n: int, timeout: float = 20.0) -> list:
-    sub = await bus.js.pull_subscribe(subject, stream="PREDICTIONS")
-    got = []
-    async with asyncio.timeout(timeout):
-        while len(got) < n:
-            try:
-                got += await sub.fetch(n - len(got), timeout=1)
-            except TimeoutError:
-                continue
-    await sub.unsubscribe()
-    return [parse_event(m.data) for m in got]
 
 
 async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bus):
@@ -35,8 +23,8 @@ async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bu
     summary = await run_simulation(bus, frame, target, model="driftline-classifier", rows=30, rate=500.0, seed=7,
                                    drift=drift, label_delay=0.3)
     assert summary["requests"] == 30 and summary["drifted"] == 10 and summary["labels"] == 30
-    requests = await read_all(bus, "driftline.prediction.requested", 30)
-    labels = await read_all(bus, "driftline.feedback.label", 30)
+    requests = await stored_events(bus, "driftline.prediction.requested", 30)
+    labels = await stored_events(bus, "driftline.feedback.label", 30)
     expected = list(simulate_rows(frame, target, 30, seed=7, drift=drift))
     assert all(isinstance(r, PredictionRequested) for r in requests)
     assert [r.data.features for r in requests] == [row.features for row in expected]
@@ -64,7 +52,7 @@ def test_publish_csv_puts_one_request_per_row(nats_server, settings, tmp_path):
     async def check() -> list:
         bus = await Bus.connect(nats_server.url)
         try:
-            return await read_all(bus, "driftline.prediction.requested", 25)
+            return await stored_events(bus, "driftline.prediction.requested", 25)
         finally:
             await bus.close()
 
