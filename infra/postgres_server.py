@@ -72,7 +72,10 @@ class EmbeddedPostgres:
     def _initdb(self, user: str | None) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if user:
+            # The server user must reach both its data and the binaries inside our virtualenv, wherever the
+            # checkout lives (a 0700 temp folder, say): let it traverse the folders above them (o+x, no listing).
             _open_path_to(self.pgdata)
+            _open_path_to(_bin_dir() / "postgres")
             _chown_tree(self.data_dir, user)
         if (self.pgdata / "PG_VERSION").exists():
             return
