@@ -133,9 +133,17 @@ def resolve(settings: Settings, dataset: Dataset, path: Path | None) -> tuple[Co
 
     Returns (contract, where it is, whether it was inferred just now).
     """
-    path = Path(path) if path else default_path(settings, dataset)
+    fallback = settings.data_dir.resolve() / "schemas" / f"{Path(dataset.source).stem}.schema.yaml"
+    if path is None:
+        path = default_path(settings, dataset)
+        if not path.is_file() and fallback.is_file():
+            path = fallback  # inferred earlier beside a data set whose folder was read-only
+    path = Path(path)
     if path.is_file():
         return Contract.load(path), path, False
     contract = infer(dataset, settings)
-    contract.save(path)
+    try:
+        contract.save(path)
+    except OSError:  # the data set's folder is read-only: keep the schema in the data dir instead
+        path = contract.save(fallback)
     return contract, path, True

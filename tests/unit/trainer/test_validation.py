@@ -104,3 +104,21 @@ def test_production_rows_for_a_retrain_may_drift_but_not_break_types(reference, 
     joined = validate(reference.frame, contract).joined(broken, "production rows")
     assert not joined.ok and joined.failures[0].check.startswith("production rows: ")
     assert len(joined.frame) == len(reference.frame) + 6
+
+
+def test_schema_of_a_data_set_in_a_read_only_folder_is_kept_in_the_data_dir(tmp_path):
+    from trainer.contract import resolve
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    source = folder / "d.csv"
+    mixed_frame().to_csv(source, index=False)
+    dataset = Dataset(str(source), clean_frame(mixed_frame()), "label")
+    settings = Settings(data_dir=tmp_path / "data")
+    blocker = folder / "d.schema.yaml"
+    blocker.mkdir()  # a folder where the file would go: saving beside the CSV fails as on a read-only mount
+    contract, path, inferred = resolve(settings, Dataset(str(source), dataset.frame, "label"), None)
+    assert inferred and path == settings.data_dir.resolve() / "schemas" / "d.schema.yaml" and path.is_file()
+    blocker.rmdir()
+    again, path_again, inferred_again = resolve(settings, dataset, None)
+    assert not inferred_again and path_again == path and again == contract
