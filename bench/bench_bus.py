@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil  # noqa: E402
-from common import Stage, sample_record  # noqa: E402
+from common import Stage, run_with_load_report, sample_record  # noqa: E402
 from nats.js.api import DeliverPolicy  # noqa: E402
 
 from inference.worker import DURABLE  # noqa: E402
@@ -167,14 +166,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    one, five, fifteen = os.getloadavg()
-    print(f"machine load average (1, 5, 15 min) before: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
-    main()
-    one, five, fifteen = os.getloadavg()
-    print(f"machine load average (1, 5, 15 min) after:  {one:.1f} {five:.1f} {fifteen:.1f}")
+    run_with_load_report(main)

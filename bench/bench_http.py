@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Stage, free_port, sample_record, wait_http  # noqa: E402
+from common import Stage, free_port, run_with_load_report, sample_record, wait_http  # noqa: E402
 from loadgen import http_request, run_load  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -77,14 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    one, five, fifteen = os.getloadavg()
-    print(f"machine load average (1, 5, 15 min) before: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
-    main()
-    one, five, fifteen = os.getloadavg()
-    print(f"machine load average (1, 5, 15 min) after:  {one:.1f} {five:.1f} {fifteen:.1f}")
+    run_with_load_report(main)

@@ -92,3 +92,18 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120, method: st
             pass
         time.sleep(0.25)
     raise TimeoutError(f"{url} not ready within {timeout}s")
+
+
+def run_with_load_report(main) -> None:
+    """Run a benchmark under uvloop, printing the machine's load before and after (figures here are shared-CPU)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    one, five, fifteen = os.getloadavg()
+    print(f"machine load average (1, 5, 15 min) before: {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
+    main()
+    one, five, fifteen = os.getloadavg()
+    print(f"machine load average (1, 5, 15 min) after:  {one:.1f} {five:.1f} {fifteen:.1f}")
