@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_bus.py [--requests 20000] [--rounds 3] [--latency-seconds 20] [--model simple|trained]
 
-On one nats-server (JetStream on disk, the embedded defaults): (1) the floor, p50/p99 of one publish -> stored hop
+On one nats-server (JetStream on disk, the embedded defaults; the raw publishes go to a stream configured like
+REQUESTS): (1) the floor, p50/p99 of one publish -> stored hop
 at 200 msg/s with no worker; then, in rounds, (2) the ceiling, raw nats-py pipelined JetStream publishes of
 request-sized messages, and (3) a burst of requests through `driftline serve worker`, timed from the first request
 published to the last prediction event stored; (4) p50/p99 latency at 200 requests/s offered from a request published
@@ -30,12 +31,26 @@ from inference.worker import DURABLE  # noqa: E402
 from infra.bus import Bus, event_headers  # noqa: E402
 from producers.publisher import request_and_wait, request_event  # noqa: E402
 from schemas.prediction import MADE  # noqa: E402
+from schemas.streams import REQUESTS, stream_for  # noqa: E402
+
+BENCH_STREAM, BENCH_SUBJECT = "BENCH", "bench.raw"
+
+
+async def bench_stream(bus: Bus, settings) -> None:
+    """A stream configured like REQUESTS (file storage, limits, the same server) for the raw publishes, so they
+    neither feed the worker nor share the production streams."""
+    from infra.streams import stream_config
+    from schemas.streams import REQUESTS
+
+    config = stream_config(REQUESTS, settings)
+    config.name, config.subjects, config.description = BENCH_STREAM, [BENCH_SUBJECT], "bench_bus.py raw publishes"
+    await bus.js.add_stream(config)
 
 
 async def raw_ceiling(bus: Bus, payload: bytes, n: int) -> float:
     """Messages per second: publish_async pipelined, all acks awaited (the best a publisher gets here)."""
     start = time.perf_counter()
-    futures = [await bus.js.publish_async("driftline.prediction.bench", payload) for _ in range(n)]
+    futures = [await bus.js.publish_async(BENCH_SUBJECT, payload) for _ in range(n)]
     await asyncio.gather(*futures)
     return n / (time.perf_counter() - start)
 
@@ -50,7 +65,7 @@ async def settle(bus: Bus, timeout: float = 30.0) -> tuple[int, int, int, float]
     seconds waited)."""
     start = time.perf_counter()
     while True:
-        info = await bus.js.consumer_info("PREDICTIONS", DURABLE)
+        info = await bus.js.consumer_info(REQUESTS.name, DURABLE)
         done = info.num_pending == 0 and info.num_ack_pending == 0
         if done or time.perf_counter() - start > timeout:
             return info.num_pending, info.num_ack_pending, info.num_redelivered, time.perf_counter() - start
@@ -102,7 +117,8 @@ async def latency(bus: Bus, record: dict, model: str, rate: float, seconds: floa
             if len(out.seen) == total:
                 done.set()
 
-    sub = await bus.js.subscribe(listen_to, stream="PREDICTIONS", ordered_consumer=True, cb=on_made,
+    sub = await bus.js.subscribe(listen_to, stream=stream_for(listen_to).name if listen_to != BENCH_SUBJECT else
+                                 BENCH_STREAM, ordered_consumer=True, cb=on_made,
                                  deliver_policy=DeliverPolicy.NEW)
     start = time.perf_counter()
     for i in range(total):
@@ -138,9 +154,9 @@ async def run(stage: Stage, args) -> None:
     from infra.streams import ensure_streams
 
     await ensure_streams(bus.js, stage.settings)
+    await bench_stream(bus, stage.settings)
     payload = request_event(record, model=model).to_bytes()
-    floor = await latency(bus, record, model, 200.0, args.latency_seconds, "driftline.prediction.bench",
-                          "driftline.prediction.bench")
+    floor = await latency(bus, record, model, 200.0, args.latency_seconds, BENCH_SUBJECT, BENCH_SUBJECT)
     print(f"floor at 200 msg/s, no worker (one publish, stored, seen by a subscriber): {floor.line()}")
     py = sys.executable
     worker = psutil.Process(stage.start("worker", [py, "-m", "driftline", "serve", "worker"]).pid)

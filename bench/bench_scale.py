@@ -31,7 +31,7 @@ from infra.settings import Settings  # noqa: E402
 from infra.streams import ensure_streams  # noqa: E402
 from schemas import PredictionMade, PredictionRequested  # noqa: E402
 
-DURABLE, STREAM = "inference-worker", "PREDICTIONS"
+DURABLE, STREAM, OUT = "inference-worker", "REQUESTS", "PREDICTIONS"
 
 
 def start_workers(n: int, settings: Settings, concurrency: int, logs: Path) -> list[subprocess.Popen]:
@@ -50,7 +50,7 @@ async def pause(bus: Bus, on: bool) -> None:
 
 
 async def made(bus: Bus) -> int:
-    info = await bus.js.stream_info(STREAM, subjects_filter=PredictionMade.topic)
+    info = await bus.js.stream_info(OUT, subjects_filter=PredictionMade.topic)
     return (info.state.subjects or {}).get(PredictionMade.topic, 0)
 
 
@@ -72,6 +72,7 @@ async def one_round(bus: Bus, settings: Settings, workers: int, requests: list[P
     except Exception:  # first round: no consumer yet
         pass
     await bus.js.purge_stream(STREAM)
+    await bus.js.purge_stream(OUT)
     procs = start_workers(workers, settings, concurrency, logs)
     try:
         async def pulling():

@@ -100,7 +100,7 @@ def _declare_subscriber(broker: NatsBroker, route: Route, cls: type[Event]) -> N
 def asyncapi_document() -> dict[str, Any]:
     """The AsyncAPI 3.0 document of the bus, rendered by FastStream from the routes above."""
     spec = AsyncAPI(build_broker(), title="Driftline bus", version="1.0.0", schema_version="3.0.0",
-                    description="Typed CloudEvents on NATS JetStream. Streams: PREDICTIONS (data plane), "
+                    description="Typed CloudEvents on NATS JetStream. Streams: REQUESTS and PREDICTIONS (data plane), "
                                 "AUDIT (control events, the audit trail), DLQ (driftline.dlq.<consumer>: poison "
                                 "messages with their error).").to_specification()
     return json.loads(spec.to_json())

@@ -18,7 +18,7 @@ from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected
 from infra.models import LoadedModel
 from infra.settings import Settings
 from schemas import PredictionFailed, PredictionRequested
-from schemas.streams import PREDICTIONS
+from schemas.streams import REQUESTS
 
 SOURCE = "inference/worker"
 DURABLE = "inference-worker"
@@ -115,7 +115,7 @@ class InferenceWorker:
         self.bus = bus
         self.holder = holder
         self.spec = ConsumerSpec(
-            DURABLE, PREDICTIONS.name, ("driftline.prediction.requested",), batch=settings.worker_batch,
+            DURABLE, REQUESTS.name, ("driftline.prediction.requested",), batch=settings.worker_batch,
             max_wait=settings.worker_batch_wait_s, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
             backoff=tuple(settings.backoff_s), expected=(PredictionRequested,))
 

@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     nats_port: int = Field(4222, description="Embedded nats-server port.")
     nats_sync_interval: str = Field("always", description="JetStream fsync interval of the embedded server.")
     stream_replicas: int = Field(1, description="Replicas of each stream (3 on a cluster).")
-    predictions_max_age_s: float = Field(7 * 24 * 3600, description="How long PREDICTIONS keeps messages.")
-    predictions_max_bytes: int = Field(2 * 1024**3, description="Size bound of the PREDICTIONS stream.")
+    predictions_max_age_s: float = Field(7 * 24 * 3600, description="How long REQUESTS and PREDICTIONS keep messages.")
+    predictions_max_bytes: int = Field(2 * 1024**3, description="Size bound of each of REQUESTS and PREDICTIONS.")
     dlq_max_age_s: float = Field(30 * 24 * 3600, description="How long the DLQ keeps poison messages.")
     duplicate_window_s: float = Field(120, description="JetStream window in which a repeated Nats-Msg-Id is dropped.")
 

@@ -17,7 +17,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from infra.settings import Settings
-from schemas.streams import ALL_STREAMS, PREDICTIONS, StreamSpec
+from schemas.streams import ALL_STREAMS, DATA_PLANE, StreamSpec
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def stream_config(spec: StreamSpec, settings: Settings) -> StreamConfig:
         config.max_age = 0
         config.max_bytes = -1
         config.max_msgs = -1
-    elif spec is PREDICTIONS:
+    elif spec in DATA_PLANE:
         config.max_age = settings.predictions_max_age_s
         config.max_bytes = settings.predictions_max_bytes
     else:
@@ -53,12 +53,37 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
     for spec in ALL_STREAMS:
         wanted = stream_config(spec, settings)
         try:
-            await js.stream_info(spec.name)
+            info = await js.stream_info(spec.name)
         except NotFoundError:
             await js.add_stream(wanted)
             log.info("created stream %s", spec.name)
             continue
         await js.update_stream(wanted)
+        if set(info.config.subjects or ()) != set(spec.subjects):
+            await _drop_orphaned_consumers(js, spec)
+
+
+def _overlaps(filter_subject: str, pattern: str) -> bool:
+    """Whether a consumer filter can match any subject of a stream pattern (tokens, `*` and `>`)."""
+    left, right = filter_subject.split("."), pattern.split(".")
+    for a, b in zip(left, right, strict=False):
+        if ">" in (a, b):
+            return True
+        if a != b and "*" not in (a, b):
+            return False
+    return len(left) == len(right)
+
+
+async def _drop_orphaned_consumers(js: JetStreamContext, spec: StreamSpec) -> None:
+    """After a stream gave up subjects (PREDICTIONS handed driftline.prediction.requested to REQUESTS), a consumer
+    filtering only on those could never receive anything again: delete it, saying what it leaves behind."""
+    for consumer in await js.consumers_info(spec.name):
+        filters = consumer.config.filter_subjects or [consumer.config.filter_subject or ">"]
+        if not any(_overlaps(f, p) for f in filters for p in spec.subjects):
+            await js.delete_consumer(spec.name, consumer.name)
+            log.warning("stream %s no longer stores %s: deleted its consumer %s (%d message(s) it had not yet "
+                        "delivered stay until they age out)", spec.name, ", ".join(filters), consumer.name,
+                        consumer.num_pending)
 
 
 async def ensure_consumer(

@@ -13,7 +13,11 @@ from agent.actions.base import ActionContext, ActionResult
 from infra import approvals
 from infra.stream_reader import read_stream
 
-STREAM_DATA = {"predictions": "driftline.prediction.>", "labels": "driftline.feedback.>"}
+# dataset -> where it is stored: (stream, subject filter) pairs
+STREAM_DATA = {
+    "predictions": (("REQUESTS", "driftline.prediction.requested"), ("PREDICTIONS", "driftline.prediction.>")),
+    "labels": (("PREDICTIONS", "driftline.feedback.>"),),
+}
 DATASETS = (*STREAM_DATA, "reports")
 
 
@@ -30,15 +34,26 @@ async def _check_people(ctx: ActionContext) -> None:
         raise PermissionError("delete_data needs a second person's approval")
 
 
-async def _first_seq_at(ctx: ActionContext, subject: str, before: datetime) -> int | None:
-    async for msg in read_stream(ctx.bus.js, "PREDICTIONS", subjects=(subject,), start_time=before, batch=1):
+async def _first_seq_at(ctx: ActionContext, stream: str, subject: str, before: datetime) -> int | None:
+    async for msg in read_stream(ctx.bus.js, stream, subjects=(subject,), start_time=before, batch=1):
         return msg.seq
     return None
 
 
-async def _count(ctx: ActionContext, subject: str) -> int:
-    info = await ctx.bus.js.stream_info("PREDICTIONS", subjects_filter=subject)
-    return sum((info.state.subjects or {}).values())
+async def _count(ctx: ActionContext, places) -> int:
+    total = 0
+    for stream, subject in places:
+        info = await ctx.bus.js.stream_info(stream, subjects_filter=subject)
+        total += sum((info.state.subjects or {}).values())
+    return total
+
+
+async def _purge(ctx: ActionContext, stream: str, subject: str, before: datetime | None) -> None:
+    upto = await _first_seq_at(ctx, stream, subject, before) if before else None
+    if upto:
+        await ctx.bus.js.purge_stream(stream, subject=subject, seq=upto)  # keeps upto and later
+    else:
+        await ctx.bus.js.purge_stream(stream, subject=subject)  # no time limit, or everything stored is older
 
 
 async def delete_data(ctx: ActionContext) -> ActionResult:
@@ -56,16 +71,12 @@ async def delete_data(ctx: ActionContext) -> ActionResult:
             path.unlink(missing_ok=True)
         return ActionResult(summary=f"deleted {len(doomed)} report file(s)", result={"dataset": dataset},
                             metrics_before={"files": len(files)}, metrics_after={"files": len(files) - len(doomed)})
-    subject = STREAM_DATA[dataset]
-    before_count = await _count(ctx, subject)
-    upto = await _first_seq_at(ctx, subject, before) if before else None
-    if before and upto is None:
-        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject)  # everything stored is older
-    elif upto:
-        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject, seq=upto)  # keeps upto and later
-    else:
-        await ctx.bus.js.purge_stream("PREDICTIONS", subject=subject)
-    after_count = await _count(ctx, subject)
+    places = STREAM_DATA[dataset]
+    before_count = await _count(ctx, places)
+    for stream, subject in places:
+        await _purge(ctx, stream, subject, before)
+    after_count = await _count(ctx, places)
     scope = f" recorded before {before_text}" if before_text else ""
-    return ActionResult(summary=f"deleted {dataset}{scope}", result={"dataset": dataset, "subject": subject},
+    subjects = ", ".join(subject for _, subject in places)
+    return ActionResult(summary=f"deleted {dataset}{scope}", result={"dataset": dataset, "subject": subjects},
                         metrics_before={"messages": before_count}, metrics_after={"messages": after_count})

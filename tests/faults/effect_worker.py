@@ -55,7 +55,7 @@ async def main(args: argparse.Namespace) -> None:
                 if args.sleep:
                     await asyncio.sleep(args.sleep)
 
-    spec = ConsumerSpec(durable=args.durable, stream="PREDICTIONS", subjects=(PredictionRequested.topic,),
+    spec = ConsumerSpec(durable=args.durable, stream="REQUESTS", subjects=(PredictionRequested.topic,),
                         batch=args.batch, max_wait=0.2, ack_wait=args.ack_wait, max_deliver=args.max_deliver,
                         backoff=tuple(float(b) for b in args.backoff.split(",")))
     stop = asyncio.Event()

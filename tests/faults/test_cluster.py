@@ -18,14 +18,14 @@ from tests.faults.harness import PublishLoop, SupervisedWorker, Tally, effect_co
 pytestmark = pytest.mark.integration
 
 
-async def stream_leader(bus, stream: str = "PREDICTIONS") -> str | None:
+async def stream_leader(bus, stream: str = "REQUESTS") -> str | None:
     try:
         return (await bus.js.stream_info(stream)).cluster.leader
     except Exception:  # no leader right now: the API times out or answers with an error
         return None
 
 
-async def replica_current(bus, node: str, stream: str = "PREDICTIONS") -> bool:
+async def replica_current(bus, node: str, stream: str = "REQUESTS") -> bool:
     try:
         info = await bus.js.stream_info(stream)
     except Exception:
@@ -34,7 +34,7 @@ async def replica_current(bus, node: str, stream: str = "PREDICTIONS") -> bool:
     return info.cluster.leader == node or (node in peers and peers[node].current and not peers[node].lag)
 
 
-async def make_leader(bus, node: str, stream: str = "PREDICTIONS") -> bool:
+async def make_leader(bus, node: str, stream: str = "REQUESTS") -> bool:
     """Ask the stream leader to step down in favour of `node`; True once `node` leads."""
     if await stream_leader(bus, stream) == node:
         return True
@@ -73,7 +73,7 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
             await publishing
         await eventually(lambda: replica_current(bus, old), 60, f"restarted {old} caught up")
         await eventually(lambda: make_leader(bus, old), 30, f"{old} leading again", interval=0.5)
-        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)  # read from the restarted node
+        stored = await stored_ids(bus, "REQUESTS", PredictionRequested.topic)  # read from the restarted node
         await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
     finally:
         await worker.stop()
@@ -108,7 +108,7 @@ async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, databa
         async with asyncio.timeout(120):
             await publishing
         await eventually(lambda: replica_current(bus, frozen), 60, f"resumed {frozen} caught up")
-        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)
+        stored = await stored_ids(bus, "REQUESTS", PredictionRequested.topic)
         await eventually(lambda: effects_done(database_url, set(loop.acked)), 90, "every event processed")
     finally:
         await worker.stop()
@@ -132,10 +132,10 @@ async def test_consumer_runner_outlives_its_consumer_leader(cluster: NatsCluster
     async def handle(batch):
         handled.extend(item.event.id for item in batch)
 
-    runner = ConsumerRunner(cluster_bus, ConsumerSpec("f-leader-loss", "PREDICTIONS", (PredictionRequested.topic,),
+    runner = ConsumerRunner(cluster_bus, ConsumerSpec("f-leader-loss", "REQUESTS", (PredictionRequested.topic,),
                                                       max_wait=0.2), handle)
     await runner.setup()
-    leader = (await cluster_bus.js.consumer_info("PREDICTIONS", "f-leader-loss")).cluster.leader
+    leader = (await cluster_bus.js.consumer_info("REQUESTS", "f-leader-loss")).cluster.leader
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
     await asyncio.sleep(1.0)

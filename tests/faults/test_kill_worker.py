@@ -51,7 +51,7 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
         await eventually(lambda: _at_least(made_count(bus), TOTAL), 180, "every request answered after the restart")
         recovery_s = round(time.monotonic() - restarted, 1)
         await eventually(lambda: _settled(bus), 60, "nothing pending or awaiting an ack")
-        info = await bus.js.consumer_info("PREDICTIONS", "inference-worker")
+        info = await bus.js.consumer_info("REQUESTS", "inference-worker")
     finally:
         victim.stop()
         survivor.stop()
@@ -76,5 +76,5 @@ async def _at_least(value, n: int):
 
 
 async def _settled(bus) -> bool:
-    info = await bus.js.consumer_info("PREDICTIONS", "inference-worker")
+    info = await bus.js.consumer_info("REQUESTS", "inference-worker")
     return info.num_pending == 0 and info.num_ack_pending == 0

@@ -30,7 +30,7 @@ async def test_every_acknowledged_event_survives_a_server_crash(nats_server, set
         nats_server.start()
         async with asyncio.timeout(120):
             await publishing
-        stored = await stored_ids(bus, "PREDICTIONS", PredictionRequested.topic)
+        stored = await stored_ids(bus, "REQUESTS", PredictionRequested.topic)
     finally:
         await bus.close()
 

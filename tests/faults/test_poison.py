@@ -63,7 +63,7 @@ async def test_poison_messages_are_dead_lettered_with_their_reason(bus):
         for item in batch:
             effects[item.event.id] += 1
 
-    spec = ConsumerSpec(DURABLE, "PREDICTIONS", (PredictionRequested.topic,), batch=200, max_wait=0.2)
+    spec = ConsumerSpec(DURABLE, "REQUESTS", (PredictionRequested.topic,), batch=200, max_wait=0.2)
     runner = ConsumerRunner(bus, spec, handle)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))

@@ -55,7 +55,7 @@ async def test_consumer_naks_while_postgres_is_down_and_catches_up(bus, nats_ser
         await eventually(lambda: _at_least(count_effects(dsn), TOTAL // 5), 60, "a fifth of the effects")
         own_postgres.stop()  # fast shutdown: open transactions are cut mid-batch
         await asyncio.sleep(OUTAGE_S)
-        during = await bus.js.consumer_info("PREDICTIONS", "f-pg")
+        during = await bus.js.consumer_info("REQUESTS", "f-pg")
         dead_during = (await bus.js.stream_info("DLQ")).state.messages
         own_postgres.start()
         await eventually(lambda: _at_least(count_effects(dsn), TOTAL), 120, "every event processed after the outage")
@@ -90,6 +90,6 @@ async def _at_least(value, n: int) -> bool:
 
 
 async def _no_ack_pending(bus) -> bool:
-    info = await bus.js.consumer_info("PREDICTIONS", "f-pg")
+    info = await bus.js.consumer_info("REQUESTS", "f-pg")
     return info.num_ack_pending == 0 and info.num_pending == 0
 

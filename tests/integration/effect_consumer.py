@@ -30,7 +30,7 @@ async def main(url: str, dsn: str, durable: str) -> None:
                     await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", item.event.id)
             await asyncio.sleep(0.01)  # slow enough to be killed mid-batch
 
-    spec = ConsumerSpec(durable=durable, stream="PREDICTIONS", subjects=(PredictionRequested.topic,), batch=50,
+    spec = ConsumerSpec(durable=durable, stream="REQUESTS", subjects=(PredictionRequested.topic,), batch=50,
                         max_wait=0.2, ack_wait=2.0)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -142,12 +142,19 @@ async def test_delete_data_needs_two_admins_and_purges_only_older_production_dat
     from schemas.action import ActionSpec
     from schemas.envelope import utcnow
 
+    def made(rid: str) -> PredictionMade:
+        return PredictionMade(source="inference/worker", subject="m", data=dict(
+            request_id=rid, model="m", model_version="1", features={}, predicted_class=0,
+            probabilities={"0": 1.0}, latency_ms=1.0, channel="bus"))
+
+    # Requests (stream REQUESTS) and predictions (stream PREDICTIONS): the dataset spans both.
     old = [PredictionRequested(source="t", subject="m", data={"request_id": f"o{i}", "features": {}}) for i in range(5)]
-    await bus.publish_many(old)
+    await bus.publish_many([*old, made("o0"), made("o1")])
     cutoff = utcnow()
     await asyncio.sleep(0.05)
     new = [PredictionRequested(source="t", subject="m", data={"request_id": f"n{i}", "features": {}}) for i in range(3)]
-    await bus.publish_many(new)
+    new_made = made("n0")
+    await bus.publish_many([*new, new_made])
     action = ActionSpec(action_id="del-1", kind="delete_data", model="driftline-classifier", tier="human_only",
                         params={"dataset": "predictions", "before": cutoff.isoformat()})
     request = ApprovalRequested(source="ui", subject="driftline-classifier", data=dict(
@@ -167,9 +174,11 @@ async def test_delete_data_needs_two_admins_and_purges_only_older_production_dat
                                 approved_by="ben", approval_id="ap-del"))
     await run_executor(bus, Executor(bus, pool, settings), lambda: watch.of(ActionCompleted))
     [done] = watch.of(ActionCompleted)
-    assert done.data.metrics_before == {"messages": 8} and done.data.metrics_after == {"messages": 3}
-    left = [m async for m in read_stream(bus.js, "PREDICTIONS")]
+    assert done.data.metrics_before == {"messages": 11} and done.data.metrics_after == {"messages": 4}
+    left = [m async for m in read_stream(bus.js, "REQUESTS")]
     assert [m.headers["Nats-Msg-Id"] for m in left] == [e.id for e in new]
+    left = [m async for m in read_stream(bus.js, "PREDICTIONS")]
+    assert [m.headers["Nats-Msg-Id"] for m in left] == [new_made.id]
 
 
 async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, pool, settings, watch):

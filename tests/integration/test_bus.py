@@ -50,7 +50,7 @@ async def test_same_event_published_twice_is_stored_once(bus):
     other = request(2)
     acks = await bus.publish_many([event, other, other])
     assert [bool(a.duplicate) for a in acks] == [True, False, True]
-    info = await bus.js.stream_info("PREDICTIONS")
+    info = await bus.js.stream_info("REQUESTS")
     assert info.state.messages == 2
 
 
@@ -65,7 +65,7 @@ async def test_malformed_message_goes_to_dlq_and_the_next_is_processed(bus):
     await bus.js.publish(PredictionRequested.topic, b'{"type": "driftline.prediction.requested.v1", "data": 5}')
     await bus.js.publish(PredictionRequested.topic, b"\xff not json")
     await bus.publish(good_after)
-    spec = ConsumerSpec("t-dlq", "PREDICTIONS", (PredictionRequested.topic,), batch=10, max_wait=0.2)
+    spec = ConsumerSpec("t-dlq", "REQUESTS", (PredictionRequested.topic,), batch=10, max_wait=0.2)
     runner = ConsumerRunner(bus, spec, handle)
     await run_until(runner, lambda: len(seen) == 2)
     assert seen == [good_before.id, good_after.id]
@@ -76,7 +76,7 @@ async def test_malformed_message_goes_to_dlq_and_the_next_is_processed(bus):
     assert "invalid driftline.prediction.requested.v1" in reasons[0] and "source: Field required" in reasons[0]
     assert reasons[1].startswith("not JSON")
     assert dead[1].data == b"\xff not json"  # the raw bytes, untouched
-    assert dead[0].headers["Driftline-Origin"] == "PREDICTIONS:2"
+    assert dead[0].headers["Driftline-Origin"] == "REQUESTS:2"
     assert await runner.pending() == (0, 0)
 
 
@@ -92,7 +92,7 @@ async def test_transient_failure_is_retried_then_dead_lettered(bus):
                 raise Rejected("unknown model")
 
     await bus.publish_many([request(0), request(1), request(2)])
-    spec = ConsumerSpec("t-retry", "PREDICTIONS", (PredictionRequested.topic,), max_wait=0.1, max_deliver=3,
+    spec = ConsumerSpec("t-retry", "REQUESTS", (PredictionRequested.topic,), max_wait=0.1, max_deliver=3,
                         backoff=(0.05, 0.05))
     runner = ConsumerRunner(bus, spec, handle)
 
@@ -130,13 +130,13 @@ async def test_pending_acks_return_to_zero_after_a_burst(bus):
         seen.update(item.event.id for item in batch)
 
     await bus.publish_many([request(i) for i in range(3000)])
-    spec = ConsumerSpec("t-burst", "PREDICTIONS", (PredictionRequested.topic,), batch=256, max_wait=0.05)
+    spec = ConsumerSpec("t-burst", "REQUESTS", (PredictionRequested.topic,), batch=256, max_wait=0.05)
     runner = ConsumerRunner(bus, spec, handle)
     await run_until(runner, lambda: len(seen) == 3000)
     async with asyncio.timeout(5):
         while await runner.pending() != (0, 0):
             await asyncio.sleep(0.05)
-    info = await bus.js.consumer_info("PREDICTIONS", "t-burst")
+    info = await bus.js.consumer_info("REQUESTS", "t-burst")
     assert info.num_redelivered == 0  # nothing waited on a redelivery
 
 
@@ -166,7 +166,7 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_effect(bus
         async with asyncio.timeout(60):
             while await conn.fetchval("SELECT count(*) FROM effects") < 400:
                 await asyncio.sleep(0.05)
-            while (await bus.js.consumer_info("PREDICTIONS", "t-crash")).num_ack_pending:
+            while (await bus.js.consumer_info("REQUESTS", "t-crash")).num_ack_pending:
                 await asyncio.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -179,6 +179,33 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_effect(bus
     assert redelivered > 0  # the killed batch really was delivered again, and had no second effect
     print(json.dumps({"published": 400, "effects_before_kill": killed_at, "processed": len(rows),
                       "duplicated": 0, "redelivered": redelivered}))
+
+
+async def test_a_store_from_before_the_request_stream_is_brought_to_the_two_data_plane_streams(nats_server, settings):
+    """PREDICTIONS used to hold driftline.prediction.> (requests too): provisioning hands requests to REQUESTS and
+    deletes the worker's old consumer, which could never receive anything again; stored messages stay."""
+    from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+    from infra.bus import Bus
+    from infra.streams import ensure_streams
+
+    old = await Bus.connect(nats_server.url, name="old")
+    try:
+        await old.js.add_stream(StreamConfig(name="PREDICTIONS", subjects=["driftline.prediction.>",
+                                                                           "driftline.feedback.>"]))
+        for durable, subject in (("inference-worker", PredictionRequested.topic), ("monitor", "driftline.>")):
+            await old.js.add_consumer("PREDICTIONS", ConsumerConfig(durable_name=durable, filter_subject=subject,
+                                                                    ack_policy=AckPolicy.EXPLICIT))
+        await old.publish(request(1))
+        await ensure_streams(old.js, settings)
+        assert (await old.js.stream_info("PREDICTIONS")).state.messages == 1  # nothing deleted
+        assert sorted(c.name for c in await old.js.consumers_info("PREDICTIONS")) == ["monitor"]
+        ack = await old.publish(request(2))
+        assert ack.stream == "REQUESTS"
+        await ensure_streams(old.js, settings)  # a second start changes nothing
+        assert (await old.js.stream_info("REQUESTS")).state.messages == 1
+    finally:
+        await old.close()
 
 
 async def test_migrations_apply_once_in_order(database_url):
