@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 import uuid
@@ -43,7 +44,7 @@ def new_id() -> str:
             _counter = 0
         counter = _counter
     rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    return str(_uuid7_from(ms, counter, rand))
+    return _text(_uuid7_int(ms, counter, rand))
 
 
 def derived_id(cause_id: str, event_type: str, key: str = "") -> str:
@@ -53,19 +54,29 @@ def derived_id(cause_id: str, event_type: str, key: str = "") -> str:
     from a hash of (cause, type, key): a redelivered cause re-emits the same id and
     JetStream's duplicate window drops the copy.
     """
-    cause = uuid.UUID(cause_id)
-    ms = cause.int >> 80
+    # The worker derives one per prediction: read the canonical form's time digits directly (3x cheaper than
+    # building UUID objects); any other form goes through uuid.UUID, which also rejects what is not a UUID.
+    ms = int(cause_id[:8] + cause_id[9:13], 16) if _CANONICAL.fullmatch(cause_id) else uuid.UUID(cause_id).int >> 80
     digest = int.from_bytes(hashlib.sha256(f"{cause_id}|{event_type}|{key}".encode()).digest()[:10], "big")
-    return str(_uuid7_from(ms, digest & 0xFFF, (digest >> 12) & ((1 << 62) - 1)))
+    return _text(_uuid7_int(ms, digest & 0xFFF, (digest >> 12) & ((1 << 62) - 1)))
 
 
-def _uuid7_from(ms: int, rand_a: int, rand_b: int) -> uuid.UUID:
+_CANONICAL = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _uuid7_int(ms: int, rand_a: int, rand_b: int) -> int:
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= (rand_a & 0xFFF) << 64
     value |= 0b10 << 62
     value |= rand_b & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+    return value
+
+
+def _text(value: int) -> str:
+    """The canonical 8-4-4-4-12 form, as str(uuid.UUID(int=value)) writes it."""
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def id_time(event_id: str) -> datetime:

@@ -51,6 +51,15 @@ def test_derived_ids_are_deterministic_and_keep_the_chain():
     assert uuid.UUID(one.id).version == 7 and id_time(one.id) == id_time(cause.id)
 
 
+def test_derived_ids_do_not_change_between_versions():
+    # A request redelivered across an upgrade must derive the same prediction id, or dedupe would miss the copy.
+    made = "driftline.prediction.made.v1"
+    assert derived_id("01a22208-b8ca-7000-9cd6-7fc622709949", made) == "01a22208-b8ca-7b31-955c-9ee290b01aac"
+    assert derived_id("{01A22208-B8CA-7000-9CD6-7FC622709949}", made) == "01a22208-b8ca-77f7-ade8-219f68891f4a"
+    with pytest.raises(ValueError):
+        derived_id("not-a-uuid", made)
+
+
 def test_unknown_type_is_rejected_with_the_known_types():
     doc = json.loads(request().to_bytes())
     doc["type"] = "driftline.nope.v1"
