@@ -31,6 +31,7 @@ async def test_every_acknowledged_event_survives_a_server_crash(nats_server, set
         async with asyncio.timeout(120):
             await publishing
         stored = await stored_ids(bus, "REQUESTS", PredictionRequested.topic)
+        reconnects = bus.nc.stats["reconnects"]
     finally:
         await bus.close()
 
@@ -38,8 +39,10 @@ async def test_every_acknowledged_event_survives_a_server_crash(nats_server, set
     duplicated = [i for i, n in stored.items() if n > 1]
     Tally("nats-server SIGKILL + restart", injected=f"SIGKILL after {acked_before_kill} acks, restart after 1s",
           published=loop.attempts, acked=len(loop.acked), processed=len(stored), lost=len(lost),
-          duplicated=len(duplicated), extra={"retry_rounds": loop.failed_rounds}).report()
+          duplicated=len(duplicated), extra={"retry_rounds": loop.failed_rounds, "reconnects": reconnects}).report()
     assert len(loop.acked) == TOTAL
     assert not lost
     assert not duplicated
-    assert loop.failed_rounds > 0  # the crash really interrupted publishing
+    # The crash really cut the publisher off. Whether a round then failed depends on the moment: publishes sent
+    # into nats-py's reconnect buffer are acknowledged after the restart, within the round's ack timeout.
+    assert reconnects >= 1
