@@ -2,13 +2,18 @@
 
     .venv/bin/python bench/bench_bus.py [--requests 20000] [--rounds 3] [--latency-seconds 20] [--model simple|trained]
 
-On one nats-server (JetStream on disk, the embedded defaults; the raw publishes go to a stream configured like
-REQUESTS): (1) the floor, p50/p99 of one publish -> stored hop
-at 200 msg/s with no worker; then, in rounds, (2) the ceiling, raw nats-py pipelined JetStream publishes of
-request-sized messages, and (3) a burst of requests through `driftline serve worker`, timed from the first request
-published to the last prediction event stored; (4) p50/p99 latency at 200 requests/s offered from a request published
-to its prediction event stored (the server's store time) and seen by a subscriber; (5) the worker's durable consumer
-after each phase: pending, ack-pending, redelivered.
+On one nats-server (JetStream on disk, the embedded defaults; the bench's own messages go to streams configured
+like REQUESTS and PREDICTIONS):
+(1) the floors at 200 msg/s: one publish -> stored hop, and the worker's two hops through a do-nothing peer
+    (bench/echo_worker.py: pull, republish, ack; no parsing, no model);
+then, in rounds,
+(2) the ceiling: raw nats-py pipelined JetStream publishes of request-sized messages;
+(3) a burst of requests through `driftline serve worker`, timed from the first request published to the last
+    prediction event stored;
+and after the rounds
+(4) p50/p99 latency at 200 requests/s offered, from a request published to its prediction event stored (the
+    server's store time) and to a subscriber seeing it;
+(5) after each phase, the worker's durable consumer: pending, ack-pending, redelivered.
 """
 
 from __future__ import annotations
@@ -25,32 +30,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil  # noqa: E402
 from common import Stage, run_with_load_report, sample_record  # noqa: E402
+from echo_worker import IN as ECHO_IN  # noqa: E402
+from echo_worker import OUT as ECHO_OUT  # noqa: E402
 from nats.js.api import DeliverPolicy  # noqa: E402
 
 from inference.worker import DURABLE  # noqa: E402
 from infra.bus import Bus, event_headers  # noqa: E402
+from infra.processes import stop as stop_child  # noqa: E402
 from producers.publisher import request_and_wait, request_event  # noqa: E402
 from schemas.prediction import MADE  # noqa: E402
-from schemas.streams import REQUESTS, stream_for  # noqa: E402
+from schemas.streams import PREDICTIONS, REQUESTS, stream_for  # noqa: E402
 
-BENCH_STREAM, BENCH_SUBJECT = "BENCH", "bench.raw"
+# The raw publishes and the do-nothing echo peer use streams of their own, configured like REQUESTS and
+# PREDICTIONS on the same server, so they neither feed the worker nor share the production streams.
+CEILING, HOP = "bench.ceiling", "bench.hop"
+BENCH_STREAMS = {"BENCH": (REQUESTS, [CEILING, HOP, ECHO_IN]), "BENCH_OUT": (PREDICTIONS, [ECHO_OUT])}
 
 
-async def bench_stream(bus: Bus, settings) -> None:
-    """A stream configured like REQUESTS (file storage, limits, the same server) for the raw publishes, so they
-    neither feed the worker nor share the production streams."""
+async def bench_streams(bus: Bus, settings) -> None:
     from infra.streams import stream_config
-    from schemas.streams import REQUESTS
 
-    config = stream_config(REQUESTS, settings)
-    config.name, config.subjects, config.description = BENCH_STREAM, [BENCH_SUBJECT], "bench_bus.py raw publishes"
-    await bus.js.add_stream(config)
+    for name, (like, subjects) in BENCH_STREAMS.items():
+        config = stream_config(like, settings)
+        config.name, config.subjects, config.description = name, subjects, f"bench_bus.py, configured like {like.name}"
+        await bus.js.add_stream(config)
+
+
+def stream_of(subject: str) -> str:
+    for name, (_, subjects) in BENCH_STREAMS.items():
+        if subject in subjects:
+            return name
+    return stream_for(subject).name
 
 
 async def raw_ceiling(bus: Bus, payload: bytes, n: int) -> float:
     """Messages per second: publish_async pipelined, all acks awaited (the best a publisher gets here)."""
     start = time.perf_counter()
-    futures = [await bus.js.publish_async(BENCH_SUBJECT, payload) for _ in range(n)]
+    futures = [await bus.js.publish_async(CEILING, payload) for _ in range(n)]
     await asyncio.gather(*futures)
     return n / (time.perf_counter() - start)
 
@@ -100,8 +116,8 @@ class Latencies:
 
 async def latency(bus: Bus, record: dict, model: str, rate: float, seconds: float, publish_to: str | None = None,
                   listen_to: str = MADE) -> Latencies:
-    """Request-to-event latencies at `rate` requests/s offered. With publish_to == listen_to it is the floor: the
-    same publish -> stored -> subscriber path with no worker in between."""
+    """Request-to-event latencies at `rate` requests/s offered. With publish_to == listen_to it is the one-hop
+    floor: the same publish -> stored -> subscriber path with no worker in between."""
     sent: dict[str, tuple[float, float]] = {}
     out = Latencies()
     done = asyncio.Event()
@@ -117,8 +133,7 @@ async def latency(bus: Bus, record: dict, model: str, rate: float, seconds: floa
             if len(out.seen) == total:
                 done.set()
 
-    sub = await bus.js.subscribe(listen_to, stream=stream_for(listen_to).name if listen_to != BENCH_SUBJECT else
-                                 BENCH_STREAM, ordered_consumer=True, cb=on_made,
+    sub = await bus.js.subscribe(listen_to, stream=stream_of(listen_to), ordered_consumer=True, cb=on_made,
                                  deliver_policy=DeliverPolicy.NEW)
     start = time.perf_counter()
     for i in range(total):
@@ -154,11 +169,17 @@ async def run(stage: Stage, args) -> None:
     from infra.streams import ensure_streams
 
     await ensure_streams(bus.js, stage.settings)
-    await bench_stream(bus, stage.settings)
+    await bench_streams(bus, stage.settings)
     payload = request_event(record, model=model).to_bytes()
-    floor = await latency(bus, record, model, 200.0, args.latency_seconds, BENCH_SUBJECT, BENCH_SUBJECT)
-    print(f"floor at 200 msg/s, no worker (one publish, stored, seen by a subscriber): {floor.line()}")
+    floor = await latency(bus, record, model, 200.0, args.latency_seconds, HOP, HOP)
+    print(f"floor at 200 msg/s, one hop (publish, stored, seen by a subscriber): {floor.line()}")
     py = sys.executable
+    echo = stage.start("echo", [py, str(Path(__file__).with_name("echo_worker.py")), stage.settings.resolved_nats_url])
+    await asyncio.sleep(1.0)  # its consumer and pull loops are up
+    echoed = await latency(bus, record, model, 200.0, args.latency_seconds, ECHO_IN, ECHO_OUT)
+    stop_child(echo)
+    print(f"do-nothing peer at 200 msg/s (bench/echo_worker.py: the worker's two hops, no parsing, no model): "
+          f"{echoed.line()}")
     worker = psutil.Process(stage.start("worker", [py, "-m", "driftline", "serve", "worker"]).pid)
     server, me = psutil.Process(stage.nats.proc.pid), psutil.Process()
     async with asyncio.timeout(180):
@@ -190,8 +211,9 @@ async def run(stage: Stage, args) -> None:
     lat = await latency(bus, record, model, 200.0, args.latency_seconds)
     print(f"latency at 200 req/s offered ({len(lat.stored)} requests), request published -> prediction event "
           f"{lat.line()}")
-    print(f"  target p99 (published -> stored) <= 15 ms: p99 {pct(lat.stored, 99):.2f} ms; the floor's "
-          f"p99 (one hop, no worker) was {pct(floor.stored, 99):.2f} ms")
+    print(f"  target p99 (published -> stored) <= 15 ms: p99 {pct(lat.stored, 99):.2f} ms; the do-nothing peer's "
+          f"p99 was {pct(echoed.stored, 99):.2f} ms (ratio {pct(lat.stored, 99) / pct(echoed.stored, 99):.2f}), "
+          f"one hop's {pct(floor.stored, 99):.2f} ms")
     pending, ack_pending, redelivered, _ = await settle(bus)
     print(f"  after the latency run: pending {pending}, ack pending {ack_pending}, redelivered {redelivered}")
     await bus.close()
