@@ -25,7 +25,7 @@ class StreamSpec:
 # Requests and predictions live in two streams, although both are the data plane: every stored message costs the
 # server a write (and, with sync_interval always, an fsync) under its stream's lock, and a bus prediction stores
 # two. In one stream those writes queue behind each other; in two they proceed side by side. bench/bench_bus.py
-# measured the worker at 35-39% of the raw publish ceiling with one stream, 47-53% with two.
+# measured the worker at medians of 35-39% of the raw publish ceiling with one stream, 44-52% with two.
 REQUESTS = StreamSpec(
     "REQUESTS",
     (f"{PREFIX}.prediction.requested",),
