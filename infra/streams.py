@@ -17,7 +17,7 @@ from nats.js.api import (
 from nats.js.errors import NotFoundError
 
 from infra.settings import Settings
-from schemas.streams import ALL_STREAMS, DATA_PLANE, StreamSpec
+from schemas.streams import ALL_STREAMS, DATA_PLANE, StreamSpec, subjects_overlap
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +63,12 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
             await _drop_orphaned_consumers(js, spec)
 
 
-def _overlaps(filter_subject: str, pattern: str) -> bool:
-    """Whether a consumer filter can match any subject of a stream pattern (tokens, `*` and `>`)."""
-    left, right = filter_subject.split("."), pattern.split(".")
-    for a, b in zip(left, right, strict=False):
-        if ">" in (a, b):
-            return True
-        if a != b and "*" not in (a, b):
-            return False
-    return len(left) == len(right)
-
-
 async def _drop_orphaned_consumers(js: JetStreamContext, spec: StreamSpec) -> None:
     """After a stream gave up subjects (PREDICTIONS handed driftline.prediction.requested to REQUESTS), a consumer
     filtering only on those could never receive anything again: delete it, saying what it leaves behind."""
     for consumer in await js.consumers_info(spec.name):
         filters = consumer.config.filter_subjects or [consumer.config.filter_subject or ">"]
-        if not any(_overlaps(f, p) for f in filters for p in spec.subjects):
+        if not any(subjects_overlap(f, p) for f in filters for p in spec.subjects):
             await js.delete_consumer(spec.name, consumer.name)
             log.warning("stream %s no longer stores %s: deleted its consumer %s (%d message(s) it had not yet "
                         "delivered stay until they age out)", spec.name, ", ".join(filters), consumer.name,

@@ -53,10 +53,25 @@ ALL_STREAMS = (PREDICTIONS, REQUESTS, AUDIT, DLQ)
 DATA_PLANE = (REQUESTS, PREDICTIONS)
 
 
+def subjects_overlap(a: str, b: str) -> bool:
+    """Whether two subjects or filters can match a common subject (token by token; `*` one token, `>` the rest)."""
+    left, right = a.split("."), b.split(".")
+    for x, y in zip(left, right, strict=False):
+        if ">" in (x, y):
+            return True
+        if x != y and "*" not in (x, y):
+            return False
+    return len(left) == len(right)
+
+
+def streams_storing(subject: str) -> list[StreamSpec]:
+    """Every stream whose subjects take `subject` (the design wants exactly one)."""
+    return [spec for spec in ALL_STREAMS if any(subjects_overlap(subject, p) for p in spec.subjects)]
+
+
 def stream_for(subject: str) -> StreamSpec:
     """The stream that stores a subject."""
-    for spec in ALL_STREAMS:
-        for pattern in spec.subjects:
-            if subject == pattern or (pattern.endswith(".>") and subject.startswith(pattern[:-1])):
-                return spec
-    raise KeyError(f"no stream stores subject {subject!r}")
+    found = streams_storing(subject)
+    if not found:
+        raise KeyError(f"no stream stores subject {subject!r}")
+    return found[0]
