@@ -193,9 +193,10 @@ async def run(stage: Stage, args) -> None:
     ratios = []
     for round_no in range(1, args.rounds + 1):
         ceiling = await raw_ceiling(bus, payload, args.requests)
-        cpu_before, wall_before = [sum(p.cpu_times()[:2]) for p in (worker, server, me)], time.perf_counter()
+        processes = (worker, server, me)
+        cpu_before, wall_before = [sum(p.cpu_times()[:2]) for p in processes], time.perf_counter()
         rate = await burst(bus, record, model, args.requests)
-        cpu, server_cpu, own_cpu = (sum(p.cpu_times()[:2]) - b for p, b in zip((worker, server, me), cpu_before, strict=True))
+        cpu, server_cpu, own_cpu = (sum(p.cpu_times()[:2]) - b for p, b in zip(processes, cpu_before, strict=True))
         wall = time.perf_counter() - wall_before
         pending, ack_pending, redelivered, waited = await settle(bus)
         ratios.append(rate / ceiling)

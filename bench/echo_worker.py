@@ -2,8 +2,8 @@
 
     python bench/echo_worker.py NATS_URL   (bench_bus.py starts and stops it)
 
-It pulls bench.echo.in from the BENCH stream (durable bench-echo, three pull loops, one long pull for the first
-message then a no-wait pull for what else waits), republishes each message's bytes to bench.echo.out (stream
+It pulls bench.echo.in from the BENCH stream (durable bench-echo, three pull loops through the worker's own
+infra.consumer.TwoStepPull), republishes each message's bytes to bench.echo.out (stream
 BENCH_OUT) pipelined, waits until they are stored, then acks: the floor under the worker's two-hop latency.
 """
 
@@ -11,25 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import nats
 import nats.errors
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from infra.consumer import TwoStepPull  # noqa: E402  (no model libraries: the peer stays lean)
 
 DURABLE, STREAM, IN, OUT = "bench-echo", "BENCH", "bench.echo.in", "bench.echo.out"
 
 
 async def loop(js) -> None:
-    sub = await js.pull_subscribe_bind(DURABLE, stream=STREAM)
+    sub = TwoStepPull(await js.pull_subscribe_bind(DURABLE, stream=STREAM), idle_wait=1.0)
     while True:
         try:
-            msgs = await sub.fetch(1, timeout=1.0)
+            msgs = await sub.fetch(500, timeout=0.002)  # the worker's defaults: batch 500, 2 ms wait
         except (TimeoutError, nats.errors.TimeoutError):
             continue
-        if msgs[0].metadata.num_pending:
-            try:
-                msgs += await sub.fetch(499, timeout=0.002)
-            except (TimeoutError, nats.errors.Error):
-                pass
         futures = [await js.publish_async(OUT, m.data) for m in msgs]
         await asyncio.gather(*futures)
         for m in msgs:

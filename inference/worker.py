@@ -7,14 +7,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import nats.errors
-
 from inference import metrics
 from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, predict_batch
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
-from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected
+from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel
 from infra.settings import Settings
 from schemas import PredictionFailed, PredictionRequested
@@ -67,29 +65,6 @@ def answer_requests(requests: Sequence[PredictionRequested], model: LoadedModel,
             prediction=prediction, latency_ms=max(0.0, now_ms - request.time.timestamp() * 1000), channel="bus"),
             prediction.predicted_class)
     return answers
-
-
-class TwoStepPull:
-    """A pull subscription whose fetch waits long for the first request (cheap when idle), then takes whatever else
-    is already waiting. One fetch of a whole batch would hold the first request until the batch filled or the wait
-    ran out; a short wait instead would keep an idle worker polling the server hundreds of times a second."""
-
-    def __init__(self, sub, idle_wait: float):
-        self._sub = sub
-        self.idle_wait = idle_wait
-
-    async def fetch(self, batch: int, timeout: float) -> list:
-        msgs = await self._sub.fetch(1, timeout=self.idle_wait)
-        # The first message says how many more wait; none (the usual case at low rates) means no second pull.
-        if batch > 1 and msgs[0].metadata.num_pending:
-            try:  # a no-wait pull first: returns at once with what is stored, else after `timeout`
-                msgs += await self._sub.fetch(batch - 1, timeout=timeout)
-            except (TimeoutError, nats.errors.Error):
-                pass  # the first message is in hand: handle it
-        return msgs
-
-    def __getattr__(self, name):
-        return getattr(self._sub, name)
 
 
 class PullLoop(ConsumerRunner):

@@ -76,6 +76,29 @@ _UNAVAILABLE = (
 )
 
 
+class TwoStepPull:
+    """A pull subscription whose fetch waits long for the first request (cheap when idle), then takes whatever else
+    is already waiting. One fetch of a whole batch would hold the first request until the batch filled or the wait
+    ran out; a short wait instead would keep an idle worker polling the server hundreds of times a second."""
+
+    def __init__(self, sub, idle_wait: float):
+        self._sub = sub
+        self.idle_wait = idle_wait
+
+    async def fetch(self, batch: int, timeout: float) -> list:
+        msgs = await self._sub.fetch(1, timeout=self.idle_wait)
+        # The first message says how many more wait; none (the usual case at low rates) means no second pull.
+        if batch > 1 and msgs[0].metadata.num_pending:
+            try:  # a no-wait pull first: returns at once with what is stored, else after `timeout`
+                msgs += await self._sub.fetch(batch - 1, timeout=timeout)
+            except (TimeoutError, nats.errors.Error):
+                pass  # the first message is in hand: handle it
+        return msgs
+
+    def __getattr__(self, name):
+        return getattr(self._sub, name)
+
+
 async def dead_letter(bus: Bus, consumer: str, msg: Msg, reason: str) -> None:
     """Copy the raw bytes with the reason to driftline.dlq.<consumer>; the copy is deduplicated by origin."""
     meta = msg.metadata
