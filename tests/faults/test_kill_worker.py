@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections import Counter
 
@@ -36,11 +37,20 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
     env = service_env(settings, DRIFTLINE_WORKER_BATCH="100")
     victim, survivor = (ServiceProcess("worker", env, tmp_path, label) for label in ("worker-a", "worker-b"))
     loop = PublishLoop(bus, make, chunk=100)
-    publishing = asyncio.create_task(loop.run(TOTAL, pace=0.05))
     victim.start()
     survivor.start()
+    publishing = None
     try:
+        # Publish only once both processes pull (3 loops each): then requests keep arriving while the victim is
+        # frozen and killed, instead of a backlog the two may have finished before the kill.
+        await eventually(lambda: _pulling(bus, 6), 180, "both workers pulling")
+        publishing = asyncio.create_task(loop.run(TOTAL, pace=0.05))
         killed_at = await eventually(lambda: _at_least(made_count(bus), 1000), 120, "the workers answering")
+        # Freeze the victim first: its pull requests, still open at the server, fill with requests it can no
+        # longer answer, so the SIGKILL surely cuts batches in hand. A kill alone could land between two batches
+        # (the worker answers a batch in a few ms) and then prove nothing about redelivery.
+        victim.proc.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(0.5)
         victim.kill()
         # The other process shares the durable consumer: it goes on alone, and takes the killed batches over
         # once their ack wait expires.
@@ -53,6 +63,8 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
         await eventually(lambda: _settled(bus), 60, "nothing pending or awaiting an ack")
         info = await bus.js.consumer_info("REQUESTS", "inference-worker")
     finally:
+        if publishing and not publishing.done():
+            publishing.cancel()
         victim.stop()
         survivor.stop()
     answers: Counter = Counter()  # request id -> stored predictions answering it
@@ -73,6 +85,14 @@ async def test_worker_killed_mid_batch_answers_every_request_once(bus, model_set
 async def _at_least(value, n: int):
     got = await value
     return got if got >= n else 0
+
+
+async def _pulling(bus, loops: int) -> bool:
+    try:
+        info = await bus.js.consumer_info("REQUESTS", "inference-worker")
+    except Exception:  # not created yet
+        return False
+    return info.num_waiting >= loops
 
 
 async def _settled(bus) -> bool:
