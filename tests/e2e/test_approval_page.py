@@ -9,8 +9,10 @@ from datetime import timedelta
 import pytest
 import uvicorn
 
+from agent.approvals.desk import ApprovalDesk
 from consumers.audit.projector import Projector
 from infra.db import connect_pool
+from infra.outbox import OutboxRelay
 from infra.processes import free_port
 from infra.stream_reader import read_stream
 from infra.users import add_user
@@ -30,7 +32,6 @@ from tests.integration.ui_helpers import pend, request_event
 from ui.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-pytest.importorskip("playwright")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -58,20 +59,21 @@ async def served(settings, bus, database_url):
     pool = await connect_pool(database_url, max_size=6)
     async with pool.acquire() as conn:
         await add_user(conn, "ada", "approver", password="ada-secret-1")
-    app = create_app(settings, bus, pool)
+    app = create_app(settings, bus, pool, ApprovalDesk(pool))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
     projecting = asyncio.create_task(Projector(bus, pool, checkpoint_every=0, max_wait=0.1).run(stop))
+    relaying = asyncio.create_task(OutboxRelay(bus, pool).run(stop))  # the agent's relay announces decisions
     while not server.started:
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}", pool
     app.state.stopping.set()
     server.should_exit = True
     stop.set()
-    await asyncio.gather(serving, projecting)
+    await asyncio.gather(serving, projecting, relaying)
     await pool.close()
 
 
