@@ -11,15 +11,35 @@ from schemas.action import Escalation, Scheduling
 from schemas.approval import ApprovalRequest
 
 SOURCE = "agent/gate"
-_IMPACT = {
-    "retrain_model": "A new model is trained on the reference data plus recent labelled production data; it becomes "
-    "champion only if it beats the current one on the same held-out data.",
-    "deploy_model": "The champion alias moves to the named version; serving reloads it.",
-    "rollback_model": "The champion alias moves back to the previous champion version; serving reloads it.",
-    "change_config": "A new configuration version is applied.",
-    "scale_service": "The number of local replicas of the service changes.",
-    "clear_cache": "The local model cache is emptied; models are downloaded again on next load.",
-}
+def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: Policy) -> str:
+    """What will change if the action is approved, from the incident's own numbers."""
+    sig, model = diagnosis.data.signals, diagnosis.data.model
+    now = (f"F1 on {int(sig['labelled']):,} labelled recent predictions is {sig['f1_labelled']:.3f}"
+           if sig.get("f1_labelled") is not None and sig.get("labelled") else
+           f"F1 is estimated at {sig['f1_estimated']:.3f} before labels" if sig.get("f1_estimated") is not None
+           else "no label has arrived yet")
+    ref = f" (on its reference hold-out {sig['f1_reference']:.3f})" if sig.get("f1_reference") is not None else ""
+    if kind == "retrain_model":
+        p = policy.promotion
+        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on), if "
+                  f"at least {p.min_recent_rows}; else the reference hold-out" if p.decide_on == "recent"
+                  else "the reference hold-out")
+        return (f"{model} is retrained on its training data plus the labelled production rows. Today the champion's "
+                f"{now}{ref}. The new version replaces it only if it beats it by {p.margin:.3f} F1 on {judged}, and "
+                f"loses at most {p.max_reference_drop:.2f} on the reference hold-out; the result is then verified on "
+                f"{policy.verification.labelled_rows} labelled rows it serves.")
+    if kind in ("rollback_model", "deploy_model"):
+        target = params.get("to_version") or params.get("version") or "the previous version"
+        return (f"Version {target} serves {model} at once (gateway and workers reload it). Today the champion's "
+                f"{now}{ref}. The outcome is verified on {policy.verification.labelled_rows} labelled rows.")
+    if kind == "change_config":
+        return f"These settings change without a restart: {', '.join(f'{k}={v}' for k, v in (params.get('config') or {}).items())}."
+    if kind == "scale_service":
+        return (f"{params.get('service', 'worker')} runs {params.get('replicas')} replica(s) where `driftline up` "
+                "supervises it; under compose or Render the outcome says it cannot apply.")
+    if kind == "clear_cache":
+        return "Every gateway, worker and monitor reloads the champion from the registry."
+    return ""
 
 
 @dataclass
@@ -62,8 +82,9 @@ def plan(diagnosis: DiagnosisMade, policy: Policy, *, recommend_only: bool = Fal
             mode = " (recommend-only mode: nothing runs without a person)" if action.tier == "automatic" else ""
             out.requests.append(caused(ApprovalRequested, ApprovalRequest(
                 approval_id=request_id, action=action, action_hash=action_hash(action), requested_by="agent",
-                diagnosis_id=diagnosis.id, summary=f"{action.kind} for {d.model}{mode}: {d.reasoning}",
+                diagnosis_id=diagnosis.id, summary=f"{d.headline or d.reasoning}{mode}",
                 evidence=[e.model_dump(mode="json") for e in d.evidence], severity=d.severity,
-                predicted_impact=_IMPACT.get(action.kind, ""), expires_at=diagnosis.time + policy.approval_ttl),
+                predicted_impact=predicted_impact(action.kind, action.params, diagnosis, policy),
+                expires_at=diagnosis.time + policy.approval_ttl),
                 action.action_id))
     return out

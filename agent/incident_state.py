@@ -106,7 +106,7 @@ class IncidentState:
     def rescore(self, cause: Event, policy: Policy, facts: ModelFacts, now: datetime) -> DiagnosisMade | None:
         """A diagnosis when the incident opens or its severity rises (never lowered by itself: a person decides)."""
         signals, verdict = self.current(policy, now)
-        self.signals = signals.as_dict()
+        self.signals = {**signals.as_dict(), **self._quality_now()}
         if self.severity is not None and SEVERITIES.index(verdict.severity) <= SEVERITIES.index(self.severity):
             return None
         previous, self.severity, self.revision = self.severity, verdict.severity, self.revision + 1
@@ -122,6 +122,18 @@ class IncidentState:
                            alert_ids=list(self.alert_ids), revision=self.revision, previous_severity=previous,
                            changes=changes, signals=self.signals,
                            headline=words.headline(self, proposals)))
+
+    def _quality_now(self) -> dict[str, float]:
+        """The numbers a person weighs a proposal by: F1 now (labels), estimated, and on the reference."""
+        e, out = self.evidence, {}
+        for name, value in (("f1_reference", e.reference.get("f1")), ("f1_labelled", e.labels.f1()),
+                            ("f1_estimated", (e.estimated or {}).get("estimated_f1"))):
+            if value is not None:
+                out[name] = round(value, 4)
+        if e.impact and e.impact.get("positive_rate") is not None:
+            out["positive_rate"] = e.impact["positive_rate"]
+            out["reference_positive_rate"] = e.impact["reference_positive_rate"]
+        return out
 
     def _proposals(self, policy: Policy, facts: ModelFacts) -> list[ProposedAction]:
         out = []

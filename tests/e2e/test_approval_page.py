@@ -25,7 +25,7 @@ from schemas import (
     PredictionMade,
     parse_event,
 )
-from schemas.action import ActionCompleted, ActionScheduled, ActionStarted
+from schemas.action import ActionCompleted, ActionScheduled, ActionStarted, ActionVerified
 from schemas.envelope import utcnow
 from schemas.monitoring import AlertRaised
 from tests.integration.ui_helpers import pend, request_event
@@ -140,7 +140,7 @@ async def test_sign_in_approve_and_see_the_action_complete(served, bus, settings
                 await asyncio.sleep(0.25)
                 await page.reload()
             await expect(done).to_contain_text("completed retrain_model")
-            await expect(page.locator("#incident-status")).to_have_text("resolved")
+            await expect(page.locator("#incident-status")).to_have_text("resolved by verification")
             await expect(page.locator("#timeline")).to_contain_text("approved request ap-e2e via web")
             await page.screenshot(path=str(artifacts_dir / "approval-3-timeline.png"), full_page=True)
             await expect(page.locator("#pending-count")).to_have_text("0")
@@ -189,4 +189,7 @@ def executor_events(decided: ApprovalDecided, request) -> list:
     completed = started.caused(ActionCompleted, source="agent/executor", data=dict(
         action_id=action.action_id, kind=action.kind, model=action.model, summary="trained v2; f1 0.95",
         result={"version": "2"}))
-    return [scheduled, started, completed]
+    verified = completed.caused(ActionVerified, source="agent/diagnoser", data=dict(
+        incident_id=decided.correlation_id, model=action.model, action_id=action.action_id, kind=action.kind,
+        passed=True, basis="labels", rows=200, rule="F1 within 0.02 of before", summary="version 2 recovered"))
+    return [scheduled, started, completed, verified]
