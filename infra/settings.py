@@ -112,6 +112,13 @@ class Settings(BaseSettings):
     ui_secret_key: SecretStr | None = Field(
         None, description="Key that signs approval-page cookies; unset means a random key kept in data_dir/ui_secret."
     )
+    approvals_signing_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (base64) that signs people's decisions (page, terminal); unset: "
+                          "data_dir/keys/approvals.key, made once."
+    )
+    approvals_verify_key: str | None = Field(
+        None, description="Its public key (base64), all the executor needs; unset: data_dir/keys/approvals.pub."
+    )
     ui_session_hours: float = Field(12.0, description="How long an approval-page sign-in lasts.")
     ui_secure_cookies: bool = Field(False, description="Mark cookies Secure (set it when the page is served over HTTPS).")
     ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
@@ -175,6 +182,10 @@ class Settings(BaseSettings):
     @property
     def postgres_dir(self) -> Path:
         return (self.data_dir / "postgres").resolve()
+
+    @property
+    def keys_dir(self) -> Path:
+        return (self.data_dir / "keys").resolve()
 
     @property
     def reports_dir(self) -> Path:
