@@ -8,7 +8,6 @@ from agent.policy import load_policy
 from schemas import ActionScheduled
 from schemas.data import CheckFailure
 
-
 POLICY = load_policy()
 
 
