@@ -88,8 +88,9 @@ class Settings(BaseSettings):
         description="Channels (email, slack) per severity (JSON object).",
     )
     notify_events: list[str] = Field(
-        ["alert", "escalation", "approval", "promotion", "action"],
-        description="Event groups the notifier routes: alert, escalation, approval, promotion, action.",
+        ["alert", "incident", "escalation", "approval", "promotion", "action"],
+        description="Event groups the notifier routes: alert (the monitor's), incident (the agent's send_alert), "
+                    "escalation, approval, promotion, action.",
     )
     notify_retries: int = Field(3, description="Attempts per notification before the failure is recorded.")
     notify_backoff_s: list[float] = Field([0.5, 2.0], description="Delays between notification attempts.")
