@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from typing import Annotated, Literal, Optional
 
@@ -61,7 +62,7 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
     from agent.approvals import book
     from agent.approvals.keys import decision_signer
     from agent.approvals.read import get
-    from infra.users import authenticate
+    from infra.users import sign_in
     from schemas.envelope import utcnow
 
     settings = load_settings()
@@ -70,9 +71,11 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
     async def _go():
         conn = await _connect(settings)
         try:
-            person = await authenticate(conn, user_name, password)
+            attempt = await sign_in(conn, user_name, password, f"cli:{socket.gethostname()}",
+                                    settings.sign_in_limits)
+            person = attempt.user
             if person is None:
-                return None, "sign-in failed: wrong user name or password"
+                return None, f"sign-in failed: {attempt.words()}"
             if person.must_change_password:
                 return None, (f"{user_name} still has a one-time password: sign in on the approval page once to "
                               "choose your own, then decide here")

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         None, description="Its public key (base64), all the executor needs; unset: data_dir/keys/approvals.pub."
     )
     ui_session_hours: float = Field(12.0, description="How long an approval-page sign-in lasts.")
+    sign_in_failures_per_user: int = Field(5, description="Failed sign-ins (page or terminal) per user in the window "
+                                                          "before that user is throttled.")
+    sign_in_failures_per_address: int = Field(20, description="Failed sign-ins per address in the window before "
+                                                              "that address is throttled.")
+    sign_in_window_minutes: float = Field(15.0, description="The window failed sign-ins are counted in.")
+    one_time_password_hours: float = Field(24.0, description="How long a one-time password (users add/reset) lasts.")
     ui_secure_cookies: bool = Field(False, description="Mark cookies Secure (set it when the page is served over HTTPS).")
     ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
     audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
@@ -183,6 +189,13 @@ class Settings(BaseSettings):
     @property
     def postgres_dir(self) -> Path:
         return (self.data_dir / "postgres").resolve()
+
+    @property
+    def sign_in_limits(self):
+        from infra.users import SignInLimits
+
+        return SignInLimits(self.sign_in_failures_per_user, self.sign_in_failures_per_address,
+                            self.sign_in_window_minutes, self.one_time_password_hours)
 
     @property
     def keys_dir(self) -> Path:

@@ -95,6 +95,10 @@ async def test_one_time_password_must_be_replaced(app, pool):
                                                "csrf_token": csrf_of(form.text)})
     assert signed.headers["location"] == "/password"
     assert (await client.get("/")).headers["location"] == "/password"  # nothing else until a password is chosen
+    other = client_for(app)  # the same person in another browser (or someone holding a copy of the cookie)
+    form = await other.get("/login")
+    await other.post("/login", data={"username": "newbie", "password": one_time, "csrf_token": csrf_of(form.text)})
+    assert (await other.get("/password")).status_code == 200
     token = csrf_of((await client.get("/password")).text)
     short = await client.post("/password", data={"password": "short", "repeat": "short", "csrf_token": token})
     assert short.status_code == 400
@@ -103,6 +107,9 @@ async def test_one_time_password_must_be_replaced(app, pool):
     done = await client.post("/password", data={"password": "long-enough-1", "repeat": "long-enough-1",
                                                  "csrf_token": token})
     assert done.status_code == 303 and (await client.get("/")).status_code == 200
+    assert (await other.get("/password")).status_code == 303  # a password change ends every other session
+    assert (await client.post("/logout", data={"csrf_token": token})).status_code == 403  # a new session, a new token
+    token = csrf_of((await client.get("/history")).text)
     out = await client.post("/logout", data={"csrf_token": token})
     assert out.status_code == 303 and (await client.get("/")).status_code == 303  # the session row is gone
     again = client_for(app)
@@ -204,3 +211,23 @@ async def test_reports_are_served_read_only_to_signed_in_people(app, settings):
         response = await ada.get(path)
         assert response.status_code == 404 and "not for you" not in response.text, path
     assert (await ada.post("/reports/evidently/w1.html")).status_code == 405
+
+
+async def test_sign_in_is_throttled_and_one_time_passwords_expire(app, pool, settings):
+    client = client_for(app)
+
+    async def attempt(name, password):
+        form = await client.get("/login")
+        return await client.post("/login", data={"username": name, "password": password,
+                                                 "csrf_token": csrf_of(form.text)})
+
+    for _ in range(settings.sign_in_failures_per_user):
+        assert (await attempt("bob", "guess")).status_code == 401
+    throttled = await attempt("bob", PASSWORDS["bob"])  # even the right password waits: the guesser must not learn
+    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+    assert (await attempt("ada", PASSWORDS["ada"])).status_code == 303  # another person is not locked out
+    async with pool.acquire() as conn:
+        one_time = await add_user(conn, "late", "approver")
+        await conn.execute("UPDATE users SET password_expires_at = now() - interval '1 minute' WHERE name = 'late'")
+    expired = await attempt("late", one_time)
+    assert expired.status_code == 403 and "one-time password expired" in expired.text
