@@ -16,13 +16,18 @@ from schemas import Event
 log = logging.getLogger(__name__)
 
 MSG_ID = "Nats-Msg-Id"
+# The NATS binding of CloudEvents (1.0.3 draft) tells structured mode (the whole JSON event in the payload, which is
+# what we send) from binary mode (attributes in ce-* headers) by this header; without it, a receiver following the
+# draft would take our messages for binary mode.
+CONTENT_TYPE = "Content-Type"
+STRUCTURED_JSON = "application/cloudevents+json"
 TYPE_HEADER = "Driftline-Type"
 REPLY_HEADER = "Driftline-Reply-To"
 
 
 def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish."""
-    headers = {MSG_ID: event.id, TYPE_HEADER: event.type}
+    headers = {MSG_ID: event.id, TYPE_HEADER: event.type, CONTENT_TYPE: STRUCTURED_JSON}
     if extra:
         headers.update(extra)
     return headers
