@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from driftline.common import database_dsn, fail, load_settings, run
+from driftline.common import DataDir, connect_db_pool, fail, load_settings, run, usage
 
 app = typer.Typer(help="Approval page users.", no_args_is_help=True)
 
@@ -15,15 +15,17 @@ app = typer.Typer(help="Approval page users.", no_args_is_help=True)
 def add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="viewer, approver or admin.")] = "viewer",
+    data_dir: DataDir = None,
 ) -> None:
     """Add a user and print a one-time password (they choose their own at first sign-in)."""
-    from infra.db import connect_pool
+    import asyncpg
+
     from infra.users import add_user
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
 
     async def _go() -> str:
-        pool = await connect_pool(await database_dsn(settings), max_size=1)
+        pool = await connect_db_pool(settings, max_size=1)
         try:
             async with pool.acquire() as conn:
                 return await add_user(conn, name, role)
@@ -32,10 +34,11 @@ def add(
 
     try:
         password = run(_go())
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    except OSError as exc:
-        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+    except ValueError as exc:  # a bad role or name, or the name is taken
+        usage(str(exc))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # reached, then refused or lost
+        fail(f"PostgreSQL did not add {name!r} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+             "check the database named in DRIFTLINE_DATABASE_URL, then try again.")
     typer.echo(f"added {name} ({role}); one-time password: {password}")
 
 
