@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     )
     monitor_clear_windows: int = Field(3, description="Quiet windows after which an open drift alert clears.")
     monitor_batch: int = Field(250, description="Most events the monitor pulls and scores in one vectorised step.")
+    monitor_detector: Literal["cusum", "adwin", "kswin", "page_hinkley"] = Field(
+        "cusum", description="Per-feature drift detectors: cusum (calibrated to monitor_false_alarms_per_10k) or "
+        "River's adwin, kswin, page_hinkley (River's defaults; ~1 ms per feature and event for kswin).",
+    )
     monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
