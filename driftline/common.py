@@ -38,11 +38,15 @@ def load_settings(data_dir: Path | None = None, **overrides) -> Settings:
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(f"DRIFTLINE_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-                             for err in exc.errors())
+        problems = "; ".join(f"{_variable(err['loc'])}: {err['msg']}" for err in exc.errors())
         fail(f"bad setting: {problems}", code=USAGE)
     configure_logging(settings.log_level, settings.log_json)
     return settings
+
+
+def _variable(loc: tuple) -> str:
+    name = ".".join(str(p) for p in loc)
+    return name if name.isupper() else f"DRIFTLINE_{name.upper()}"  # an alias (MLFLOW_TRACKING_URI) is named as is
 
 
 def fail(message: str, code: int = FAILED) -> NoReturn:
