@@ -108,7 +108,7 @@ def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_serv
     csv, data_dir, store = tmp_path / "d.csv", tmp_path / "data", tmp_path / "elsewhere" / "mlflow.db"
     mixed_frame(200).to_csv(csv, index=False)
     store.parent.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_TRACKING_URI"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_"))}
     env.update(DRIFTLINE_NATS_URL=nats_server.url, MLFLOW_TRACKING_URI=f"sqlite:///{store}", PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-m", "driftline", "train", "--dataset", str(csv), "--target", "label",
                            "--json", "--data-dir", str(data_dir)], cwd=tmp_path, env=env, capture_output=True,
@@ -119,6 +119,7 @@ def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_serv
     assert {c["family"] for c in doc["candidates"]} == {"logistic_regression", "random_forest", "xgboost", "lightgbm"}
     assert doc["best_family"] in {c["family"] for c in doc["candidates"]} and doc["events_published"] is True
     assert not (data_dir / "mlflow" / "mlflow.db").exists()
-    champion = MlflowClient(tracking_uri=f"sqlite:///{store}").get_model_version_by_alias("driftline-classifier",
-                                                                                        "champion")
+    uri = f"sqlite:///{store}"
+    champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("driftline-classifier",
+                                                                                         "champion")
     assert str(champion.version) == "1" and champion.run_id

@@ -28,7 +28,7 @@ DEADLINE_S = 5.0
 def driftline(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
               timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
     """Run the command as a person would, with no DRIFTLINE_* or MLFLOW_* variable but those given."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_TRACKING_URI"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_"))}
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "driftline", *args], cwd=cwd, capture_output=True, text=True,
                           env={**clean, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=timeout)
