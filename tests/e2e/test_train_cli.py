@@ -81,7 +81,7 @@ async def test_fresh_data_dir_trains_a_champion_and_publishes_the_chain(tmp_path
     assert {c["family"] for c in trained["data"]["candidates"]} == {"logistic_regression", "random_forest",
                                                                      "xgboost", "lightgbm"}
     assert promoted["data"]["promoted"] is True and promoted["data"]["version"] == "1"
-    assert trained["correlation_id"] == promoted["correlation_id"] == validated["id"]
+    assert trained["correlationid"] == promoted["correlationid"] == validated["id"]  # CloudEvents extension names
 
 
 def test_no_bus_is_said_clearly_and_an_existing_champion_means_nothing_to_do(tmp_path):
