@@ -15,20 +15,27 @@ app = typer.Typer(help="Approval page users.", no_args_is_help=True)
 def add(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Option(help="viewer, approver or admin.")] = "viewer",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Set the password from the first line of "
+                                                 "stdin instead of printing a one-time password.")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Add a user and print a one-time password (they choose their own at first sign-in)."""
+    import sys
+
     import asyncpg
 
     from infra.users import add_user
 
     settings = load_settings(data_dir)
+    chosen = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    if password_stdin and len(chosen) < 10:
+        usage("a password has at least 10 characters")
 
     async def _go() -> str:
         pool = await connect_db_pool(settings, max_size=1)
         try:
             async with pool.acquire() as conn:
-                return await add_user(conn, name, role)
+                return await add_user(conn, name, role, chosen)
         finally:
             await pool.close()
 
@@ -39,7 +46,10 @@ def add(
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # reached, then refused or lost
         fail(f"PostgreSQL did not add {name!r} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
              "check the database named in DRIFTLINE_DATABASE_URL, then try again.")
-    typer.echo(f"added {name} ({role}); one-time password: {password}")
+    if chosen:
+        typer.echo(f"added {name} ({role}) with the password you gave")
+    else:
+        typer.echo(f"added {name} ({role}); one-time password: {password}")
 
 
 async def ensure_first_admin(dsn: str, name: str = "admin") -> str | None:

@@ -25,13 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 5.0
 
 
-def driftline(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
-              timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
+def driftline(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 120,
+              stdin: str = "") -> tuple[subprocess.CompletedProcess, float]:
     """Run the command as a person would, with no DRIFTLINE_* or MLFLOW_* variable but those given."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_"))}
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "driftline", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**clean, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=timeout)
+                          env={**clean, "PYTHONPATH": str(ROOT), **(env or {})}, timeout=timeout, input=stdin)
     return done, time.monotonic() - start
 
 
@@ -73,8 +73,8 @@ def csv_file(tmp_path_factory) -> Path:
 
 NATS_COMMANDS = [["publish", "--csv", "{csv}"], ["simulate", "--rows", "5"], ["audit", "verify"],
                  ["audit", "replay"], ["audit", "rebuild"], ["report", "drift"]]
-POSTGRES_COMMANDS = [["approvals", "list"], ["approvals", "approve", "ap-1", "--as", "bob"],
-                     ["approvals", "reject", "ap-1", "--as", "bob"], ["users", "add", "bob"]]
+POSTGRES_COMMANDS = [["approvals", "list"], ["approvals", "approve", "ap-1", "--as", "bob", "--password-stdin"],
+                     ["approvals", "reject", "ap-1", "--as", "bob", "--password-stdin"], ["users", "add", "bob"]]
 
 
 def _down(kind: str, port: int) -> dict[str, str]:
@@ -102,7 +102,8 @@ def test_a_command_with_nats_down_fails_within_5s_naming_it(args, csv_file, tmp_
 @pytest.mark.parametrize("args", POSTGRES_COMMANDS, ids=" ".join)
 def test_a_command_with_postgres_down_fails_within_5s_naming_it(args, tmp_path):
     port = free_port()
-    done, seconds = driftline(*args, "--data-dir", str(tmp_path), env=_down("postgres", port))
+    done, seconds = driftline(*args, "--data-dir", str(tmp_path), env=_down("postgres", port),
+                              stdin="a-long-enough-password\n")
     _fails_fast_naming(done, seconds, "PostgreSQL", port)
 
 
@@ -136,6 +137,7 @@ def test_version():
     (["users", "add", "bob", "--role", "owner"], "role must be one of"),
     (["audit", "verify", "--no-such-flag"], "No such option"),  # click's own usage error
     (["approvals", "approve", "ap-1"], "Missing option '--as'"),
+    (["approvals", "approve", "ap-1", "--as", "bob"], "a decision needs your password"),  # no terminal to ask on
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
 def test_usage_errors_exit_2(args, says, csv_file, tmp_path, database_url):
     done, _ = driftline(*[a.format(csv=csv_file) for a in args], env={"DRIFTLINE_DATABASE_URL": database_url,
