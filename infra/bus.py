@@ -28,7 +28,12 @@ ONE_SHOT_ATTEMPTS = 1  # reconnects after the first try: a one-shot command make
 
 def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish."""
-    headers = {MSG_ID: event.id, TYPE_HEADER: event.type, CONTENT_TYPE: STRUCTURED_JSON}
+    return stored_event_headers(event.id, event.type, extra)
+
+
+def stored_event_headers(event_id: str, event_type: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The same headers for an event held as bytes (the outbox): id, type, and the structured-mode content type."""
+    headers = {MSG_ID: event_id, TYPE_HEADER: event_type, CONTENT_TYPE: STRUCTURED_JSON}
     if extra:
         headers.update(extra)
     return headers
