@@ -53,7 +53,8 @@ class Plan:
 def action_for(diagnosis: DiagnosisMade, index: int, kind: str, params: dict, reason: str, policy: Policy) -> ActionSpec:
     """The exact action proposal `index` of a diagnosis stands for, with a deterministic id."""
     return ActionSpec(action_id=derived_id(diagnosis.id, "driftline.action", f"{index}:{kind}"), kind=kind,
-                      model=diagnosis.data.model, params=params, tier=policy.tier(kind), reason=reason)
+                      model=diagnosis.data.model, params=params, tier=policy.tier(kind), reason=reason,
+                      severity=diagnosis.data.severity)
 
 
 def plan(diagnosis: DiagnosisMade, policy: Policy, *, recommend_only: bool = False) -> Plan:

@@ -149,7 +149,9 @@ class IncidentState:
                                       reason=f"{self.severity} {self.issue.replace('_', ' ')}"))
             if template.kind in REPAIRS:
                 self.proposed.append(template.kind)
-        return out
+        # why, in the words a person reads (the alert the agent sends carries it)
+        headline = words.headline(self, out)
+        return [p.model_copy(update={"reason": f"{p.reason}: {headline}"}) for p in out]
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)

@@ -62,6 +62,7 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
     """Sign the person in, then decide through the approvals owner (row and announcement in one transaction: the
     decision holds even while the bus is down, and is published when it is back)."""
     from agent.approvals import book
+    from agent.approvals.keys import decision_signer
     from agent.approvals.read import get
     from infra.users import authenticate
     from schemas.envelope import utcnow
@@ -82,8 +83,8 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
             shown = current["action_hash"] if current else ""
             if seen_hash and not (len(seen_hash) >= 12 and shown.startswith(seen_hash)):  # `list` shows 12
                 shown = seen_hash
-            return await book.decide(conn, approval_id, person, decision, shown, utcnow(), comment=comment,
-                                     via="cli"), None
+            return await book.decide(conn, approval_id, person, decision, shown, utcnow(),
+                                     signer=decision_signer(settings), comment=comment, via="cli"), None
         finally:
             await conn.close()
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from agent.approvals.keys import decision_verifier
 from agent.approvals.rebuild import rebuild_from_audit
 from agent.diagnoser import DiagnoserHandler
 from agent.executor import Executor
@@ -57,7 +58,7 @@ async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
             await rebuild_from_audit(conn, bus.js)
         diagnoser = DiagnoserHandler(pool, policy)
         gate = GateHandler(pool, policy, recommend_only=settings.agent_recommend_only)
-        executor = Executor(bus, pool, settings, train=train or default_train())
+        executor = Executor(bus, pool, settings, policy, decision_verifier(settings), train=train or default_train())
         routes = {"diagnoser": diagnoser.routes, "gate": gate.routes,
                   "executor": executor.routes}
         consumers = specs(settings, routes)

@@ -36,6 +36,9 @@ class ActionSpec(Payload):
     params: dict[str, Any] = Field(default_factory=dict, description="Exact parameters of the action.")
     tier: Tier = Field(description="Approval tier the policy gives this kind of action.")
     reason: str = Field("", description="Why the action is proposed.")
+    severity: Literal["low", "medium", "high", "critical"] | None = Field(
+        None, description="Severity of the incident when the action was proposed (none for a person's own request)."
+    )
 
 
 class Scheduling(Payload):

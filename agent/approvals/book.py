@@ -15,8 +15,9 @@ import asyncpg
 
 from agent.approvals import events
 from agent.approvals.read import get
-from agent.approvals.rules import Refusal, check_decision, required_role
+from agent.approvals.rules import Refusal, check_decision, decision_record, required_role
 from infra import outbox
+from infra.keys import Signer
 from infra.users import User
 from schemas import ApprovalRequested
 
@@ -60,8 +61,9 @@ async def record_request(conn: asyncpg.Connection, event: ApprovalRequested) -> 
 
 
 async def decide(conn: asyncpg.Connection, approval_id: str, person: User | None, decision: str, seen_hash: str,
-                 now: datetime, *, comment: str = "", via: str = "web") -> Verdict:
-    """Judge a person's decision under a row lock; approve/reject the row and announce it, or record the refusal.
+                 now: datetime, *, signer: Signer, comment: str = "", via: str = "web") -> Verdict:
+    """Judge a person's decision under a row lock; approve/reject the row, sign and announce it, or record the
+    refusal. The signature is what the executor checks: a row written straight into the table is no decision.
 
     Only a signed-in person's refused attempt becomes an audit event; an anonymous one is the caller's metric.
     """
@@ -77,10 +79,11 @@ async def decide(conn: asyncpg.Connection, approval_id: str, person: User | None
                 await outbox.enqueue(conn, [events.refused(row, approval_id, person.name, decision, refusal)])
             return Verdict(row, refusal)
         status = "approved" if decision == "approve" else "rejected"
+        signature = signer.sign(decision_record({**row, "status": status, "decided_by": person.name, "decided_at": now}))
         updated = dict(await conn.fetchrow(
             """UPDATE approvals SET status = $2, decided_by = $3, decided_at = $4, decision_comment = $5,
-                   decision_via = $6 WHERE approval_id = $1 RETURNING *""",
-            approval_id, status, person.name, now, comment, via))
+                   decision_via = $6, decision_signature = $7 WHERE approval_id = $1 RETURNING *""",
+            approval_id, status, person.name, now, comment, via, signature))
         await outbox.enqueue(conn, events.decided(updated, person.name, decision, comment, now, via))
     return Verdict(updated, None)
 

@@ -9,6 +9,7 @@ import asyncpg
 from agent.approvals import book
 from agent.approvals.book import Verdict
 from agent.approvals.rules import action_hash
+from infra.keys import Signer
 from infra.users import User
 from schemas.action import ActionSpec
 from schemas.approval import ApprovalRequest, ApprovalRequested
@@ -18,14 +19,14 @@ from schemas.envelope import new_id, utcnow
 class ApprovalDesk:
     """Decisions and person-started requests, each in one transaction with the events it announces."""
 
-    def __init__(self, pool: asyncpg.Pool):
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool, signer: Signer):
+        self.pool, self.signer = pool, signer
 
     async def decide(self, approval_id: str, person: User | None, decision: str, seen_hash: str, *,
                      comment: str = "", via: str = "web") -> Verdict:
         async with self.pool.acquire() as conn:
-            return await book.decide(conn, approval_id, person, decision, seen_hash, utcnow(), comment=comment[:2000],
-                                     via=via)
+            return await book.decide(conn, approval_id, person, decision, seen_hash, utcnow(), signer=self.signer,
+                                     comment=comment[:2000], via=via)
 
     async def request(self, person: User, action: ActionSpec, *, summary: str, predicted_impact: str,
                       ttl: timedelta) -> str:

@@ -50,3 +50,10 @@ def check_decision(row: dict | None, person: User | None, seen_hash: str, now: d
     if seen_hash != row["action_hash"]:
         return Refusal("action_changed", "the action changed since it was shown to you; reload and decide again")
     return None
+
+
+def decision_record(row: dict) -> bytes:
+    """What a decision's signature covers: which request, exactly which action, the verdict, who, when."""
+    decided_at = row["decided_at"].isoformat() if row.get("decided_at") else ""
+    fields = [row["approval_id"], row["action_hash"], row["status"], row.get("decided_by") or "", decided_at]
+    return json.dumps(fields, separators=(",", ":")).encode()

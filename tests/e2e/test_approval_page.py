@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from consumers.audit.projector import Projector
 from infra.db import connect_pool
 from infra.outbox import OutboxRelay
@@ -59,7 +60,7 @@ async def served(settings, bus, database_url):
     pool = await connect_pool(database_url, max_size=6)
     async with pool.acquire() as conn:
         await add_user(conn, "ada", "approver", password="ada-secret-1")
-    app = create_app(settings, bus, pool, ApprovalDesk(pool))
+    app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))

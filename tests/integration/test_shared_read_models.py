@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.approvals import book
 from agent.approvals import rules as approvals
 from agent.approvals.read import pending
+from infra.keys import Signer
 from infra.stream_reader import read_stream
 from infra.users import add_user, authenticate, get_user
 from schemas import AlertRaised, ApprovalRequested, PredictionRequested
@@ -17,6 +19,7 @@ from schemas.action import ActionSpec
 from schemas.envelope import utcnow
 
 pytestmark = pytest.mark.integration
+SIGNER = Signer(Ed25519PrivateKey.generate())
 
 
 def alert(i: int) -> AlertRaised:
@@ -67,17 +70,17 @@ async def test_users_and_the_approvals_owner_writing_rows_with_their_announcemen
         assert not await book.record_request(conn, event)  # idempotent
         h = event.data.action_hash
         now = utcnow()
-        assert (await book.decide(conn, "ap1", vic, "approve", h, now)).refusal.reason == "not_allowed"
-        assert (await book.decide(conn, "ap1", ada, "approve", h, now)).refusal.reason == "self_approval"
-        assert (await book.decide(conn, "ap1", None, "approve", h, now)).refusal.reason == "not_allowed"
+        assert (await book.decide(conn, "ap1", vic, "approve", h, now, signer=SIGNER)).refusal.reason == "not_allowed"
+        assert (await book.decide(conn, "ap1", ada, "approve", h, now, signer=SIGNER)).refusal.reason == "self_approval"
+        assert (await book.decide(conn, "ap1", None, "approve", h, now, signer=SIGNER)).refusal.reason == "not_allowed"
         await add_user(conn, "bob", "approver")
         bob = await get_user(conn, "bob")
-        assert (await book.decide(conn, "ap1", bob, "approve", "0" * 64, now)).refusal.reason == "action_changed"
-        late = await book.decide(conn, "ap1", bob, "approve", h, now + timedelta(hours=1))
+        assert (await book.decide(conn, "ap1", bob, "approve", "0" * 64, now, signer=SIGNER)).refusal.reason == "action_changed"
+        late = await book.decide(conn, "ap1", bob, "approve", h, now + timedelta(hours=1), signer=SIGNER)
         assert late.refusal.reason == "expired"
-        done = await book.decide(conn, "ap1", bob, "approve", h, now, comment="ok", via="cli")
+        done = await book.decide(conn, "ap1", bob, "approve", h, now, signer=SIGNER, comment="ok", via="cli")
         assert done.refusal is None and done.row["status"] == "approved" and done.row["decided_by"] == "bob"
-        assert (await book.decide(conn, "ap1", bob, "reject", h, now)).refusal.reason == "already_decided"
+        assert (await book.decide(conn, "ap1", bob, "reject", h, now, signer=SIGNER)).refusal.reason == "already_decided"
         assert await pending(conn) == []
         types = [r["type"] for r in await conn.fetch("SELECT type FROM outbox ORDER BY id")]
     finally:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from infra.db import connect_pool
 from infra.users import add_user
 from schemas import PredictionMade
@@ -35,7 +36,7 @@ async def pool(database_url):
 
 @pytest.fixture
 async def app(settings, bus, pool):
-    return create_app(settings, bus, pool, ApprovalDesk(pool))
+    return create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
 
 
 def client_for(app) -> httpx.AsyncClient:
