@@ -1,12 +1,14 @@
 """Detection benchmark: seeded drift scenarios on the default data set, per detector, against Evidently per window.
 
-    .venv/bin/python bench/bench_detection.py [--seeds 5] [--control-rows 40000] [--evidently-windows 3]
+    .venv/bin/python bench/bench_detection.py [--seeds 5] [--control-rows 40000] [--evidently-windows 3] [--kswin]
 
 Reference = the champion's training split of breast cancer (75%, as the registry fixture); streams are rows drawn
 with replacement from the whole data set, plus an independent synthetic category column `channel` (the data set
 has none). Each drift starts at row 1000 of a 4000-row stream, aligned with Evidently's second window (its best
 case). Evidently's per-window default (K-S p < 0.05 per column, dataset drift when half the columns drift) is
 replayed with scipy for the delays; real Evidently reports are timed on a few windows and checked to agree.
+River's ADWIN and Page-Hinkley (and KSWIN with --kswin: a K-S test per value, ~0.5 ms per feature and event) run
+through the monitor's runtime path (consumers/monitor/river_bank.py, as DRIFTLINE_MONITOR_DETECTOR selects them).
 """
 
 from __future__ import annotations
@@ -61,11 +63,11 @@ def load():
 FULL_PROFILE = None
 
 
-def service_path(frame, feats, model, rows=10_000):
+def service_path(frame, feats, model, rows=10_000, detector="cusum"):
     """CPU per 1,000 PredictionMade events through DriftMonitor.process (dicts in, windows and alerts out)."""
     from datetime import UTC, datetime, timedelta
 
-    from consumers.monitor.drift_monitor import DriftMonitor
+    from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig
     from schemas import PredictionMade
 
     x, channel, _, _, _ = scenario("control", 77, frame, feats, model, rows=rows)
@@ -78,7 +80,7 @@ def service_path(frame, feats, model, rows=10_000):
         latency_ms=1.0, channel="bus")) for i in range(rows)]
     runs = []
     for _ in range(3):  # best of three: other processes share this machine's caches
-        monitor = DriftMonitor(dataclasses.replace(FULL_PROFILE, model="m"))
+        monitor = DriftMonitor(dataclasses.replace(FULL_PROFILE, model="m"), MonitorConfig(detector=detector))
         start = time.process_time()
         for s in range(0, rows, BATCH):
             monitor.process(events[s:s + BATCH], {})
@@ -118,12 +120,9 @@ def scenario(kind, seed, frame, feats, model, rows=ROWS):
     return x, channel, errors, drifted, at
 
 
-def data_detectors(profile, ref, feats):
-    from river import drift
-
-    return [lambda: Cusum(profile),
-            lambda: River("river ADWIN", drift.ADWIN, profile, ref, feats),
-            lambda: River("river PageHinkley", drift.PageHinkley, profile, ref, feats),
+def data_detectors(profile, ref, feats, kswin=False):
+    rivers = ["adwin", "page_hinkley"] + (["kswin"] if kswin else [])
+    return [lambda: Cusum(profile), *[lambda kind=kind: River(profile, kind) for kind in rivers],
             lambda: EvidentlyDefault(ref, feats), lambda: EvidentlyDefault(ref, feats, dataset_rule=True)]
 
 
@@ -142,7 +141,7 @@ DATA_KINDS = ("shift", "scale", "category")
 
 def bench_data(args, frame, feats, ref, profile, model):
     rows = []
-    for make in data_detectors(profile, ref, feats):
+    for make in data_detectors(profile, ref, feats, args.kswin):
         name = make().name
         slow = name.startswith("river")
         fa, in_control, cpu, events, state = 0, 0, 0.0, 0, 0
@@ -261,6 +260,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=2, help="Drifted features drawn per seed (shift, scale).")
     parser.add_argument("--control-rows", type=int, default=40_000, help="Rows per control stream (River: a quarter).")
     parser.add_argument("--evidently-windows", type=int, default=3)
+    parser.add_argument("--kswin", action="store_true", help="Also run River's KSWIN (slow: a K-S test per value).")
     args = parser.parse_args()
     started = time.time()
     frame, feats, ref, profile, model = load()
@@ -269,10 +269,16 @@ def main() -> None:
           f"({evidently_s * 1000:.0f} ms per 1,000 events); scipy replay agrees on {agreement:.0%} of column verdicts")
     show("data drift: shift 0.5 sd, scale x1.5, category mix, concept (no feature change), control",
          bench_data(args, frame, feats, ref, profile, model), evidently_s)
-    cpu, state, tables = service_path(frame, feats, model)
-    print(f"\nservice path (DriftMonitor.process on PredictionMade events: dict -> ranks -> CUSUMs -> histograms -> "
-          f"windows): {cpu:.2f} ms CPU per 1,000 events, {evidently_s * 1000 / cpu:.0f}x cheaper than Evidently; "
-          f"saved state {state} B (JSON), reference tables {tables / 1024:.0f} KiB")
+    print("\nservice path (DriftMonitor.process on PredictionMade events: dict -> ranks -> detectors -> histograms -> "
+          "windows), per DRIFTLINE_MONITOR_DETECTOR:")
+    base = None
+    for detector in ["cusum", "adwin", "page_hinkley"] + (["kswin"] if args.kswin else []):
+        cpu, state, tables = service_path(frame, feats, model, rows=10_000 if detector != "kswin" else 1_000,
+                                          detector=detector)
+        base = base or cpu
+        print(f"  {detector:13} {cpu:8.2f} ms CPU per 1,000 events ({cpu / base:.1f}x cusum), "
+              f"{evidently_s * 1000 / cpu:.0f}x cheaper than Evidently; saved state {state} B (JSON), "
+              f"reference tables {tables / 1024:.0f} KiB")
     show("quality drift: labels flipped in a region (error stream); control 40,000 labelled rows per seed",
          bench_quality(args, frame, feats, model, profile), evidently_s)
     print(f"\nseeds={args.seeds}; delays in rows after the change; FA = false alarms per 10,000 in-control events; "

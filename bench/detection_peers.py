@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
+import json
 
 from consumers.monitor.detectors import CusumBank
 from consumers.monitor.encoding import RankIndex, encode_matrix
 from consumers.monitor.histograms import WindowHistogram
+from consumers.monitor.river_bank import RIVER_DETECTORS, RiverBank
 
 CHANNELS = ["web", "app", "store", "partner"]
 WINDOW = 1000  # Evidently's window, in rows
@@ -32,28 +33,16 @@ class Cusum:
         return self.bank.state_bytes() + self.hist.state_bytes()
 
 
-class River:
-    """One River detector per column on reference-standardised values (category: its code)."""
+class River(Cusum):
+    """River's detector as the monitor runs it (DRIFTLINE_MONITOR_DETECTOR): the same batches, encoding and
+    histograms as the CUSUM bank, one River detector per numeric column and per category (RiverBank)."""
 
-    def __init__(self, name, factory, profile, ref, feats):
-        self.name, self.feats = name, feats
-        self.mean, self.sd = ref[feats].mean().to_numpy(), ref[feats].std().to_numpy()
-        self.dets = [factory() for _ in range(len(feats) + 1)]
-
-    def run(self, x, channel):
-        z = (x - self.mean) / self.sd
-        codes = [CHANNELS.index(c) for c in channel]
-        out, cols = [], [*self.feats, "channel"]
-        for i in range(len(z)):
-            row = z[i].tolist() + [codes[i]]
-            for j, det in enumerate(self.dets):
-                det.update(row[j])
-                if det.drift_detected:
-                    out.append((i, cols[j]))
-        return out
+    def __init__(self, profile, kind):
+        super().__init__(profile)
+        self.name, self.bank = f"river {RIVER_DETECTORS[kind]} (runtime)", RiverBank(profile, kind)
 
     def state_bytes(self):
-        return sum(len(pickle.dumps(d)) for d in self.dets)
+        return len(json.dumps(self.bank.to_state())) + self.hist.state_bytes()
 
 
 class EvidentlyDefault:

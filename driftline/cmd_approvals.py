@@ -7,43 +7,46 @@ import socket
 import sys
 from typing import Annotated, Literal, Optional
 
-import asyncpg
 import typer
 
-from driftline.common import database_dsn, fail, load_settings, run
+from driftline.common import DataDir, JsonFlag, connect_db, fail, load_settings, run, usage
 
 app = typer.Typer(help="Pending approvals: list, approve, reject.", no_args_is_help=True)
 
 
 @app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
+def list_(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
     """List approval requests waiting for a decision."""
     from agent.approvals.read import pending
     from agent.recommend import approval_ratio
 
+    settings = load_settings(data_dir)
+
     async def _list():
-        conn = await _connect()
+        conn = await connect_db(settings)
         try:
             return await pending(conn), await approval_ratio(conn)
         finally:
             await conn.close()
 
     rows, ratio = run(_list())
+    if as_json:  # one document: {"pending": [...], "agent_proposals": {...}}
+        typer.echo(json.dumps({"pending": [
+            {"approval_id": row["approval_id"], "correlation_id": row["correlation_id"], "model": row["model"],
+             "action": json.loads(row["action"]), "action_hash": row["action_hash"],
+             "requested_by": row["requested_by"], "summary": row["summary"], "severity": row["severity"],
+             "requested_at": row["requested_at"].isoformat(), "expires_at": row["expires_at"].isoformat()}
+            for row in rows], "agent_proposals": {"proposed": ratio.proposed, "approved": ratio.approved,
+                                                  "rejected": ratio.rejected, "expired": ratio.expired,
+                                                  "approval_ratio": ratio.ratio}}))
+        return
     for row in rows:
         action = json.loads(row["action"])
-        if as_json:
-            typer.echo(json.dumps({"approval_id": row["approval_id"], "correlation_id": row["correlation_id"],
-                                   "model": row["model"], "action": action, "action_hash": row["action_hash"],
-                                   "requested_by": row["requested_by"], "summary": row["summary"],
-                                   "severity": row["severity"], "requested_at": row["requested_at"].isoformat(),
-                                   "expires_at": row["expires_at"].isoformat()}))
-        else:
-            params = ", ".join(f"{k}={v}" for k, v in action["params"].items()) or "no parameters"
-            typer.echo(f"{row['approval_id']}  {action['kind']} on {row['model']} ({params})  "
-                       f"expires {row['expires_at']:%Y-%m-%d %H:%M} UTC  hash {row['action_hash'][:12]}\n"
-                       f"    {row['summary']}")
-    if not as_json:
-        typer.echo(f"{len(rows)} pending. Recommend-only report: {ratio.describe()}.")
+        params = ", ".join(f"{k}={v}" for k, v in action["params"].items()) or "no parameters"
+        typer.echo(f"{row['approval_id']}  {action['kind']} on {row['model']} ({params})  "
+                   f"expires {row['expires_at']:%Y-%m-%d %H:%M} UTC  hash {row['action_hash'][:12]}\n"
+                   f"    {row['summary']}")
+    typer.echo(f"{len(rows)} pending. Recommend-only report: {ratio.describe()}.")
 
 
 def _password(from_stdin: bool) -> str:
@@ -51,12 +54,12 @@ def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     if not sys.stdin.isatty():
-        fail("a decision needs your password: type it at the prompt, or pipe it with --password-stdin", code=2)
+        usage("a decision needs your password: type it at the prompt, or pipe it with --password-stdin")
     return typer.prompt("password", hide_input=True)
 
 
 def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reject"], comment: str,
-            seen_hash: str | None, password_stdin: bool) -> None:
+            seen_hash: str | None, password_stdin: bool, data_dir=None) -> None:
     """Sign the person in, then decide through the approvals owner (row and announcement in one transaction: the
     decision holds even while the bus is down, and is published when it is back)."""
     from agent.approvals import book
@@ -65,11 +68,11 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
     from infra.users import sign_in
     from schemas.envelope import utcnow
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
     password = _password(password_stdin)
 
     async def _go():
-        conn = await _connect(settings)
+        conn = await connect_db(settings)
         try:
             attempt = await sign_in(conn, user_name, password, f"cli:{socket.gethostname()}",
                                     settings.sign_in_limits)
@@ -96,14 +99,6 @@ def _decide(approval_id: str, user_name: str, decision: Literal["approve", "reje
     typer.echo(f"{approval_id} {'approved' if decision == 'approve' else 'rejected'} by {user_name}")
 
 
-async def _connect(settings=None) -> asyncpg.Connection:
-    settings = settings or load_settings()
-    try:
-        return await asyncpg.connect(await database_dsn(settings), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
-
-
 HashOption = Annotated[Optional[str], typer.Option("--action-hash", help="Hash of the action you reviewed "
                                                    "(from `list`); the decision is refused if the action changed.")]
 AsOption = Annotated[str, typer.Option("--as", help="Your user name; you are asked for your password.")]
@@ -118,9 +113,10 @@ def approve(
     comment: Annotated[str, typer.Option(help="Why.")] = "",
     action_hash: HashOption = None,
     password_stdin: StdinOption = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Approve a pending request (you sign in with your password; nobody approves their own request)."""
-    _decide(approval_id, as_user, "approve", comment, action_hash, password_stdin)
+    _decide(approval_id, as_user, "approve", comment, action_hash, password_stdin, data_dir)
 
 
 @app.command()
@@ -130,6 +126,7 @@ def reject(
     comment: Annotated[str, typer.Option(help="Why.")] = "",
     action_hash: HashOption = None,
     password_stdin: StdinOption = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Reject a pending request (the incident is escalated to a person)."""
-    _decide(approval_id, as_user, "reject", comment, action_hash, password_stdin)
+    _decide(approval_id, as_user, "reject", comment, action_hash, password_stdin, data_dir)

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Optional
 
 import typer
 
-from driftline.common import database_dsn, fail, load_settings, run
+from driftline.common import DataDir, JsonFlag, connect_bus, connect_db_pool, load_settings, run, usage
+from driftline.progress import progress
 
 app = typer.Typer(help="The tamper-evident audit trail: verify, replay and rebuild.", no_args_is_help=True)
 
 
 @asynccontextmanager
 async def _connected(settings, with_db: bool = True):
-    from infra.bus import Bus
-    from infra.db import connect_pool
-
-    try:
-        bus = await Bus.connect(settings.resolved_nats_url, name="driftline-audit")
-    except Exception as exc:  # noqa: BLE001 (any failure to connect means the same advice)
-        fail(f"cannot reach NATS at {settings.resolved_nats_url} ({exc}); is `driftline up` running?")
+    bus = await connect_bus(settings, "driftline-audit")
     pool = None
     try:
         if with_db:
-            try:
-                pool = await connect_pool(await database_dsn(settings), max_size=3)
-            except OSError as exc:
-                fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+            pool = await connect_db_pool(settings, max_size=3)
         yield bus, pool
     finally:
         if pool is not None:
@@ -36,22 +29,37 @@ async def _connected(settings, with_db: bool = True):
         await bus.close()
 
 
+async def _stream_length(bus) -> int:
+    from schemas.streams import AUDIT
+
+    return (await bus.js.stream_info(AUDIT.name)).state.last_seq
+
+
 @app.command()
-def verify() -> None:
-    """Re-read the AUDIT stream, recompute the hash chain and compare it with PostgreSQL."""
+def verify(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
+    """Re-read the AUDIT stream, recompute the hash chain and compare it with PostgreSQL (exit 1 if they differ)."""
     from consumers.audit.verify import verify as run_verify
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
 
     async def _go():
         async with _connected(settings) as (bus, pool):
-            return await run_verify(bus.js, pool, settings.audit_durable)
+            with progress("verifying the audit log", total=await _stream_length(bus)) as bar:
+                return await run_verify(bus.js, pool, settings.audit_durable,
+                                        on_message=lambda seq: bar.update(completed=seq))
 
     verdict = run(_go())
-    if not verdict.ok:
+    if as_json:
+        typer.echo(json.dumps({"ok": verdict.ok, "checked": verdict.checked, "checkpoints": verdict.checkpoints,
+                               "head_hash": verdict.head_hash, "unprojected": verdict.unprojected,
+                               "bad_sequence": verdict.bad_seq, "problem": verdict.problem or None,
+                               "text": verdict.text()}))
+    elif verdict.ok:
+        typer.echo(verdict.text())
+    else:
         typer.secho(verdict.text(), fg=typer.colors.RED, err=True)
+    if not verdict.ok:
         raise typer.Exit(1)
-    typer.echo(verdict.text())
 
 
 def _parse_time(text: str | None, flag: str) -> datetime | None:
@@ -60,7 +68,7 @@ def _parse_time(text: str | None, flag: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{flag} must be an ISO time such as 2026-01-31T12:00:00Z, not {text!r}", code=2)
+        usage(f"{flag} must be an ISO time such as 2026-01-31T12:00:00Z, not {text!r}")
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -69,23 +77,26 @@ def replay(
     since: Annotated[Optional[str], typer.Option(help="ISO time to start from.")] = None,
     until: Annotated[Optional[str], typer.Option(help="ISO time to stop at.")] = None,
     correlation: Annotated[Optional[str], typer.Option(help="One incident's correlation id.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one per chapter, as they are read.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Tell who did what, when, why and with what outcome, from the stream alone."""
     from consumers.audit.replay import replay as run_replay
     from consumers.audit.replay import table
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
     start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
 
     async def _go():
         chapters = []
         async with _connected(settings, with_db=False) as (bus, _):
-            async for c in run_replay(bus.js, since=start, until=end, correlation=correlation):
-                if as_json:
-                    typer.echo(c.json())
-                else:
-                    chapters.append(c)
+            with progress("reading the audit stream") as bar:
+                async for c in run_replay(bus.js, since=start, until=end, correlation=correlation):
+                    bar.advance()
+                    if as_json:
+                        typer.echo(c.json())
+                    else:
+                        chapters.append(c)
         return chapters
 
     chapters = run(_go())
@@ -94,15 +105,19 @@ def replay(
 
 
 @app.command()
-def rebuild(keep: Annotated[bool, typer.Option(help="Keep the rebuilt schema for inspection.")] = False) -> None:
+def rebuild(
+    keep: Annotated[bool, typer.Option(help="Keep the rebuilt schema for inspection.")] = False,
+    data_dir: DataDir = None,
+) -> None:
     """Rebuild the audit read models from the stream into a fresh schema; fail if they differ from the live ones."""
     from consumers.audit.rebuild import rebuild as run_rebuild
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
 
     async def _go():
         async with _connected(settings) as (bus, pool):
-            return await run_rebuild(bus.js, pool, keep=keep)
+            with progress("rebuilding the audit read models", total=await _stream_length(bus)) as bar:
+                return await run_rebuild(bus.js, pool, keep=keep, on_message=lambda seq: bar.update(completed=seq))
 
     out = run(_go())
     compared = ", ".join(f"{t}: {n} differing rows" for t, n in out.differences.items())

@@ -7,14 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from driftline.common import fail, load_settings, run
+from driftline.common import DataDir, connect_bus, fail, load_settings, run, usage
+from driftline.progress import CountingBus, progress
 
 
 async def _bus(settings):
-    from infra.bus import Bus
+    """Connected first, before any data is read: with NATS down the command fails in about a second."""
     from infra.streams import ensure_streams
 
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-producer")
+    bus = await connect_bus(settings, "driftline-producer")
     await ensure_streams(bus.js, settings)
     return bus
 
@@ -22,22 +23,25 @@ async def _bus(settings):
 def publish(
     csv: Annotated[Path, typer.Option("--csv", help="CSV file; one request per row, columns are features.")],
     rate: Annotated[Optional[float], typer.Option(help="Requests per second (default: as fast as possible).")] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Publish one prediction request per CSV row."""
+    """Publish one prediction request per CSV row (a `request_id` column, if any, is the request id)."""
     from producers.publisher import publish_paced, read_csv_records, request_event
 
     if not csv.is_file():
-        fail(f"no such CSV file: {csv}", code=2)
+        usage(f"no such CSV file: {csv}")
     if rate is not None and rate <= 0:
-        fail("--rate must be positive", code=2)
-    settings = load_settings()
+        usage("--rate must be positive")
+    settings = load_settings(data_dir)
 
     async def _main() -> int:
         bus = await _bus(settings)
         try:
-            events = (request_event(features, model=settings.model_name, request_id=rid)
-                      for rid, features in read_csv_records(csv))
-            return await publish_paced(bus, events, rate)
+            records = list(read_csv_records(csv))
+            with progress(f"publishing {csv.name}", total=len(records)) as bar:
+                events = (request_event(features, model=settings.model_name, request_id=rid)
+                          for rid, features in records)
+                return await publish_paced(CountingBus(bus, bar.advance), events, rate)
         finally:
             await bus.close()
 
@@ -58,34 +62,48 @@ def simulate(
         help="FEATURE=VALUE:WEIGHT,VALUE:WEIGHT category mix after the drift row, repeatable.")] = None,
     label_delay: Annotated[float, typer.Option("--label-delay", help="Seconds before true labels are published.")] = 5.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    data_dir: DataDir = None,
 ) -> None:
     """Traffic drawn from the training data, with drift injected from a row and true labels published late."""
-    from producers.simulator import Drift, parse_assignments, parse_mix, run_simulation
-    from producers.traffic_source import load_traffic_source
-
     if rows <= 0 or rate <= 0 or label_delay < 0:
-        fail("--rows and --rate must be positive and --label-delay not negative", code=2)
-    try:
-        drift = Drift(drift_at, parse_assignments(shift, "shift"), parse_assignments(scale, "scale"), parse_mix(mix))
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    if (drift.shift or drift.scale or drift.mix) and drift_at is None:
-        fail("--shift, --scale and --mix need --drift-at ROW", code=2)
-    settings = load_settings()
-    frame, target, origin = load_traffic_source(settings)
-    typer.echo(f"traffic from {origin}: {rows} requests at {rate:g}/s, labels after {label_delay:g}s")
+        usage("--rows and --rate must be positive and --label-delay not negative")
+    # Drift flags are checked before anything connects (a usage error is exit 2 whatever the servers do); without
+    # them the simulator (pandas: 1-2 s to import) loads after the bus answered, so a NATS that is down is said fast.
+    drift = _drift(drift_at, shift, scale, mix) if (drift_at is not None or shift or scale or mix) else None
+    settings = load_settings(data_dir)
 
     async def _main() -> dict:
+        from driftline.common import check_mlflow
+        from producers.simulator import Drift, run_simulation
+        from producers.traffic_source import load_traffic_source
+
         bus = await _bus(settings)
         try:
-            return await run_simulation(bus, frame, target, model=settings.model_name, rows=rows, rate=rate,
-                                        seed=seed, drift=drift, label_delay=label_delay)
+            check_mlflow(settings)
+            frame, target, origin = load_traffic_source(settings)
+            typer.echo(f"traffic from {origin}: {rows} requests at {rate:g}/s, labels after {label_delay:g}s", err=True)
+            with progress("simulating traffic", total=rows) as bar:
+                return await run_simulation(CountingBus(bus, bar.advance), frame, target, model=settings.model_name,
+                                            rows=rows, rate=rate, seed=seed, drift=drift or Drift(),
+                                            label_delay=label_delay)
         finally:
             await bus.close()
 
     try:
         summary = run(_main())
     except ValueError as exc:
-        fail(str(exc), code=2)
+        usage(str(exc))
     typer.echo(f"published {summary['requests']} requests ({summary['drifted']} drifted) and "
                f"{summary['labels']} labels in {summary['seconds']}s (request ids sim-{summary['run']}-N)")
+
+
+def _drift(drift_at, shift, scale, mix):
+    from producers.simulator import Drift, parse_assignments, parse_mix
+
+    try:
+        drift = Drift(drift_at, parse_assignments(shift, "shift"), parse_assignments(scale, "scale"), parse_mix(mix))
+    except ValueError as exc:
+        usage(str(exc))
+    if (drift.shift or drift.scale or drift.mix) and drift_at is None:
+        usage("--shift, --scale and --mix need --drift-at ROW")
+    return drift

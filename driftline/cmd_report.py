@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from driftline.common import fail, load_settings, run
+from driftline.common import DataDir, check_mlflow, connect_bus, fail, load_settings, run, usage
+from driftline.progress import progress
 
 KINDS = ("deployment", "drift", "incident")
 
@@ -18,25 +18,21 @@ def report(
     kind: Annotated[str, typer.Argument(help="deployment, drift or incident.")],
     ident: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Model version, report or incident id.")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="PDF file to write.")] = Path("report.pdf"),
+    data_dir: DataDir = None,
 ) -> None:
     """Render a report to PDF: deployment [VERSION], drift [EVENT_ID], incident [CORRELATION_ID]."""
     if kind not in KINDS:
-        fail(f"unknown report kind {kind!r}; use one of: {', '.join(KINDS)}.")
-    settings = load_settings()
+        usage(f"unknown report kind {kind!r}; use one of: {', '.join(KINDS)}.")
+    settings = load_settings(data_dir)
 
     async def _build():
         from consumers.reports.builder import ReportBuilder
-        from infra.bus import Bus
-        from infra.models import configure_mlflow
 
-        configure_mlflow(settings)
+        bus = await connect_bus(settings, "driftline-report")
         try:
-            bus = await asyncio.wait_for(Bus.connect(settings.resolved_nats_url, name="driftline-report"), 10)
-        except Exception as exc:
-            fail(f"cannot reach NATS at {settings.resolved_nats_url} ({exc}); start `driftline up` or set "
-                 "DRIFTLINE_NATS_URL.")
-        try:
-            return await ReportBuilder(settings, bus.js).build(kind, ident)
+            check_mlflow(settings)
+            with progress(f"building the {kind} report"):
+                return await ReportBuilder(settings, bus.js).build(kind, ident)
         finally:
             await bus.close()
 

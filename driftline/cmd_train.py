@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from driftline.common import fail, load_settings
+from driftline.common import CONNECT_DEADLINE_S, DataDir, JsonFlag, check_mlflow, load_settings, usage
 from infra.settings import Settings
 
 log = logging.getLogger("driftline.train")
-CONNECT_TIMEOUT_S = 2.0
+CONNECT_TIMEOUT_S = 1.0  # per attempt; with the retry below the bus is given up within CONNECT_DEADLINE_S
 
 
 def train(
@@ -21,12 +22,33 @@ def train(
     target: Annotated[Optional[str], typer.Option(help="Target column of a CSV data set.")] = None,
     schema: Annotated[Optional[Path], typer.Option(help="Validation schema file (inferred and saved if absent).")] = None,
     if_no_champion: Annotated[bool, typer.Option("--if-no-champion", help="Train only if no champion exists.")] = False,
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
 ) -> None:
-    """Validate a data set, train four model families, track them in MLflow, register and maybe promote the best."""
-    settings = load_settings()
-    code = asyncio.run(_train(settings, dataset, target, schema, if_no_champion))
+    """Validate a data set, train four model families, track them in MLflow, register and maybe promote the best.
+
+    Without a reachable NATS server it trains anyway (a warning says its events were not published); an MLflow
+    tracking server that does not answer stops it at once.
+    """
+    settings = load_settings(data_dir)
+    if schema is not None and schema.is_file():
+        _check_schema(schema)
+    check_mlflow(settings)
+    code = asyncio.run(_train(settings, dataset, target, schema, if_no_champion, as_json))
     if code:
         raise typer.Exit(code)
+
+
+def _check_schema(path: Path) -> None:
+    """A --schema file that cannot be read as a data contract is one line naming the file, not a traceback."""
+    from trainer.contract import Contract
+
+    try:
+        Contract.load(path)
+    except Exception as exc:  # noqa: BLE001 (YAML syntax, a missing key, a wrong type: the same advice)
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        usage(f"--schema {path} is not a valid data contract ({type(exc).__name__}: {reason}); fix it, or "
+              "remove the file to have one inferred from the data set and saved there.")
 
 
 async def _connect(settings: Settings):
@@ -44,7 +66,7 @@ async def _connect(settings: Settings):
         nc = await asyncio.wait_for(
             nats.connect(url, name="driftline-train", connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False,
                          max_reconnect_attempts=1, error_cb=quiet),
-            timeout=3 * CONNECT_TIMEOUT_S,
+            timeout=CONNECT_DEADLINE_S,
         )
     except Exception as exc:
         typer.secho(f"warning: no bus reachable at {url} ({exc or type(exc).__name__}); "
@@ -58,7 +80,8 @@ async def _connect(settings: Settings):
     return bus
 
 
-async def _train(settings: Settings, dataset: str, target: str | None, schema: Path | None, if_no_champion: bool) -> int:
+async def _train(settings: Settings, dataset: str, target: str | None, schema: Path | None, if_no_champion: bool,
+                 as_json: bool = False) -> int:
     from trainer.api import DataInvalid, ensure_champion_async, train_async
     from trainer.datasets import DatasetError
     from trainer.progress import RichProgress
@@ -70,21 +93,42 @@ async def _train(settings: Settings, dataset: str, target: str | None, schema: P
         outcome = await run(settings, dataset=dataset, target=target, schema=schema,
                             publish=bus.publish if bus else None, progress=RichProgress(settings.selection_metric))
     except DatasetError as exc:
-        fail(str(exc), code=2)
+        usage(str(exc))
     except DataInvalid as exc:
         typer.secho(f"error: {dataset} failed validation; nothing was trained:", fg=typer.colors.RED, err=True)
         for failure in exc.failures:
             typer.echo(f"  - {describe(failure)}", err=True)
         typer.echo(f"{'published' if bus else 'did not publish'} {exc.event.topic} ({exc.event.id})", err=True)
+        if as_json:
+            typer.echo(json.dumps({"trained": False, "valid": False, "rejected_event": exc.event.id,
+                                   "failures": [f.model_dump(mode="json") for f in exc.failures]}))
         return 1
     finally:
         if bus:
             await bus.close()
     if outcome is None:
-        typer.echo("a champion exists already; nothing trained (--if-no-champion)")
+        if as_json:
+            typer.echo(json.dumps({"trained": False, "valid": True, "reason": "a champion exists (--if-no-champion)"}))
+        else:
+            typer.echo("a champion exists already; nothing trained (--if-no-champion)")
         return 0
-    _report(outcome, published=bus is not None)
+    if as_json:
+        typer.echo(json.dumps(_document(outcome, published=bus is not None)))
+    else:
+        _report(outcome, published=bus is not None)
     return 0
+
+
+def _document(outcome, published: bool) -> dict:
+    """The outcome as one JSON document for scripts."""
+    return {"trained": True, "valid": True, "version": outcome.version, "promoted": outcome.promoted,
+            "reason": outcome.reason, "champion_version": outcome.champion_version,
+            "previous_champion": outcome.previous_champion, "best_family": outcome.best_family,
+            "selection_metric": outcome.selection_metric, "parent_run_id": outcome.parent_run_id,
+            "dataset_hash": outcome.dataset_hash,
+            "candidates": [{"family": c.family, "run_id": c.run_id, "metrics": c.metrics} for c in outcome.candidates],
+            "events_published": published and not outcome.unpublished,
+            "unpublished_events": [e.id for e in outcome.unpublished]}
 
 
 def _report(outcome, published: bool) -> None:

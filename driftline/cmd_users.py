@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from driftline.common import database_dsn, fail, load_settings, run
+from driftline.common import DataDir, connect_db_pool, fail, load_settings, run, usage
 
 app = typer.Typer(help="Approval page users.", no_args_is_help=True)
 
@@ -17,20 +17,22 @@ def add(
     role: Annotated[str, typer.Option(help="viewer, approver or admin.")] = "viewer",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Set the password from the first line of "
                                                  "stdin instead of printing a one-time password.")] = False,
+    data_dir: DataDir = None,
 ) -> None:
     """Add a user and print a one-time password (they choose their own at first sign-in)."""
     import sys
 
-    from infra.db import connect_pool
+    import asyncpg
+
     from infra.users import add_user
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
     chosen = sys.stdin.readline().rstrip("\n") if password_stdin else None
     if password_stdin and len(chosen) < 10:
-        fail("a password has at least 10 characters", code=2)
+        usage("a password has at least 10 characters")
 
     async def _go() -> str:
-        pool = await connect_pool(await database_dsn(settings), max_size=1)
+        pool = await connect_db_pool(settings, max_size=1)
         try:
             async with pool.acquire() as conn:
                 return await add_user(conn, name, role, chosen, settings.sign_in_limits)
@@ -39,10 +41,11 @@ def add(
 
     try:
         password = run(_go())
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    except OSError as exc:
-        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+    except ValueError as exc:  # a bad role or name, or the name is taken
+        usage(str(exc))
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:  # reached, then refused or lost
+        fail(f"PostgreSQL did not add {name!r} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+             "check the database named in DRIFTLINE_DATABASE_URL, then try again.")
     if chosen:
         typer.echo(f"added {name} ({role}) with the password you gave")
     else:
@@ -50,16 +53,15 @@ def add(
 
 
 @app.command()
-def reset(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+def reset(name: Annotated[str, typer.Argument(help="User name.")], data_dir: DataDir = None) -> None:
     """Give a user a new one-time password (theirs expired, or they forgot it); their sessions end."""
-    from infra.db import connect_pool
     from infra.users import reset_password
     from ui.auth import end_all_sessions
 
-    settings = load_settings()
+    settings = load_settings(data_dir)
 
     async def _go() -> str:
-        pool = await connect_pool(await database_dsn(settings), max_size=1)
+        pool = await connect_db_pool(settings, max_size=1)
         try:
             async with pool.acquire() as conn, conn.transaction():
                 password = await reset_password(conn, name, settings.sign_in_limits)
@@ -70,10 +72,8 @@ def reset(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
 
     try:
         password = run(_go())
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    except OSError as exc:
-        fail(f"cannot reach PostgreSQL ({exc}); is `driftline up` running, or DRIFTLINE_DATABASE_URL set?")
+    except ValueError as exc:  # no such user
+        usage(str(exc))
     typer.echo(f"{name}: new one-time password {password} (valid {settings.one_time_password_hours:g} h)")
 
 

@@ -16,13 +16,24 @@ from schemas import Event
 log = logging.getLogger(__name__)
 
 MSG_ID = "Nats-Msg-Id"
+# The NATS binding of CloudEvents (1.0.3 draft) tells structured mode (the whole JSON event in the payload, which is
+# what we send) from binary mode (attributes in ce-* headers) by this header; without it, a receiver following the
+# draft would take our messages for binary mode.
+CONTENT_TYPE = "Content-Type"
+STRUCTURED_JSON = "application/cloudevents+json"
 TYPE_HEADER = "Driftline-Type"
 REPLY_HEADER = "Driftline-Reply-To"
+ONE_SHOT_ATTEMPTS = 1  # reconnects after the first try: a one-shot command makes 2 attempts per server
 
 
 def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish."""
-    headers = {MSG_ID: event.id, TYPE_HEADER: event.type}
+    return stored_event_headers(event.id, event.type, extra)
+
+
+def stored_event_headers(event_id: str, event_type: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The same headers for an event held as bytes (the outbox): id, type, and the structured-mode content type."""
+    headers = {MSG_ID: event_id, TYPE_HEADER: event_type, CONTENT_TYPE: STRUCTURED_JSON}
     if extra:
         headers.update(extra)
     return headers
@@ -43,20 +54,24 @@ class Bus:
         self.publish_timeout = publish_timeout
 
     @classmethod
-    async def connect(cls, url: str | list[str], name: str = "driftline", **options) -> Bus:
+    async def connect(cls, url: str | list[str], name: str = "driftline", *, one_shot: bool = False,
+                      **options) -> Bus:
+        """Connect to NATS with JetStream.
+
+        A service keeps trying forever, the first connect included: it outlives a NATS restart. A one-shot command
+        (`one_shot`) gives up after 1 + ONE_SHOT_ATTEMPTS tries per server (a quarter second when nothing listens) so it
+        can say so and exit; the same bound holds for a reconnect while it runs.
+        """
         async def _error(exc: Exception) -> None:
-            log.warning("nats error: %s", exc)
+            log.log(logging.DEBUG if one_shot else logging.WARNING, "nats error: %s", exc)
 
         options.setdefault("ping_interval", 10)  # notice a frozen server in ~30 s, not nats-py's 4 minutes
         options.setdefault("max_outstanding_pings", 3)
-        nc = await nats.connect(
-            servers=_servers(url),
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            error_cb=_error,
-            **options,
-        )
+        options.setdefault("max_reconnect_attempts", ONE_SHOT_ATTEMPTS if one_shot else -1)
+        options.setdefault("reconnect_time_wait", 0.25 if one_shot else 0.5)
+        if one_shot:
+            options.setdefault("connect_timeout", 1.0)  # per attempt: a silent (hung, firewalled) host costs 2.25 s
+        nc = await nats.connect(servers=_servers(url), name=name, error_cb=_error, **options)
         # A deep pipeline: publish_async keeps up to this many publishes awaiting their ack.
         return cls(nc, nc.jetstream(timeout=10, publish_async_max_pending=20_000))
 

@@ -36,6 +36,9 @@ def configure_mlflow(settings: Settings) -> str:
         Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         settings.mlflow_artifacts_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    # MLflow also exports these as MLFLOW_TRACKING_URI / MLFLOW_REGISTRY_URI into this process's environment, which
+    # its children inherit (and Settings reads MLFLOW_TRACKING_URI as a fallback): `driftline up` hands its services
+    # DRIFTLINE_MLFLOW_TRACKING_URI, which wins.
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri

@@ -15,7 +15,7 @@ from datetime import timedelta
 import asyncpg
 from prometheus_client import Counter, Gauge
 
-from infra.bus import MSG_ID, TYPE_HEADER, Bus
+from infra.bus import Bus, stored_event_headers
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class OutboxRelay:
                                 "ORDER BY id LIMIT $1", self.batch)
         if rows:
             await self.bus.publish_raw_many(
-                (r["subject"], bytes(r["payload"]), {MSG_ID: r["event_id"], TYPE_HEADER: r["type"]}) for r in rows)
+                (r["subject"], bytes(r["payload"]), stored_event_headers(r["event_id"], r["type"])) for r in rows)
             await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                                [r["id"] for r in rows])
             PUBLISHED.inc(len(rows))

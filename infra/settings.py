@@ -1,17 +1,54 @@
-"""The one settings object: every DRIFTLINE_* variable is read here, once, at the edge."""
+"""The one settings object: every DRIFTLINE_* variable is read here, once, at the edge.
+
+Where a setting comes from, first match wins: a command-line flag; the environment; a `.env` file in the current
+folder (same names, `DRIFTLINE_X=value` lines); the default below. Tools' standard names are read as fallbacks:
+`MLFLOW_TRACKING_URI` when `DRIFTLINE_MLFLOW_TRACKING_URI` is unset.
+
+List settings have one format, JSON (`DRIFTLINE_EMAIL_TO='["a@example.com", "b@example.com"]'`); a plain
+comma-separated list (`a@example.com,b@example.com`) is read too, since it is unambiguous for lists of plain values
+(use JSON when a value itself holds a comma). `DRIFTLINE_NOTIFY_ROUTES` (an object) is JSON only.
+`DRIFTLINE_NATS_URL` takes several servers of a cluster either way (`nats://a:4222,nats://b:4222`, NATS's own
+convention, or a JSON list).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def shown_url(url: str) -> str:
+    """A server URL (or several, comma-separated) without passwords, fit for an error line or a log."""
+    def one(text: str) -> str:
+        parts = urlsplit(text.strip())
+        if not parts.password:
+            return text.strip()
+        host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+    return ",".join(one(u) for u in url.split(","))
+
+
+def list_setting(value: Any) -> Any:
+    """A list setting from text: a JSON list, or comma-separated plain values."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)  # a JSONDecodeError is a ValueError: the error names the setting
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 class Settings(BaseSettings):
-    """Driftline's configuration; each field can be set as DRIFTLINE_<NAME>."""
+    """Driftline's configuration; each field can be set as DRIFTLINE_<NAME>, in the environment or in `.env`."""
 
-    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", validate_by_name=True)
 
     data_dir: Path = Field(Path(".driftline"), description="JetStream store, PostgreSQL data, MLflow store, reports.")
 
@@ -29,14 +66,19 @@ class Settings(BaseSettings):
     # Consumers
     max_deliver: int = Field(5, description="Deliveries of one message before it is dead-lettered.")
     ack_wait_s: float = Field(30, description="Seconds before an unacknowledged message is redelivered.")
-    backoff_s: list[float] = Field([0.5, 2, 5, 15], description="Redelivery delays after a failure.")
+    backoff_s: Annotated[list[float], NoDecode] = Field(
+        [0.5, 2, 5, 15], description="Redelivery delays after a failure."
+    )
 
     # PostgreSQL
     database_url: str | None = Field(None, description="PostgreSQL DSN; unset means an embedded server.")
     postgres_port: int = Field(54329, description="Embedded PostgreSQL port.")
 
     # MLflow
-    mlflow_tracking_uri: str | None = Field(None, description="MLflow tracking URI; unset means SQLite in data_dir.")
+    mlflow_tracking_uri: str | None = Field(
+        None, validation_alias=AliasChoices("DRIFTLINE_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking URI (MLFLOW_TRACKING_URI is read when this is unset); unset: SQLite in data_dir.",
+    )
     model_name: str = Field("driftline-classifier", description="Registered model name.")
     mlflow_ui_port: int = Field(5000, description="Port of the MLflow UI started by `driftline up`.")
 
@@ -64,7 +106,9 @@ class Settings(BaseSettings):
     # HTTP
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
     gateway_port: int = Field(8000, description="Gateway port.")
-    api_keys: list[SecretStr] = Field([], description="Gateway API keys (JSON list); empty means no key is needed.")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        [], description="Gateway API keys (list); empty means no key is needed."
+    )
     ui_host: str = Field("127.0.0.1", description="Approval page bind address.")
     ui_port: int = Field(8080, description="Approval page port.")
 
@@ -87,13 +131,15 @@ class Settings(BaseSettings):
         {"low": ["slack"], "medium": ["slack", "email"], "high": ["slack", "email"], "critical": ["slack", "email"]},
         description="Channels (email, slack) per severity (JSON object).",
     )
-    notify_events: list[str] = Field(
+    notify_events: Annotated[list[str], NoDecode] = Field(
         ["alert", "incident", "escalation", "approval", "promotion", "action"],
         description="Event groups the notifier routes: alert (the monitor's), incident (the agent's send_alert), "
                     "escalation, approval, promotion, action.",
     )
     notify_retries: int = Field(3, description="Attempts per notification before the failure is recorded.")
-    notify_backoff_s: list[float] = Field([0.5, 2.0], description="Delays between notification attempts.")
+    notify_backoff_s: Annotated[list[float], NoDecode] = Field(
+        [0.5, 2.0], description="Delays between notification attempts."
+    )
     smtp_host: str | None = Field(None, description="SMTP server; unset disables email.")
     smtp_port: int = Field(587, description="SMTP port.")
     smtp_security: str = Field("starttls", description="none, starttls or tls (implicit TLS, usually port 465).")
@@ -102,7 +148,7 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(10.0, description="Timeout of one SMTP conversation.")
     smtp_ca_file: Path | None = Field(None, description="CA bundle that signs the SMTP server's certificate; unset: system CAs.")
     email_from: str = Field("driftline@localhost", description="Sender address of notification mails.")
-    email_to: list[str] = Field([], description="Recipients of notification mails (JSON list).")
+    email_to: Annotated[list[str], NoDecode] = Field([], description="Recipients of notification mails (list).")
     slack_webhook_url: str | None = Field(None, description="Slack incoming webhook URL; unset disables Slack.")
     webhook_secret: SecretStr | None = Field(
         None, description="Standard Webhooks signing secret (whsec_<base64> or raw) for our outgoing webhooks."
@@ -150,6 +196,10 @@ class Settings(BaseSettings):
     )
     monitor_clear_windows: int = Field(3, description="Quiet windows after which an open drift alert clears.")
     monitor_batch: int = Field(250, description="Most events the monitor pulls and scores in one vectorised step.")
+    monitor_detector: Literal["cusum", "adwin", "kswin", "page_hinkley"] = Field(
+        "cusum", description="Per-feature drift detectors: cusum (calibrated to monitor_false_alarms_per_10k) or "
+        "River's adwin, kswin, page_hinkley (River's defaults; ~1 ms per feature and event for kswin).",
+    )
     monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
@@ -167,6 +217,19 @@ class Settings(BaseSettings):
 
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
+
+    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return list_setting(value)
+
+    @field_validator("nats_url", mode="before")
+    @classmethod
+    def _nats_servers(cls, value: Any) -> Any:
+        """Several seed servers: comma-separated (as the NATS tools take them) or a JSON list."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            value = json.loads(value)
+        return ",".join(value) if isinstance(value, list) else value
 
     @property
     def resolved_nats_url(self) -> str:

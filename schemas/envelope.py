@@ -92,18 +92,32 @@ def _absent(value: Any) -> bool:
     return value is None
 
 
-# CloudEvents 1.0: attribute names are lower-case a-z and 0-9 (extensions included), so the correlation and causation
-# ids travel as the extension attributes `correlationid` and `causationid`. In Python they keep readable names.
-_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
+# CloudEvents 1.0 (spec.md, "Naming Conventions" and "Type System"; formats/json-format.md) as a consumer must read it:
+# - attribute names are lower-case a-z and 0-9 (extensions included), so the correlation and causation ids travel as
+#   the extension attributes `correlationid` and `causationid`; in Python they keep readable names. The 20-character
+#   bound is a SHOULD, so a longer name is accepted.
+# - a JSON `null` attribute MUST be treated as absent.
+# - attribute values are Boolean, Integer (signed 32 bits), String (no control characters, noncharacters or lone
+#   surrogates), URI, URI-reference or Timestamp; in JSON an extension is a string, a whole number or a boolean.
+# - `id`, `source`, `type` and, when present, `subject` and `dataschema` are non-empty; `dataschema` is an absolute URI.
+# - our `data` is always a JSON value: a `datacontenttype` must declare JSON (`*/json` or `*/*+json`, parameters
+#   allowed), and `data_base64` (binary data) is refused with that reason.
+_ATTRIBUTE_NAME = re.compile(r"[a-z0-9]+")
 CORRELATION = "correlationid"
 CAUSATION = "causationid"
+_JSON_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/([A-Za-z0-9!#$&^_.+-]+\+)?json\s*(;.*)?", re.IGNORECASE)
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s]*")
+_NONCHARACTERS = "\ufdd0-\ufdef" + "".join(chr(p * 0x10000 + 0xFFFE) + chr(p * 0x10000 + 0xFFFF) for p in range(17))
+_NOT_IN_STRING = re.compile(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+_INT32 = range(-(2**31), 2**31)
+_STRING_ATTRIBUTES = ("id", "source", "subject", "datacontenttype", "dataschema", "correlation_id", "causation_id")
 
 
 class Event(BaseModel):
     """A CloudEvents 1.0 envelope with a typed `data` body; subclasses fix `type` and `data`.
 
-    Unknown extension attributes are accepted (valid names, scalar values) and carried through, as the
-    specification asks of a consumer; events written before the rename (`correlation_id`) are still read.
+    Unknown extension attributes are accepted (valid names and values) and carried through, as the specification
+    asks of a consumer; events written before the rename (`correlation_id`) are still read.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow", validate_by_name=True, validate_by_alias=True,
@@ -113,13 +127,15 @@ class Event(BaseModel):
     topic: ClassVar[str] = ""
 
     specversion: Literal["1.0"] = Field("1.0", description="CloudEvents specification version.")
-    id: str = Field(default_factory=new_id, description="Time-ordered unique id (UUIDv7); also the Nats-Msg-Id.")
-    type: str = Field(description="Versioned event type, e.g. driftline.alert.raised.v1.")
-    source: str = Field(description="Who emitted the event, e.g. inference/worker.")
+    id: str = Field(default_factory=new_id, min_length=1,
+                    description="Time-ordered unique id (UUIDv7); also the Nats-Msg-Id.")
+    type: str = Field(min_length=1, description="Versioned event type, e.g. driftline.alert.raised.v1.")
+    source: str = Field(min_length=1, description="Who emitted the event (a URI-reference), e.g. inference/worker.")
     time: datetime = Field(default_factory=utcnow, description="When the event was emitted (UTC).")
-    subject: str = Field(description="What the event is about, usually the model name.")
-    datacontenttype: str | None = Field(None, exclude_if=_absent, description="Media type of `data` (JSON).")
-    dataschema: str | None = Field(None, exclude_if=_absent, description="URI of the schema `data` adheres to.")
+    subject: str = Field(min_length=1, description="What the event is about, usually the model name.")
+    datacontenttype: str | None = Field(None, exclude_if=_absent,
+                                        description="Media type of `data`; always JSON (absent means application/json).")
+    dataschema: str | None = Field(None, exclude_if=_absent, description="Absolute URI of the schema `data` adheres to.")
     correlation_id: str = Field(
         "", alias=CORRELATION,
         description="Extension attribute: id of the first event of the chain; defaults to this event's own id.",
@@ -130,8 +146,14 @@ class Event(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_correlation(cls, values: Any) -> Any:
-        if isinstance(values, dict) and not (values.get(CORRELATION) or values.get("correlation_id")):
+    def _read(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        if "data_base64" in values:
+            raise ValueError("data_base64: binary data is not accepted; a Driftline event carries JSON in `data`")
+        if None in values.values():  # JSON null means absent (the payload `data` is not an attribute)
+            values = {k: v for k, v in values.items() if v is not None or k == "data"}
+        if not (values.get(CORRELATION) or values.get("correlation_id")):
             values = dict(values)
             values.setdefault("id", new_id())
             values[CORRELATION] = values["id"]
@@ -141,11 +163,17 @@ class Event(BaseModel):
     def _valid(self) -> Event:
         if self.time.tzinfo is None:
             raise ValueError("time must carry a timezone (UTC)")
+        strings = [getattr(self, name) or "" for name in _STRING_ATTRIBUTES]
+        if _NOT_IN_STRING.search("".join(strings)):  # one search on the hot path; the loop only names the culprit
+            bad = next(n for n, v in zip(_STRING_ATTRIBUTES, strings, strict=True) if _NOT_IN_STRING.search(v))
+            raise ValueError(f"{bad}: control characters, noncharacters and lone surrogates are not allowed")
+        if self.datacontenttype is not None and not _JSON_MEDIA_TYPE.fullmatch(self.datacontenttype):
+            raise ValueError(f"datacontenttype {self.datacontenttype!r}: data is JSON, so the media type must be "
+                             "*/json or */*+json (e.g. application/json)")
+        if self.dataschema is not None and not _ABSOLUTE_URI.fullmatch(self.dataschema):
+            raise ValueError(f"dataschema {self.dataschema!r} must be an absolute URI (scheme:...)")
         for name, value in (self.model_extra or {}).items():
-            if not _ATTRIBUTE_NAME.fullmatch(name):
-                raise ValueError(f"extension attribute {name!r}: CloudEvents names are 1-20 characters a-z, 0-9")
-            if value is not None and not isinstance(value, str | int | bool):
-                raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean")
+            _check_extension(name, value)
         return self
 
     @classmethod
@@ -170,6 +198,23 @@ class Event(BaseModel):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+def _check_extension(name: str, value: Any) -> None:
+    """An extension attribute as the JSON format allows it: a valid name; a string, 32-bit integer or boolean."""
+    if not _ATTRIBUTE_NAME.fullmatch(name):
+        raise ValueError(f"extension attribute {name!r}: CloudEvents attribute names are lower-case a-z and 0-9 only")
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if value not in _INT32:
+            raise ValueError(f"extension attribute {name!r}: an integer must fit in 32 bits, not {value}")
+        return
+    if not isinstance(value, str):
+        raise ValueError(f"extension attribute {name!r} must be a string, integer or boolean, not {type(value).__name__}")
+    if _NOT_IN_STRING.search(value):
+        raise ValueError(f"extension attribute {name!r}: control characters, noncharacters and lone surrogates "
+                         "are not allowed")
 
 
 from typing import TypeVar  # noqa: E402  (after Event so the bound resolves)

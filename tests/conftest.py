@@ -22,6 +22,21 @@ from infra.streams import ensure_streams
 ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (set_registry_uri: MLFLOW_REGISTRY_URI) into this process's
+    environment, and `driftline` reads MLFLOW_TRACKING_URI as a fallback: a later test's `driftline` child would
+    inherit an earlier test's store. Both are put back after every test."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

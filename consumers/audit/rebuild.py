@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -38,8 +39,12 @@ async def _differ(conn: asyncpg.Connection, table: str, columns: str, schema: st
             ) d""")
 
 
-async def rebuild(js: JetStreamContext, pool: asyncpg.Pool, *, keep: bool = False, batch: int = 2000) -> Rebuilt:
-    """Replay the whole stream through the projection into schema audit_rebuild_<id>; count differing rows."""
+async def rebuild(js: JetStreamContext, pool: asyncpg.Pool, *, keep: bool = False, batch: int = 2000,
+                  on_message: Callable[[int], None] | None = None) -> Rebuilt:
+    """Replay the whole stream through the projection into schema audit_rebuild_<id>; count differing rows.
+
+    `on_message(seq)` is called for each stream message read (the command line's progress bar).
+    """
     schema = f"audit_rebuild_{uuid.uuid4().hex[:8]}"
     out = Rebuilt(schema)
     async with pool.acquire() as conn:
@@ -50,6 +55,8 @@ async def rebuild(js: JetStreamContext, pool: asyncpg.Pool, *, keep: bool = Fals
             prev, links = GENESIS, []
             async for msg in read_stream(js, AUDIT.name):
                 links.append(link(msg.seq, msg.subject, msg.data, prev))
+                if on_message:
+                    on_message(msg.seq)
                 prev = links[-1].hash
                 if len(links) >= batch:
                     await _write(conn, links, schema)

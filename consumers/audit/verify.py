@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -66,8 +66,12 @@ async def _acknowledged(js: JetStreamContext, durable: str) -> int:
     return info.ack_floor.stream_seq if info.ack_floor else 0
 
 
-async def verify(js: JetStreamContext, pool: asyncpg.Pool, durable: str = "audit-projector") -> Verdict:
-    """Recompute the chain from the stream's first sequence and compare every stored row with it."""
+async def verify(js: JetStreamContext, pool: asyncpg.Pool, durable: str = "audit-projector",
+                 on_message: Callable[[int], None] | None = None) -> Verdict:
+    """Recompute the chain from the stream's first sequence and compare every stored row with it.
+
+    `on_message(seq)` is called for each stream message read (the command line's progress bar).
+    """
     info = await js.stream_info(AUDIT.name)
     verdict = Verdict(ok=True)
     if info.state.messages and info.state.first_seq != 1:
@@ -78,6 +82,8 @@ async def verify(js: JetStreamContext, pool: asyncpg.Pool, durable: str = "audit
     row = await anext(rows, None)
     async for msg in read_stream(js, AUDIT.name):
         seq = msg.seq
+        if on_message:
+            on_message(seq)
         if seq != expect:
             return _bad(verdict, expect, f"missing in the stream (next stored message is {seq})")
         lk = link(seq, msg.subject, msg.data, prev)

@@ -2,8 +2,9 @@
 
 The CUSUM recursion S_t = max(0, S_{t-1} + l_t) has the closed form S_t = C_t - min(-S_0, min_{s<=t} C_s)
 with C the running sum of l, so a whole batch of events for every test is two numpy scans; the per-event
-cost stays a few microseconds for 30 features. River's ADWIN, Page-Hinkley and DDM run beside it in
-bench/bench_detection.py: per feature they are slower, and miss or cry wolf where this bank does not.
+cost stays a few microseconds for 30 features. It is the default; River's ADWIN, KSWIN and Page-Hinkley can take
+its place (consumers/monitor/river_bank.py, DRIFTLINE_MONITOR_DETECTOR), and bench/bench_detection.py runs each of
+them through the monitor's own path: per feature they are slower, and miss or cry wolf where this bank does not.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class CusumBank:
     """Two-sided mean and scale CUSUMs per numeric column, share CUSUMs per category; one threshold for all."""
 
     name = "cusum"
+    statistic_name = "cusum"
 
     def __init__(self, profile: Profile, false_alarms_per_10k: float = 0.1, design: Design = Design()):
         self.profile = profile
@@ -121,6 +123,19 @@ class CusumBank:
                 out.append(Detection(self.seen + row, self.columns[t], self.tests[t], float(values[i]), self.threshold))
         self.seen += enc.rows
         return out
+
+    def describe(self, test: str) -> str:
+        return f"CUSUM {test} crossed {self.threshold:.1f}"
+
+    def to_state(self) -> list[float]:
+        return self.state.tolist()
+
+    def load_state(self, state: list[float]) -> bool:
+        """Resume saved statistics; False (fresh start) when the tests differ (another profile)."""
+        if len(state) != len(self.state):
+            return False
+        self.state = np.array(state)
+        return True
 
     def statistic(self) -> dict[str, float]:
         """Each column's largest CUSUM statistic as a share of the threshold (1.0 = alarm)."""

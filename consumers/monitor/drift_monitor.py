@@ -13,6 +13,7 @@ from consumers.monitor.detectors import CusumBank, Detection, ErrorCusum
 from consumers.monitor.encoding import Encoded, RankIndex, encode_matrix, numeric_matrix
 from consumers.monitor.histograms import WindowHistogram
 from consumers.monitor.reference import PREDICTION, Profile
+from consumers.monitor.river_bank import RiverBank
 from consumers.monitor.window_report import ReportRequest, alert_events, window_report
 from consumers.monitor.windows import WindowPolicy, WindowState
 from schemas import Event, LabelReceived, PredictionMade
@@ -27,6 +28,14 @@ class MonitorConfig:
     window: WindowPolicy = WindowPolicy()
     clear_after: int = 3
     design: Design = Design()
+    detector: str = "cusum"  # per-feature detectors: the calibrated CUSUM bank, or adwin, kswin, page_hinkley (River)
+
+
+def feature_detectors(profile: Profile, config: MonitorConfig) -> CusumBank | RiverBank:
+    """The per-feature detector bank the configuration names."""
+    if config.detector == "cusum":
+        return CusumBank(profile, config.false_alarms_per_10k, config.design)
+    return RiverBank(profile, config.detector)
 
 
 @dataclass
@@ -41,7 +50,7 @@ class DriftMonitor:
     def __init__(self, profile: Profile, config: MonitorConfig = MonitorConfig()):
         self.profile, self.config = profile, config
         self.index = RankIndex(profile) if profile.numeric else None
-        self.bank = CusumBank(profile, config.false_alarms_per_10k, config.design)
+        self.bank = feature_detectors(profile, config)
         n_ref = int(profile.meta.get("holdout_rows") or profile.meta.get("reference_rows") or 0)
         self.error_p0 = reference_error_bound(profile.error_rate, n_ref, config.design)
         self.errors = ErrorCusum(self.error_p0, config.false_alarms_per_10k, config.design)
@@ -139,16 +148,19 @@ class DriftMonitor:
         return events
 
     def state_dict(self) -> dict:
-        return {"version": self.profile.version, "bank": self.bank.state.tolist(), "bank_seen": self.bank.seen,
+        return {"version": self.profile.version, "detector": self.bank.name, "bank": self.bank.to_state(),
+                "bank_seen": self.bank.seen,
                 "errors": self.errors.state.tolist(), "errors_seen": self.errors.seen,
                 "num_counts": self.hist.num_counts.tolist(), "cat_counts": [c.tolist() for c in self.hist.cat_counts],
                 "window": self.window.to_dict(), "hysteresis": self.hysteresis.to_dict()}
 
     def load_state(self, state: dict) -> bool:
-        """Resume from a saved state of the same champion version; False (fresh start) otherwise."""
-        if state.get("version") != self.profile.version or len(state["bank"]) != len(self.bank.state):
+        """Resume from a saved state of the same champion version and detector; False (fresh start) otherwise."""
+        if state.get("version") != self.profile.version or state.get("detector", "cusum") != self.bank.name:
             return False
-        self.bank.state, self.bank.seen = np.array(state["bank"]), state["bank_seen"]
+        if not self.bank.load_state(state["bank"]):
+            return False
+        self.bank.seen = state["bank_seen"]
         self.errors.state, self.errors.seen = np.array(state["errors"]), state["errors_seen"]
         self.hist.num_counts[:] = np.array(state["num_counts"], dtype=np.int64)
         for counts, saved in zip(self.hist.cat_counts, state["cat_counts"], strict=True):

@@ -41,7 +41,7 @@ class MonitorService:
         self.settings, self.bus, self.pool = settings, bus, pool
         self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
                                     WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
-                                    settings.monitor_clear_windows)
+                                    settings.monitor_clear_windows, detector=settings.monitor_detector)
         self.spec = ConsumerSpec(durable, PREDICTIONS.name, (MADE, LABEL), batch=settings.monitor_batch,
                                  max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
                                  backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
@@ -80,8 +80,8 @@ class MonitorService:
                 await self.bus.publish_many(retired)
             await self._save(self.last_seq)
             metrics.observe_monitor(monitor)
-            log.info("monitor: watching %s v%s (%d columns, threshold %.1f)", profile.model, profile.version,
-                     len(profile.columns), monitor.bank.threshold)
+            log.info("monitor: watching %s v%s (%d columns, %s detectors, threshold %.1f)", profile.model,
+                     profile.version, len(profile.columns), monitor.bank.name, monitor.bank.threshold)
         return True
 
     async def handle(self, batch: list[Received]) -> None:

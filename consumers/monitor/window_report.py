@@ -55,8 +55,9 @@ def window_report(monitor: DriftMonitor, cause: Event, report_url: str | None) -
         test = hit["test"] if hit else "level"
         # model_construct: the values are ours and typed already; validating ~100 of them per window costs more
         # than scoring the window.
-        features.append(FeatureDrift.model_construct(feature=column, statistic="cusum", value=float(value),
-                                                     threshold=1.0, drifted=hit is not None, detector=f"cusum:{test}"))
+        features.append(FeatureDrift.model_construct(feature=column, statistic=monitor.bank.statistic_name,
+                                                     value=float(value), threshold=1.0, drifted=hit is not None,
+                                                     detector=f"{monitor.bank.name}:{test}"))
     for stat in monitor.hist.statistics():
         features.append(FeatureDrift.model_construct(feature=stat.column, statistic=stat.statistic, value=stat.value,
                                                      threshold=stat.threshold, drifted=stat.drifted,
@@ -82,16 +83,21 @@ def alert_events(monitor: DriftMonitor, cause: Event) -> tuple[list[Event], list
             top_col, top = ranked[0]
             url = f"evidently/{_alert_id(cause, fingerprint)}.html"
             named = ", ".join(f for f in features if f != PREDICTION) or "the predictions"
+            # Which detector fired: the feature bank (CUSUM or a River detector) or the error-rate CUSUM.
+            on_errors = kind == "quality_drift"
+            fired = "cusum" if on_errors else monitor.bank.name
+            how = f"CUSUM {top['test']} crossed {monitor.errors.threshold:.1f}" if on_errors \
+                else monitor.bank.describe(top["test"])
             summary = (f"{WHAT[kind]} on {model} v{monitor.profile.version}: "
-                       + (named if kind != "quality_drift" else "error rate above the reference")
-                       + f" (CUSUM {top['test']} crossed {monitor.bank.threshold:.1f}).")
+                       + (named if not on_errors else "error rate above the reference") + f" ({how}).")
             data = Alert(kind=kind, model=model, model_version=monitor.profile.version, fingerprint=fingerprint,
                          features=[f for f in features if f != PREDICTION] if kind == "data_drift" else features,
-                         statistic="cusum_llr", value=top["value"], threshold=_limit(monitor, kind),
-                         window=monitor.window.as_window(), detector=f"cusum:{top['test']}", report_url=url,
+                         statistic="cusum_llr" if fired == "cusum" else monitor.bank.statistic_name,
+                         value=top["value"], threshold=_limit(monitor, kind), window=monitor.window.as_window(),
+                         detector=f"{fired}:{top['test']}", report_url=url,
                          summary=summary, details={"detections": found, "quality": quality(monitor),
                                                    "false_alarms_per_10k": monitor.config.false_alarms_per_10k,
-                                                   "first_column": top_col})
+                                                   "first_column": top_col, "detector": fired})
             events.append(_raised(cause, fingerprint, data))
             monitor.hysteresis.opened(fingerprint, events[-1].id, features)
             reports.append(ReportRequest(events[-1].id, url, list(monitor.rows)))

@@ -81,7 +81,7 @@ async def test_fresh_data_dir_trains_a_champion_and_publishes_the_chain(tmp_path
     assert {c["family"] for c in trained["data"]["candidates"]} == {"logistic_regression", "random_forest",
                                                                      "xgboost", "lightgbm"}
     assert promoted["data"]["promoted"] is True and promoted["data"]["version"] == "1"
-    assert trained["correlation_id"] == promoted["correlation_id"] == validated["id"]
+    assert trained["correlationid"] == promoted["correlationid"] == validated["id"]  # CloudEvents extension names
 
 
 def test_no_bus_is_said_clearly_and_an_existing_champion_means_nothing_to_do(tmp_path):
@@ -98,3 +98,28 @@ def test_csv_without_target_is_a_usage_error(tmp_path):
     mixed_frame(60).to_csv(csv, index=False)
     result = driftline("--dataset", str(csv), data_dir=tmp_path / "data", nats_url=f"nats://127.0.0.1:{free_port()}")
     assert result.returncode == 2 and "a CSV data set needs --target COLUMN" in result.stderr
+
+
+def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_server):
+    """`train --json` prints one document; `--data-dir` is a flag; MLFLOW_TRACKING_URI picks the store when
+    DRIFTLINE_MLFLOW_TRACKING_URI is unset (it used to be ignored: the model landed in the data dir's store)."""
+    from mlflow import MlflowClient
+
+    csv, data_dir, store = tmp_path / "d.csv", tmp_path / "data", tmp_path / "elsewhere" / "mlflow.db"
+    mixed_frame(200).to_csv(csv, index=False)
+    store.parent.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTLINE_", "MLFLOW_"))}
+    env.update(DRIFTLINE_NATS_URL=nats_server.url, MLFLOW_TRACKING_URI=f"sqlite:///{store}", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "driftline", "train", "--dataset", str(csv), "--target", "label",
+                           "--json", "--data-dir", str(data_dir)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=280)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)  # the whole of stdout is one document; progress went to stderr
+    assert doc["trained"] is True and doc["version"] == "1" and doc["promoted"] is True
+    assert {c["family"] for c in doc["candidates"]} == {"logistic_regression", "random_forest", "xgboost", "lightgbm"}
+    assert doc["best_family"] in {c["family"] for c in doc["candidates"]} and doc["events_published"] is True
+    assert not (data_dir / "mlflow" / "mlflow.db").exists()
+    uri = f"sqlite:///{store}"
+    champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("driftline-classifier",
+                                                                                         "champion")
+    assert str(champion.version) == "1" and champion.run_id

@@ -71,7 +71,8 @@ async def test_storm_is_one_incident_approved_from_the_terminal(bus, watch, agen
 
         code, out = await cli(agent_settings, "approvals", "list", "--json")
         assert code == 0
-        [listed] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        [document] = [json.loads(line) for line in out.splitlines() if line.startswith("{")]  # one JSON document
+        [listed] = document["pending"]
         assert listed["approval_id"] == request.data.approval_id and listed["action"]["kind"] == "retrain_model"
 
         code, out = await decide(agent_settings, "approve", request.data.approval_id, "vic")

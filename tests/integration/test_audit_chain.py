@@ -38,7 +38,7 @@ async def test_projects_in_order_with_checkpoints_and_verifies_clean(bus, pool):
     assert '"last_sequence":5' in checkpoints[0]["canonical"]
     assert rows[4]["hash"] in checkpoints[0]["canonical"]
     [story] = [i for i in incidents if i["events"] == 12]
-    assert story["status"] == "resolved" and story["model"] == "m"
+    assert story["status"] == "verifying" and story["model"] == "m"
     verdict = await verify(bus.js, pool)
     assert verdict.ok, verdict.text()
     assert verdict.checked == len(rows) and verdict.checkpoints == len(checkpoints)

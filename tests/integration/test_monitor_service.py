@@ -8,6 +8,7 @@ import shutil
 import pytest
 from prometheus_client import REGISTRY
 
+from consumers.monitor import state_store
 from consumers.monitor.service import MonitorService
 from infra.db import connect_pool
 from infra.models import configure_mlflow, load_alias
@@ -139,3 +140,27 @@ async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
     reports = [e.data for e in await audit_events(bus, "driftline.monitoring.>")]
     assert failures and [r.window.events for r in reports] == [500, 500]
     assert service.monitor.bank.seen == 1000  # every prediction scored exactly once
+
+
+async def test_river_adwin_by_configuration_resumes_its_state_from_postgresql_after_a_restart(stage):
+    settings, bus, pool, loaded = stage
+    settings = settings.model_copy(update={"monitor_detector": "adwin"})
+    preds, _ = prediction_events(loaded, 3000, seed=2, drift_at=1000, shift={"mean_radius": 1.0})
+    await bus.publish_many(preds[:1500])
+    service, stop, task = await start(settings, bus, pool)
+    await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
+    stop.set()
+    await task
+    saved = (await state_store.fetch_state(pool, loaded.name))[1]
+    assert saved["detector"] == "adwin" and saved["bank_seen"] == 1500
+    service, stop, task = await start(settings, bus, pool)  # a second process takes over from the saved state
+    await wait_for(lambda: asyncio.sleep(0, service.monitor is not None))
+    assert service.monitor.bank.seen == 1500 and service.monitor.bank.to_state() == saved["bank"]
+    await bus.publish_many(preds[1500:])
+    await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 3000))
+    stop.set()
+    await task
+    alerts = await audit_events(bus, "driftline.alert.raised")
+    assert [(a.data.kind, a.data.features, a.data.detector) for a in alerts] == [
+        ("data_drift", ["mean_radius"], "adwin:change")]
+    assert "River ADWIN" in alerts[0].data.summary
