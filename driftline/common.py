@@ -27,10 +27,6 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def not_built(command: str, issue: int) -> NoReturn:
-    fail(f"`driftline {command}` is not built yet (tracked in issue #{issue}).", code=3)
-
-
 def run(coro):
     return asyncio.run(coro)
 

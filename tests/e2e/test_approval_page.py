@@ -30,7 +30,6 @@ from tests.integration.ui_helpers import pend, request_event
 from ui.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-pytest.importorskip("playwright")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
