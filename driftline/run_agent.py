@@ -45,6 +45,11 @@ def specs(settings: Settings) -> dict[str, ConsumerSpec]:
     }
 
 
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """What the bus map reads: the three durables above."""
+    return list(specs(settings).values())
+
+
 def default_train():
     """The trainer, imported only by the executor (DESIGN.md's one in-process call)."""
     from trainer.api import train_async

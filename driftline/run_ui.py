@@ -6,10 +6,16 @@ import asyncio
 
 from driftline.common import database_dsn
 from infra.bus import Bus
+from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.settings import Settings
 from infra.web_server import serve_app
 from ui.app import create_app
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """None: the page reads the read models and answers people."""
+    return []
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
