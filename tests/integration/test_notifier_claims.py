@@ -27,25 +27,16 @@ class WatchingReceiver(WebhookReceiver):
         super().__init__(port)
         self.dsn, self.seen = dsn, []
 
-    async def start(self) -> None:
-        async def hook(request: web.Request) -> web.Response:
-            conn = await asyncpg.connect(self.dsn)
-            try:
-                claims = await conn.fetch("SELECT event_id, status FROM notifier_deliveries")
-                open_tx = await conn.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
-            finally:
-                await conn.close()
-            self.seen.append(([tuple(c) for c in claims], open_tx))
-            self.received.append((dict(request.headers), await request.read()))
-            return web.Response(text="ok")
-
-        app = web.Application()
-        app.router.add_post("/slack/hook", hook)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+    async def observe(self, request: web.Request) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            claims = await conn.fetch("SELECT event_id, status FROM notifier_deliveries")
+            open_tx = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
+        finally:
+            await conn.close()
+        self.seen.append(([tuple(c) for c in claims], open_tx))
 
 
 @pytest.fixture
