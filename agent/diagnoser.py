@@ -74,7 +74,7 @@ def diagnose(alert: AlertRaised, policy: Policy, *, duration: timedelta = timede
     )
     evidence = Evidence(metric=a.statistic, value=a.value, threshold=a.threshold, window=window,
                         report_url=a.report_url, alert_id=alert.id)
-    etype = DiagnosisMade.model_fields["type"].default
+    etype = DiagnosisMade.type_name()
     return DiagnosisMade(
         id=derived_id(alert.id, etype),
         source=SOURCE,

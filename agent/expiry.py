@@ -27,10 +27,10 @@ def expired_events(row: dict) -> list[Event]:
     common = dict(source=SOURCE, subject=row["model"], correlation_id=row["correlation_id"],
                   causation_id=row["request_event_id"])
     at = row["decided_at"] or row["expires_at"]
-    expired = ApprovalExpired(id=derived_id(approval_id, ApprovalExpired.model_fields["type"].default), **common,
+    expired = ApprovalExpired(id=derived_id(approval_id, ApprovalExpired.type_name()), **common,
                               data=Expiry(approval_id=approval_id, expired_at=at))
     escalated = ActionEscalated(
-        id=derived_id(approval_id, ActionEscalated.model_fields["type"].default), **common,
+        id=derived_id(approval_id, ActionEscalated.type_name()), **common,
         data=Escalation(model=row["model"], severity=_severity(row), approval_id=approval_id, action=action,
                         reason=f"nobody decided {action.kind} before {row['expires_at'].isoformat()}"))
     return [expired, escalated]

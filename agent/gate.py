@@ -34,7 +34,7 @@ _IMPACT = {
 
 
 def _etype(cls: type[Event]) -> str:
-    return cls.model_fields["type"].default
+    return cls.type_name()
 
 
 @dataclass

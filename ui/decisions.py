@@ -40,6 +40,6 @@ def refused(row: dict | None, approval_id: str, attempted_by: str, decision: str
 
 def _decision_id(request_event_id: str) -> str:
     try:
-        return derived_id(request_event_id, ApprovalDecided.model_fields["type"].default, "decision")
+        return derived_id(request_event_id, ApprovalDecided.type_name(), "decision")
     except ValueError:  # a request id that is not a UUID (not ours): a fresh id, announced at most once here
         return new_id()

@@ -28,7 +28,7 @@ class ActionContext:
 
     def derived(self, cls: type[Event], data: Any, key: str = "") -> Event:
         """An event this action emits: id from the action id (a rerun re-emits the same id), incident's correlation."""
-        etype = cls.model_fields["type"].default
+        etype = cls.type_name()
         try:
             event_id = derived_id(self.action.action_id, etype, key)
         except ValueError:  # an action id that is not a UUID (started by hand): derive from the schedule instead
