@@ -63,7 +63,7 @@ class Received:
 
 
 BatchHandler = Callable[[list[Received]], Awaitable[None]]
-RawBatchHandler = Callable[[list[Msg]], Awaitable[None]]
+RawBatchHandler = Callable[[list[Msg]], Awaitable[object]]
 
 LAG_EVERY_S = 5.0
 _FETCH_TIMEOUTS = (asyncio.TimeoutError, nats.errors.TimeoutError)
