@@ -13,7 +13,7 @@ import asyncpg
 
 from agent.actions import ACTIONS, Action, ActionContext, ActionResult
 from infra.bus import Bus
-from infra.consumer import Received
+from infra.consumer import Received, Routes
 from infra.settings import Settings
 from schemas import ActionCompleted, ActionFailed, ActionScheduled, ActionStarted, Event, parse_event
 from schemas.action import ActionError, ActionOutcome, ActionProgress
@@ -61,15 +61,14 @@ class Executor:
         self.bus, self.pool, self.settings, self.train = bus, pool, settings, train
         self.actions = actions or ACTIONS
         self.heartbeat_s = heartbeat_s
+        self.routes = Routes({ActionScheduled: self.on_scheduled})
 
-    async def __call__(self, batch: list[Received]) -> None:
-        for item in batch:
-            if isinstance(item.event, ActionScheduled):
-                beat = asyncio.create_task(_keep_in_progress(item, self.heartbeat_s))
-                try:
-                    await self.execute(item.event)
-                finally:
-                    beat.cancel()
+    async def on_scheduled(self, item: Received) -> None:
+        beat = asyncio.create_task(_keep_in_progress(item, self.heartbeat_s))
+        try:
+            await self.execute(item.event)
+        finally:
+            beat.cancel()
 
     async def execute(self, scheduled: ActionScheduled) -> None:
         """ActionScheduled -> ActionStarted, the effect, then ActionCompleted or ActionFailed (once per action id)."""

@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent.approvals.rules import action_hash  # noqa: E402
 from consumers.audit import fold  # noqa: E402
 from consumers.audit.projector import Projector  # noqa: E402
 from consumers.audit.replay import replay  # noqa: E402
 from consumers.audit.verify import verify  # noqa: E402
-from infra.approvals import action_hash  # noqa: E402
 from infra.bus import Bus  # noqa: E402
 from infra.db import connect_pool  # noqa: E402
 from infra.nats_server import EmbeddedNats  # noqa: E402

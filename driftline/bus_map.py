@@ -25,6 +25,7 @@ from schemas import (
     ActionFailed,
     ActionScheduled,
     ActionStarted,
+    ActionVerified,
     AlertCleared,
     AlertRaised,
     ApprovalDecided,
@@ -53,12 +54,14 @@ PUBLISHES: dict[str, tuple[type[Event], ...]] = {
     "worker": (PredictionMade, PredictionFailed),
     "gateway": (PredictionMade, AlertRaised, AlertCleared),  # /predict; the Alertmanager and Evidently webhooks
     "monitor": (DriftReported, AlertRaised, AlertCleared),
-    # diagnoser, gate (and expiry), executor; a retrain runs the trainer in-process and publishes its events.
-    "agent": (DiagnosisMade, ActionScheduled, ApprovalRequested, ApprovalExpired, ApprovalRefused, ActionEscalated,
-              ActionStarted, ActionCompleted, ActionFailed, DataValidated, DataRejected, ModelTrained, ModelPromoted,
-              ModelRolledBack),
+    # Diagnoser, gate, executor, and the outbox relay: it publishes what the approvals owner wrote, also for the
+    # page and the terminal (requests, decisions, refusals, expiries, the actions they schedule or escalate).
+    # A retrain runs the trainer in-process and publishes its events.
+    "agent": (DiagnosisMade, ActionVerified, ActionScheduled, ApprovalRequested, ApprovalDecided, ApprovalRefused,
+              ApprovalExpired, ActionEscalated, ActionStarted, ActionCompleted, ActionFailed, DataValidated,
+              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack),
     "notifier": (ActionCompleted, ActionFailed),  # each delivery, as a send_alert action
-    "ui": (ApprovalDecided, ApprovalRefused, ApprovalRequested),  # decisions; delete-data requests by an admin
+    "ui": (),  # people's requests and decisions go through the approvals outbox; the agent's relay publishes them
 }
 COMMANDS: dict[str, tuple[str, tuple[type[Event], ...]]] = {
     "producers": ("driftline publish / simulate", (PredictionRequested, LabelReceived)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from agent.approvals.desk import ApprovalDesk
 from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.consumer import ConsumerSpec
@@ -22,7 +23,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-ui")
     pool = await connect_pool(await database_dsn(settings), max_size=5)
     try:
-        app = create_app(settings, bus, pool, stopping=stop)
+        app = create_app(settings, bus, pool, ApprovalDesk(pool), stopping=stop)
         await serve_app(app, settings.ui_host, settings.ui_port, stop, timeout_graceful_shutdown=3)
     finally:
         await pool.close()

@@ -164,11 +164,9 @@ class Event(BaseModel):
 
         `envelope` overrides other attributes (e.g. `time`, or `correlation_id` for an event opening a chain).
         """
-        fields: dict[str, Any] = dict(
-            id=derived_id(self.id, event_cls.type_name(), key), source=source, subject=subject or self.subject,
-            correlation_id=self.correlation_id, causation_id=self.id, data=data)
-        fields.update(envelope)
-        return event_cls(**fields)
+        envelope.setdefault("correlation_id", self.correlation_id)
+        return derive(event_cls, cause_id=self.id, subject=subject or self.subject, source=source, data=data, key=key,
+                      **envelope)
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
@@ -177,3 +175,13 @@ class Event(BaseModel):
 from typing import TypeVar  # noqa: E402  (after Event so the bound resolves)
 
 E = TypeVar("E", bound=Event)
+
+
+def derive(event_cls: type[E], *, cause_id: str, correlation_id: str, subject: str, source: str, data: Any,
+           key: str = "", **envelope: Any) -> E:
+    """The one way an event is derived from its cause, also when only the cause's id is at hand (a stored row):
+    id = derived_id(cause, type, key), causation = the cause, correlation carried over."""
+    fields: dict[str, Any] = dict(id=derived_id(cause_id, event_cls.type_name(), key), source=source, subject=subject,
+                                  correlation_id=correlation_id, causation_id=cause_id, data=data)
+    fields.update(envelope)
+    return event_cls(**fields)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from agent.actions.base import ActionContext, ActionResult
-from infra import approvals
+from agent.approvals.read import get as approval
 from infra.stream_reader import read_stream
 
 # dataset -> where it is stored: (stream, subject filter) pairs
@@ -25,7 +25,7 @@ async def _check_people(ctx: ActionContext) -> None:
     """Refuse unless two different people stand behind it: an admin's request, another admin's approval."""
     approval_id = ctx.scheduled.data.approval_id
     async with ctx.pool.acquire() as conn:
-        row = await approvals.get(conn, approval_id) if approval_id else None
+        row = await approval(conn, approval_id) if approval_id else None
     if row is None or row["status"] != "approved" or row["required_role"] != "admin":
         raise PermissionError("delete_data runs only on an approved request that required an admin")
     if row["requested_by"] == "agent":

@@ -39,7 +39,7 @@ async def main(url: str, dsn: str, data_dir: str, linger: str) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
-    await ConsumerRunner(bus, spec, executor).run(stop)
+    await ConsumerRunner(bus, spec, executor.routes).run(stop)
     await pool.close()
     await bus.close()
 

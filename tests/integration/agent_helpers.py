@@ -79,11 +79,19 @@ async def running_agent(settings, train=None):
         await asyncio.wait_for(task, 20)
 
 
-async def cli(settings, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+async def cli(settings, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[int, str]:
     """Run `driftline ARGS` as a person would in a terminal; (exit code, stdout+stderr)."""
     env = {**os.environ, "DRIFTLINE_NATS_URL": settings.nats_url, "DRIFTLINE_DATABASE_URL": settings.database_url,
            "DRIFTLINE_DATA_DIR": str(settings.data_dir), **(env or {})}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "driftline", *args, cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate(None if stdin is None else (stdin + "\n").encode())
     return proc.returncode, out.decode()
+
+
+async def decide(settings, verb: str, approval_id: str, person: str, *args: str,
+                 password: str | None = None) -> tuple[int, str]:
+    """`driftline approvals approve|reject ID --as PERSON --password-stdin`, the password piped in."""
+    return await cli(settings, "approvals", verb, approval_id, "--as", person, "--password-stdin", *args,
+                     stdin=password if password is not None else f"pw-{person}")

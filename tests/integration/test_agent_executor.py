@@ -59,10 +59,10 @@ async def watch(bus):
     await w.stop()
 
 
-async def run_executor(bus, executor, until, timeout=30):
+async def run_executor(bus, handler, until, timeout=30):
     spec = ConsumerSpec("agent-executor", "AUDIT", (ActionScheduled.topic,), batch=1, max_wait=0.1)
     stop = asyncio.Event()
-    task = asyncio.create_task(ConsumerRunner(bus, spec, executor).run(stop))
+    task = asyncio.create_task(ConsumerRunner(bus, spec, handler).run(stop))
     try:
         async with asyncio.timeout(timeout):
             while not until():
@@ -80,7 +80,7 @@ async def test_duplicated_schedule_executes_once(bus, pool, settings, watch):
     handled = []
 
     async def counting(batch):
-        await executor(batch)
+        await executor.routes(batch)
         handled.extend(item.event.id for item in batch)
 
     await run_executor(bus, counting, lambda: len(handled) == 2)
@@ -127,7 +127,7 @@ async def test_actions_that_need_a_person_are_not_run_on_the_policys_say(bus, po
     await bus.publish_many([scheduled("rollback_model", {}, action_id="a1", tier="one_approver"),
                             scheduled("delete_data", {}, action_id="a2", tier="human_only", approved_by="root",
                                       approval_id="x")])
-    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionFailed)) == 2)
+    await run_executor(bus, Executor(bus, pool, settings).routes, lambda: len(watch.of(ActionFailed)) == 2)
     reasons = sorted(e.data.error for e in watch.of(ActionFailed))
     assert "runs only on an approved request that required an admin" in reasons[0]
     assert "needs a person's approval" in reasons[1]
@@ -136,7 +136,8 @@ async def test_actions_that_need_a_person_are_not_run_on_the_policys_say(bus, po
 async def test_delete_data_needs_two_admins_and_purges_only_older_production_data(bus, pool, settings, watch):
     from datetime import timedelta
 
-    from infra import approvals
+    from agent.approvals import book
+    from agent.approvals import rules as approvals
     from infra.users import add_user, get_user
     from schemas import ApprovalRequested, PredictionRequested
     from schemas.action import ActionSpec
@@ -163,16 +164,15 @@ async def test_delete_data_needs_two_admins_and_purges_only_older_production_dat
     async with pool.acquire() as conn:
         await add_user(conn, "ann", "admin")
         await add_user(conn, "ben", "admin")
-        await approvals.record_request(conn, request)
-        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ann"), "approve",
-                                            request.data.action_hash, utcnow())
-        assert refusal.reason == "self_approval"  # the one who asked cannot be the second admin
-        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ben"), "approve",
-                                            request.data.action_hash, utcnow())
-        assert refusal is None
+        await book.record_request(conn, request)
+        refused = await book.decide(conn, "ap-del", await get_user(conn, "ann"), "approve", request.data.action_hash,
+                                    utcnow())
+        assert refused.refusal.reason == "self_approval"  # the one who asked cannot be the second admin
+        assert (await book.decide(conn, "ap-del", await get_user(conn, "ben"), "approve", request.data.action_hash,
+                                  utcnow())).refusal is None
     await bus.publish(scheduled("delete_data", action.params, action_id="del-1", tier="human_only",
                                 approved_by="ben", approval_id="ap-del"))
-    await run_executor(bus, Executor(bus, pool, settings), lambda: watch.of(ActionCompleted))
+    await run_executor(bus, Executor(bus, pool, settings).routes, lambda: watch.of(ActionCompleted))
     [done] = watch.of(ActionCompleted)
     assert done.data.metrics_before == {"messages": 11} and done.data.metrics_after == {"messages": 4}
     left = [m async for m in read_stream(bus.js, "REQUESTS")]
@@ -197,7 +197,7 @@ async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, po
     action = scheduled("retrain_model", {"include_production_labels": True}, action_id="act-retrain",
                        tier="one_approver", approved_by="bob", approval_id="ap-1")
     await bus.publish(action)
-    await run_executor(bus, Executor(bus, pool, settings, train=trainer), lambda: watch.of(ActionCompleted))
+    await run_executor(bus, Executor(bus, pool, settings, train=trainer).routes, lambda: watch.of(ActionCompleted))
     [call] = trainer.calls
     assert call["trigger"] == "act-retrain" and call["target"] == "target" and call["cause"].id == action.id
     extra = call["extra_rows"]
@@ -249,7 +249,7 @@ async def test_scale_and_clear_cache(bus, pool, settings, watch):
     (cache / "v1" / "model.pkl").write_bytes(b"x" * 100)
     await bus.publish_many([scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s1"),
                             scheduled("clear_cache", {}, action_id="c1")])
-    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionCompleted)) == 2)
+    await run_executor(bus, Executor(bus, pool, settings).routes, lambda: len(watch.of(ActionCompleted)) == 2)
     done = {e.data.kind: e.data for e in watch.of(ActionCompleted)}
     assert await pool.fetchval("SELECT replicas FROM service_scale WHERE service = 'worker'") == 3
     assert done["scale_service"].metrics_after == {"replicas": 3}
