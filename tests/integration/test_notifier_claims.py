@@ -14,6 +14,7 @@ from consumers.reports.audit_log import load_events
 from infra.processes import free_port
 from infra.settings import Settings
 from schemas.action import ActionCompleted
+from tests.integration.db_faults import fail_first
 from tests.integration.notifier_fixtures import WebhookReceiver
 from tests.unit.reports.story import story
 
@@ -87,16 +88,9 @@ async def test_a_crashed_notifiers_claim_is_taken_over_and_a_live_one_is_waited_
 
 async def test_a_send_whose_record_failed_is_recorded_on_the_retry_without_sending_again(stage):
     notifier, hook, pool, bus = stage
-    # The first outcome record fails (a sequence is not rolled back, so only the first call raises).
-    await pool.execute("""
-        CREATE SEQUENCE record_calls;
-        CREATE FUNCTION fail_first_record() RETURNS trigger AS $$
-        BEGIN
-            IF nextval('record_calls') = 1 THEN RAISE EXCEPTION 'database went away'; END IF;
-            RETURN NEW;
-        END $$ LANGUAGE plpgsql;
-        CREATE TRIGGER fail_first_record BEFORE UPDATE OF status ON notifier_deliveries
-            FOR EACH ROW WHEN (NEW.status <> 'pending') EXECUTE FUNCTION fail_first_record();""")
+    # The first outcome record fails.
+    await fail_first(pool, "records", "BEFORE UPDATE OF status ON notifier_deliveries FOR EACH ROW"
+                                      " WHEN (NEW.status <> 'pending')")
     alert = story()["alert"]
     with pytest.raises(asyncpg.RaiseError):
         await notifier.notify(alert)
