@@ -16,12 +16,20 @@ class _Server(uvicorn.Server):
 
 
 async def serve_app(app, host: str, port: int, stop: asyncio.Event, **config) -> None:
-    """Serve until `stop` is set (requests in flight finish first); raises if the server fails, e.g. on a taken port.
+    """Serve until `stop` is set (requests in flight finish first); RuntimeError if it cannot start (a taken port).
 
     `config`: further uvicorn.Config options (access_log, timeout_graceful_shutdown, ...)."""
     config = {"log_level": "warning", "lifespan": "on", **config}
     server = _Server(uvicorn.Config(app, host=host, port=port, **config))
-    serving = asyncio.create_task(server.serve())
+
+    async def serve() -> None:
+        try:
+            await server.serve()
+        except SystemExit as exc:  # uvicorn exits the process when it cannot bind or start: the service decides
+            raise RuntimeError(f"the web server on {host}:{port} could not start (is the port taken? uvicorn's "
+                               f"error is logged above)") from exc
+
+    serving = asyncio.create_task(serve())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
