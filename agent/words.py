@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from agent.incident_state import IncidentState
-    from agent.severity import Assessment
-    from schemas.agent import ProposedAction
+from agent.evidence import Evidence
+from agent.severity import Assessment
+from schemas.agent import ProposedAction
+
+
+class Described(Protocol):
+    """What the words read of an incident (incident_state.IncidentState is one); a protocol, so that the incident
+    and its words do not import each other."""
+
+    model: str
+    family: str
+    issue: str
+    magnitude: float
+    evidence: Evidence
 
 _ACTIONS = {
     "retrain_model": "retrain on recent data", "rollback_model": "roll back to version {to_version}",
@@ -32,7 +42,7 @@ def _moved(feature: dict, events: int) -> str:
     return f"`{feature['feature']}` moved {direction} by {abs(feature['shift']):.1f} standard deviations{window}"
 
 
-def headline(incident: IncidentState, proposals: list[ProposedAction]) -> str:
+def headline(incident: Described, proposals: list[ProposedAction]) -> str:
     """One sentence, e.g. "`worst radius` moved up by 2.1 standard deviations in the last 1,000 predictions;
     predicted 1 rose from 37% to 61%; labels so far confirm a drop in F1 from 0.97 to 0.84; retrain on recent
     data is proposed"."""
@@ -64,7 +74,7 @@ def headline(incident: IncidentState, proposals: list[ProposedAction]) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def reasoning(incident: IncidentState, verdict: Assessment, proposals: list[ProposedAction], *, escalate: bool) -> str:
+def reasoning(incident: Described, verdict: Assessment, proposals: list[ProposedAction], *, escalate: bool) -> str:
     """The headline's numbers behind it: severity, the points of each signal, the proposal."""
     why = "; ".join(verdict.reasons) or "no signal past its first step"
     told = " A person is alerted at once." if escalate else ""

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent.approvals.rules import action_hash  # noqa: E402
 from consumers.audit import fold  # noqa: E402
 from consumers.audit.projector import Projector  # noqa: E402
 from consumers.audit.replay import replay  # noqa: E402
@@ -36,20 +37,48 @@ from infra.processes import free_port  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from infra.stream_reader import read_stream  # noqa: E402
 from infra.streams import ensure_streams  # noqa: E402
-from schemas import DiagnosisMade, DriftReported  # noqa: E402
+from schemas import (  # noqa: E402
+    ActionCompleted,
+    ActionScheduled,
+    ActionSpec,
+    AlertRaised,
+    ApprovalDecided,
+    ApprovalRequested,
+    DiagnosisMade,
+    DriftReported,
+)
 from schemas.envelope import utcnow  # noqa: E402
 from schemas.streams import AUDIT  # noqa: E402
-from tests.integration.audit_helpers import incident  # noqa: E402
 
 FEATURES = [f"feature_{i}" for i in range(12)]
 
 
+def incident(n: int) -> list:
+    """Three alerts, then a request, a decision, a scheduled and a completed action of one correlation id."""
+    alert = dict(kind="data_drift", model="m", statistic="psi", threshold=0.2, detector="psi")
+    first = AlertRaised(source="monitor", subject="m", data=dict(alert, fingerprint="f0", value=0.4))
+    alerts = [first] + [first.caused(AlertRaised, source="monitor", key=str(i), data=dict(
+        alert, fingerprint=f"f{i}", value=0.3 + i)) for i in (1, 2)]
+    action = ActionSpec(action_id=f"act-{n}", kind="retrain_model", model="m", params={"rows": 100},
+                        tier="one_approver")
+    req = first.caused(ApprovalRequested, source="agent/gate", data=dict(
+        approval_id=f"ap-{n}", action=action, action_hash=action_hash(action), requested_by="agent",
+        summary="retrain on fresh data", expires_at=utcnow() + timedelta(hours=1)))
+    dec = req.caused(ApprovalDecided, source="ui", data=dict(
+        approval_id=f"ap-{n}", decision="approve", decided_by="bob", action_hash=req.data.action_hash, comment="ok"))
+    sch = dec.caused(ActionScheduled, source="agent/gate", data=dict(action=action, approved_by="bob",
+                                                                     approval_id=f"ap-{n}"))
+    done = sch.caused(ActionCompleted, source="agent/executor", data=dict(
+        action_id=f"act-{n}", kind="retrain_model", model="m", summary="retrained v2"))
+    return alerts + [req, dec, sch, done]
+
+
 def events(n: int) -> list:
-    """About n events: incidents of 9 (alerts .. completed action) plus a drift report and a diagnosis each."""
+    """About n events: incidents of 7 (alerts .. completed action) plus a drift report and a diagnosis each."""
     out: list = []
     now = utcnow()
     while len(out) < n:
-        chain = incident(n_alerts=3)
+        chain = incident(len(out))
         report = DriftReported(source="consumers/monitor", subject="m", data=dict(
             model="m", model_version="3", share_drifted=0.25, quality={"accuracy": 0.93, "f1": 0.92},
             window=dict(start=now - timedelta(minutes=5), end=now, events=1000, labelled=200),

@@ -102,7 +102,7 @@ async def _reached(bus: Bus, n: int) -> bool:
 
 
 async def main(args: argparse.Namespace) -> None:
-    from tests.model_fixtures import breast_cancer_frame, register_simple_model
+    from bench.champion import breast_cancer_frame, register_simple_model
 
     with tempfile.TemporaryDirectory(prefix="driftline-bench-scale-") as tmp:
         root = Path(tmp)

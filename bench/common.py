@@ -60,7 +60,7 @@ class Stage:
 
 
 def register(settings: Settings, model: str) -> str:
-    """The champion both peers serve: the test fixture's logistic regression, or the trainer's real champion."""
+    """The champion both peers serve: bench/champion.py's logistic regression, or the trainer's real champion."""
     if model == "trained":
         from trainer.api import train
 
@@ -69,13 +69,13 @@ def register(settings: Settings, model: str) -> str:
 
         configure_mlflow(settings)
         return str(champion_version(settings).version)
-    from tests.model_fixtures import register_simple_model
+    from bench.champion import register_simple_model
 
     return register_simple_model(settings)
 
 
 def sample_record() -> dict:
-    from tests.model_fixtures import breast_cancer_frame
+    from bench.champion import breast_cancer_frame
 
     return breast_cancer_frame().drop(columns="target").iloc[7].to_dict()
 

@@ -154,7 +154,7 @@ async def wait_ready(url: str, up: subprocess.Popen, timeout: float) -> None:
 
 
 async def run(args: argparse.Namespace, data_dir: Path) -> int:
-    from tests.model_fixtures import breast_cancer_frame, register_simple_model
+    from bench.champion import breast_cancer_frame, register_simple_model
 
     ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}

@@ -1,6 +1,10 @@
-"""Who consumes and publishes what on the bus, declared once with FastStream so it can render the AsyncAPI
-document. The handlers here are never run: the services' real consumers are infra.consumer.ConsumerRunner
-loops (explicit acks, dead-lettering); this map documents their subjects, durables and payload types."""
+"""Who consumes and publishes what on the bus, rendered by FastStream as the AsyncAPI document.
+
+What a service consumes is read from its wiring module, never written twice: each driftline/run_<service>.py has
+`consumer_specs(settings)`, the ConsumerSpecs its main() runs, and `FOLLOWS`, the model events its champion
+follower (an ordered consumer in every process) reacts to. What a service publishes is declared here, once; issue
+15 turns it into the publish permissions of each service's NATS credential. The FastStream handlers are never run:
+the services' consumers are infra.consumer runners (explicit acks, dead-lettering)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ from typing import Any
 from faststream.nats import NatsBroker, PullSub
 from faststream.specification import AsyncAPI
 
+from driftline.services import SERVICES
+from infra.champion import SUBJECT as CHAMPION_SUBJECT
+from infra.settings import Settings
 from schemas import (
+    EVENT_TYPES,
     ActionCompleted,
     ActionEscalated,
     ActionFailed,
@@ -38,71 +46,90 @@ from schemas import (
     PredictionMade,
     PredictionRequested,
 )
-from schemas.streams import stream_for
+from schemas.streams import AUDIT, subjects_overlap
+
+# What each service publishes (its process's one NATS connection), and what the commands publish.
+PUBLISHES: dict[str, tuple[type[Event], ...]] = {
+    "projector": (AuditCheckpoint,),
+    "worker": (PredictionMade, PredictionFailed),
+    "gateway": (PredictionMade, AlertRaised, AlertCleared),  # /predict; the Alertmanager and Evidently webhooks
+    "monitor": (DriftReported, AlertRaised, AlertCleared),
+    # Diagnoser, gate, executor, and the outbox relay: it publishes what the approvals owner wrote, also for the
+    # page and the terminal (requests, decisions, refusals, expiries, the actions they schedule or escalate).
+    # A retrain runs the trainer in-process and publishes its events.
+    "agent": (DiagnosisMade, ActionVerified, ActionScheduled, ApprovalRequested, ApprovalDecided, ApprovalRefused,
+              ApprovalExpired, ActionEscalated, ActionStarted, ActionCompleted, ActionFailed, DataValidated,
+              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack),
+    "notifier": (ActionCompleted, ActionFailed),  # each delivery, as a send_alert action
+    "ui": (),  # people's requests and decisions go through the approvals outbox; the agent's relay publishes them
+}
+COMMANDS: dict[str, tuple[str, tuple[type[Event], ...]]] = {
+    "producers": ("driftline publish / simulate", (PredictionRequested, LabelReceived)),
+    "trainer": ("driftline train", (DataValidated, DataRejected, ModelTrained, ModelPromoted)),
+}
 
 
 @dataclass(frozen=True)
-class Route:
+class Subscription:
+    """One consumer of a service: a durable (shared by its replicas) or, durable None, an ordered consumer in
+    every process."""
+
     service: str
-    durable: str | None  # None: the service publishes only
-    consumes: tuple[type[Event], ...]
-    publishes: tuple[type[Event], ...]
-    summary: str
+    durable: str | None
+    stream: str
+    subjects: tuple[str, ...]
+    events: tuple[type[Event], ...]
 
 
-ROUTES = (
-    Route("producers", None, (), (PredictionRequested, LabelReceived), "driftline publish / simulate"),
-    Route("gateway", None, (), (PredictionMade, AlertRaised), "POST /predict; Alertmanager and Evidently webhooks"),
-    Route("worker", "inference-worker", (PredictionRequested,), (PredictionMade, PredictionFailed),
-          "micro-batched predictions; answers the Driftline-Reply-To inbox"),
-    Route("monitor", "monitor", (PredictionMade, LabelReceived), (DriftReported, AlertRaised, AlertCleared),
-          "data, prediction and quality drift per event; a report per window"),
-    Route("agent-diagnoser", "agent-diagnoser", (AlertRaised, AlertCleared, DriftReported, ActionCompleted,
-                                                 ActionFailed, ActionEscalated, ModelPromoted, ModelRolledBack),
-          (DiagnosisMade, ActionVerified), "scores incidents as their evidence grows, proposes, verifies repairs"),
-    Route("agent-gate", "agent-gate", (DiagnosisMade,), (ActionScheduled, ApprovalRequested, ActionEscalated),
-          "automatic actions at once, risky ones to a person"),
-    Route("agent-approvals", None, (),
-          (ApprovalRequested, ApprovalDecided, ApprovalRefused, ApprovalExpired, ActionScheduled, ActionEscalated),
-          "the approvals owner: people's requests and decisions (page, terminal) and expiries, via the outbox relay"),
-    Route("agent-executor", "agent-executor", (ActionScheduled,),
-          (ActionStarted, ActionCompleted, ActionFailed, ModelTrained, ModelPromoted, ModelRolledBack),
-          "runs each action once by action id"),
-    Route("trainer", None, (), (DataValidated, DataRejected, ModelTrained, ModelPromoted), "driftline train"),
-    Route("notifier", "notifier", (AlertRaised, ActionEscalated, ApprovalRequested, ModelPromoted, ActionCompleted,
-                                   ActionFailed), (ActionCompleted, ActionFailed), "email and Slack"),
-    Route("reports", "report-builder", (ModelPromoted, AlertRaised, ActionCompleted, ActionFailed, ActionEscalated),
-          (), "PDF reports"),
-    Route("projector", "audit-projector", (), (AuditCheckpoint,),
-          "every AUDIT event into PostgreSQL with a hash chain"),
-)
+def matching(subjects: tuple[str, ...]) -> tuple[type[Event], ...]:
+    """The event types whose subject one of these filter subjects takes."""
+    classes = dict.fromkeys(cls for cls in EVENT_TYPES.values() if any(subjects_overlap(s, cls.topic) for s in subjects))
+    return tuple(classes)
 
 
-def build_broker() -> NatsBroker:
+def subscriptions(settings: Settings | None = None) -> list[Subscription]:
+    """Every consumer every service runs, read from the wiring modules (a missing module is an error)."""
+    settings = settings or Settings()
+    found = []
+    for service in SERVICES.values():
+        module = service.module
+        for spec in module.consumer_specs(settings):
+            found.append(Subscription(service.name, spec.durable, spec.stream, spec.subjects, matching(spec.subjects)))
+        follows = getattr(module, "FOLLOWS", ())
+        if follows:
+            found.append(Subscription(service.name, None, AUDIT.name, (CHAMPION_SUBJECT,), tuple(follows)))
+    return found
+
+
+def build_broker(settings: Settings | None = None) -> NatsBroker:
     broker = NatsBroker("nats://127.0.0.1:4222")
-    for route in ROUTES:
-        for cls in route.consumes:
-            _declare_subscriber(broker, route, cls)
-        for cls in route.publishes:
-            broker.publisher(cls.topic, schema=cls, title=f"{route.service} publishes {cls.topic}",
-                             description=(cls.__doc__ or "").strip())
+    for sub in subscriptions(settings):
+        for cls in sub.events:
+            _declare_subscriber(broker, sub, cls)
+    publishers = {name: (SERVICES[name].summary, classes) for name, classes in PUBLISHES.items()} | COMMANDS
+    for name, (summary, classes) in publishers.items():
+        for cls in classes:
+            broker.publisher(cls.topic, schema=cls, title=f"{name} publishes {cls.topic}",
+                             description=f"{(cls.__doc__ or '').strip()} ({summary})")
     return broker
 
 
-def _declare_subscriber(broker: NatsBroker, route: Route, cls: type[Event]) -> None:
+def _declare_subscriber(broker: NatsBroker, sub: Subscription, cls: type[Event]) -> None:
     async def handler(event) -> None:  # documentation only: never subscribed
         return None
 
     handler.__annotations__ = {"event": cls, "return": None}  # FastStream reads the payload type from here
-    handler.__name__ = f"{route.durable}_{cls.__name__}"
-    broker.subscriber(cls.topic, stream=stream_for(cls.topic).name, durable=route.durable,
-                      pull_sub=PullSub(batch=True), title=f"{route.service} consumes {cls.topic}",
-                      description=f"{route.summary} (durable {route.durable})")(handler)
+    handler.__name__ = f"{sub.durable or sub.service + '_follower'}_{cls.__name__}"
+    who = f"{sub.service} ({sub.durable or 'champion follower'})"
+    how = f"durable {sub.durable}" if sub.durable else "an ordered consumer in every process"
+    broker.subscriber(cls.topic, stream=sub.stream, durable=sub.durable, pull_sub=PullSub(batch=True) if sub.durable
+                      else None, title=f"{who} consumes {cls.topic}",
+                      description=f"{SERVICES[sub.service].summary} ({how})")(handler)
 
 
-def asyncapi_document() -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the bus, rendered by FastStream from the routes above."""
-    spec = AsyncAPI(build_broker(), title="Driftline bus", version="1.0.0", schema_version="3.0.0",
+def asyncapi_document(settings: Settings | None = None) -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the bus, rendered by FastStream from the subscriptions and publishers above."""
+    spec = AsyncAPI(build_broker(settings), title="Driftline bus", version="1.0.0", schema_version="3.0.0",
                     description="Typed CloudEvents on NATS JetStream. Streams: REQUESTS and PREDICTIONS (data plane), "
                                 "AUDIT (control events, the audit trail), DLQ (driftline.dlq.<consumer>: poison "
                                 "messages with their error).").to_specification()

@@ -37,6 +37,19 @@ def specs(settings: Settings, routes: dict[str, Routes]) -> dict[str, ConsumerSp
     }
 
 
+def handlers(settings: Settings, policy, bus: Bus | None, pool, train, verifier=None) -> dict[str, Routes]:
+    """The three handlers' routing tables, by consumer (`verifier`: the approvals owner's public key)."""
+    return {"diagnoser": DiagnoserHandler(pool, policy).routes,
+            "gate": GateHandler(pool, policy, recommend_only=settings.agent_recommend_only).routes,
+            "executor": Executor(bus, pool, settings, policy, verifier, train=train).routes}
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """What the bus map reads: the three durables, filtered by the handlers' own tables (built without a bus)."""
+    return list(specs(settings, handlers(settings, load_policy(settings.agent_policy_file), None, None, None))
+                .values())
+
+
 def default_train():
     """The trainer, imported only by the executor (DESIGN.md's one in-process call)."""
     from trainer.api import train_async
@@ -56,11 +69,7 @@ async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
         await ensure_streams(bus.js, settings)
         async with pool.acquire() as conn:
             await rebuild_from_audit(conn, bus.js)
-        diagnoser = DiagnoserHandler(pool, policy)
-        gate = GateHandler(pool, policy, recommend_only=settings.agent_recommend_only)
-        executor = Executor(bus, pool, settings, policy, decision_verifier(settings), train=train or default_train())
-        routes = {"diagnoser": diagnoser.routes, "gate": gate.routes,
-                  "executor": executor.routes}
+        routes = handlers(settings, policy, bus, pool, train or default_train(), decision_verifier(settings))
         consumers = specs(settings, routes)
         runners = [ConsumerRunner(bus, consumers[name], routes[name]) for name in ("diagnoser", "gate", "executor")]
         mode = "recommend-only" if settings.agent_recommend_only else "acting"

@@ -7,15 +7,23 @@ import logging
 
 from prometheus_client import start_http_server
 
-from consumers.monitor.service import MonitorService
+from consumers.monitor.service import MonitorService, consumer_spec
 from driftline.common import database_dsn
 from infra.bus import Bus
+from infra.champion import FOLLOWED, ChampionFollower
+from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.models import configure_mlflow
 from infra.settings import Settings
 from infra.streams import ensure_streams
 
 log = logging.getLogger(__name__)
+FOLLOWS = FOLLOWED
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """The monitor's one durable consumer (MonitorService's)."""
+    return [consumer_spec(settings)]
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
@@ -26,7 +34,9 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     pool = await connect_pool(await database_dsn(settings), max_size=3)
     try:
         await ensure_streams(bus.js, settings)
-        await MonitorService(settings, bus, pool).run(stop)
+        service = MonitorService(settings, bus, pool)
+        follower = ChampionFollower(bus, settings.model_name, service.champion_changed, settings.model_poll_s)
+        await service.run(stop, follower)
     finally:
         await pool.close()
         await bus.close()

@@ -12,7 +12,7 @@ from consumers.reports import service as reports
 from consumers.reports.builder import ReportBuilder
 from driftline.common import database_dsn
 from infra.bus import Bus
-from infra.consumer import ConsumerRunner
+from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
 from infra.models import configure_mlflow
 from infra.settings import Settings
@@ -32,6 +32,14 @@ def attachments_from(builder: ReportBuilder):
     return attachment
 
 
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """The notifier's durable and, when reports are built automatically, the report builder's."""
+    specs = [notifier.consumer_spec(settings)]
+    if settings.reports_auto:
+        specs.append(reports.consumer_spec(settings))
+    return specs
+
+
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
     if settings.notifier_metrics_port:
@@ -45,10 +53,11 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_streams(bus.js, settings)
         builder = ReportBuilder(settings, bus.js)
         note = notifier.Notifier(settings, bus, pool, http, attachments=attachments_from(builder))
-        runners = [ConsumerRunner(bus, notifier.consumer_spec(settings), note.handle)]
+        handlers = [note.handle]
         if settings.reports_auto:
-            auto = reports.AutoReports(settings, builder)
-            runners.append(ConsumerRunner(bus, reports.consumer_spec(settings), auto.handle))
+            handlers.append(reports.AutoReports(settings, builder).handle)
+        runners = [ConsumerRunner(bus, spec, handle) for spec, handle in
+                   zip(consumer_specs(settings), handlers, strict=True)]
         await asyncio.gather(*(runner.run(stop) for runner in runners))
     finally:
         await http.aclose()

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from consumers.audit.projector import Projector
+from consumers.audit.projector import Projector, consumer_spec
 from driftline.common import database_dsn
 from infra.bus import Bus
+from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.settings import Settings
 from infra.streams import ensure_streams
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """The projector's one durable consumer: every AUDIT subject, in stream order."""
+    return [consumer_spec(settings.audit_durable, ack_wait=settings.ack_wait_s)]
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
@@ -17,8 +23,8 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     pool = await connect_pool(await database_dsn(settings), max_size=2)
     try:
         await ensure_streams(bus.js, settings)
-        projector = Projector(bus, pool, durable=settings.audit_durable,
-                              checkpoint_every=settings.audit_checkpoint_every, ack_wait=settings.ack_wait_s)
+        (spec,) = consumer_specs(settings)
+        projector = Projector(bus, pool, spec=spec, checkpoint_every=settings.audit_checkpoint_every)
         await projector.run(stop)
     finally:
         await pool.close()

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-import uvicorn
-
 from agent.approvals.desk import ApprovalDesk
 from agent.approvals.keys import decision_signer
 from driftline.common import database_dsn
 from infra.bus import Bus
+from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.settings import Settings
+from infra.web_server import serve_app
 from ui.app import create_app
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """None: the page reads the read models and answers people."""
+    return []
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
@@ -20,16 +25,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     pool = await connect_pool(await database_dsn(settings), max_size=5)
     try:
         app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)), stopping=stop)
-        config = uvicorn.Config(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
-                                timeout_graceful_shutdown=3, lifespan="on")
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # the service runner owns the signals
-        serving = asyncio.create_task(server.serve())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
-        server.should_exit = True
-        stopping.cancel()
-        await serving  # re-raises if the server failed to start (e.g. the port is taken)
+        await serve_app(app, settings.ui_host, settings.ui_port, stop, timeout_graceful_shutdown=3)
     finally:
         await pool.close()
         await bus.close()

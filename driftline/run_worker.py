@@ -1,4 +1,5 @@
-"""Wiring of the inference worker: prediction.requested -> prediction.made, several pull loops, hot reload."""
+"""Wiring of the inference worker: prediction.requested -> prediction.made, several pull loops, following the
+champion."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import asyncio
 import logging
 
 from inference.model_holder import ModelHolder
-from inference.reload import ModelReloader
-from inference.startup import install_uvloop, load_first_model
-from inference.worker import InferenceWorker
+from inference.startup import load_first_model
+from inference.worker import InferenceWorker, consumer_spec
 from infra.bus import Bus
+from infra.champion import FOLLOWED, ChampionFollower
+from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
 from infra.settings import Settings
 from infra.streams import ensure_streams
 
 log = logging.getLogger(__name__)
-install_uvloop()
+FOLLOWS = FOLLOWED
+
+
+def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
+    """The worker's one durable consumer (InferenceWorker's), shared by its pull loops and every replica."""
+    return [consumer_spec(settings)]
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
@@ -24,9 +31,9 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await ensure_streams(bus.js, settings)
         holder = ModelHolder(settings)
-        reloader = ModelReloader(bus, holder, settings.model_poll_s)
-        await reloader.subscribe()
-        reload_task = asyncio.create_task(reloader.run(stop))
+        follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
+        await follower.subscribe()
+        following = asyncio.create_task(follower.run(stop))
         # Pull nothing before a model is loaded: requests would only be retried towards the dead-letter queue.
         await load_first_model(holder, stop)
         if not stop.is_set():
@@ -37,6 +44,6 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker: %d pull loops on %s, model version %s", len(runners), worker.spec.durable,
                      holder.version)
             await asyncio.gather(*(runner.run(stop) for runner in runners))
-        await reload_task
+        await following
     finally:
         await bus.close()

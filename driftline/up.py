@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftline.services import Service, available
+from driftline.services import SERVICES, Service
 from infra.bootstrap import prepare
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
@@ -122,11 +122,10 @@ class Supervisor:
             where["mlflow ui"] = f"http://127.0.0.1:{s.mlflow_ui_port}"
         first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
                             self.logs / "train.log")
-        if _train_available():
-            first_model.start(env)
-            self.children.append(first_model)
-            where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
-        for service in available():
+        first_model.start(env)
+        self.children.append(first_model)
+        where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
+        for service in SERVICES.values():
             self.services[service.name] = service
             child = Child(service.name, [sys.executable, "-m", "driftline", "serve", service.name],
                           self.logs / f"{service.name}.log", extra={"service": service})
@@ -207,12 +206,6 @@ async def _desired_replicas(dsn: str) -> dict[str, int]:
         return await desired_replicas(conn)
     finally:
         await conn.close()
-
-
-def _train_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("trainer.api") is not None
 
 
 def up(settings: Settings, echo=print) -> None:

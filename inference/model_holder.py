@@ -16,6 +16,7 @@ from inference.fast_path import compile_model
 from inference.features import build_frame
 from infra.models import LoadedModel, champion_version, load_version
 from infra.settings import Settings
+from schemas import Event
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,12 @@ class ModelHolder:
             return False
         await self.load(version, "champion alias")
         return True
+
+    async def follow(self, version: str | None, cause: Event | None) -> bool:
+        """infra.champion.ChampionFollower's callback: the version a model event names, else the alias."""
+        if version is None:
+            return await self.load_alias()
+        return await self.load(version, f"{cause.type} {cause.id}" if cause else "champion")
 
     async def load(self, version: str, reason: str) -> bool:
         """Load and swap to `version` unless it is already served; True when a swap happened."""

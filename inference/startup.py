@@ -1,4 +1,4 @@
-"""What the gateway and worker wirings share: the event loop they run on and waiting for a first champion."""
+"""What the gateway and worker wirings share: waiting for a first champion, then settling the heap."""
 
 from __future__ import annotations
 
@@ -9,15 +9,6 @@ import logging
 from inference.model_holder import ModelHolder
 
 log = logging.getLogger(__name__)
-
-
-def install_uvloop() -> None:
-    """Serve on uvloop: `driftline serve` imports the service module before it starts the loop."""
-    try:
-        import uvloop
-    except ImportError:  # plain asyncio works, only slower
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def load_first_model(holder: ModelHolder, stop: asyncio.Event, every_s: float = 2.0) -> None:

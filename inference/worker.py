@@ -83,16 +83,21 @@ class PoisonInBatch(Exception):
     """A batch holds a request that can never succeed: the runner retries one by one and dead-letters it."""
 
 
+def consumer_spec(settings: Settings) -> ConsumerSpec:
+    """The worker's durable consumer on REQUESTS."""
+    return ConsumerSpec(
+        DURABLE, REQUESTS.name, (PredictionRequested.topic,), batch=settings.worker_batch,
+        max_wait=settings.worker_batch_wait_s, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
+        backoff=tuple(settings.backoff_s), expected=(PredictionRequested,))
+
+
 class InferenceWorker:
     """Adapter: pulls request batches, publishes the answers pipelined, replies, and lets the runner ack."""
 
     def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder):
         self.bus = bus
         self.holder = holder
-        self.spec = ConsumerSpec(
-            DURABLE, REQUESTS.name, ("driftline.prediction.requested",), batch=settings.worker_batch,
-            max_wait=settings.worker_batch_wait_s, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
-            backoff=tuple(settings.backoff_s), expected=(PredictionRequested,))
+        self.spec = consumer_spec(settings)
 
     def runner(self) -> ConsumerRunner:
         """One pull loop; several share the durable consumer (in this process and in others)."""

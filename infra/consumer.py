@@ -68,6 +68,7 @@ class Received:
 
 
 BatchHandler = Callable[[list[Received]], Awaitable[None]]
+RawBatchHandler = Callable[[list[Msg]], Awaitable[object]]
 Handler = Callable[[Received], Awaitable[None]]
 
 
@@ -258,3 +259,27 @@ class ConsumerRunner:
         log.warning("%s: %s failed (delivery %d), retry in %.1fs: %r", name, item.event.id, deliveries, delay, exc)
         metrics.RETRIED.labels(name).inc()
         await item.msg.nak(delay=delay)
+
+
+class RawBatchRunner(ConsumerRunner):
+    """The runner for a consumer that must see every stored message undecoded and settle each itself (the audit
+    projector: it chains even unreadable bytes and naks what comes ahead of a gap). The handler acks or naks;
+    if it raises, the whole batch is nak'ed with the spec's backoff. Nothing is parsed, so nothing is
+    dead-lettered: give such a spec max_deliver=-1. The pull loop, leader changes and lag are the runner's."""
+
+    def __init__(self, bus: Bus, spec: ConsumerSpec, handler: RawBatchHandler):
+        super().__init__(bus, spec, handler)
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> None:
+        try:
+            await self.handler(list(msgs))
+        except _UNAVAILABLE + _FETCH_TIMEOUTS:
+            raise  # the loop waits for the bus; what was not settled is redelivered
+        except Exception as exc:
+            deliveries = max(msg.metadata.num_delivered for msg in msgs)
+            delay = self.spec.backoff[min(deliveries - 1, len(self.spec.backoff) - 1)]
+            log.warning("%s: batch of %d failed (delivery %d), retry in %.1fs: %r", self.spec.durable, len(msgs),
+                        deliveries, delay, exc)
+            metrics.RETRIED.labels(self.spec.durable).inc(len(msgs))
+            for msg in msgs:
+                await msg.nak(delay=delay)

@@ -12,7 +12,6 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,12 @@ from infra.models import CHAMPION, champion_version, configure_mlflow
 from infra.settings import Settings
 from schemas import Event
 from schemas.data import CheckFailure, DataRejected
-from schemas.model import Candidate
 from trainer.fitting import Fitter
 from trainer.pipelines import FAMILIES
 from trainer.progress import Progress
-from trainer.run import TrainingRun
+from trainer.run import TrainingRun, TrainOutcome
 
+__all__ = ["DataInvalid", "TrainOutcome", "ensure_champion", "ensure_champion_async", "train", "train_async"]
 log = logging.getLogger(__name__)
 Publish = Callable[[Event], Any]
 
@@ -39,24 +38,6 @@ class DataInvalid(Exception):
         self.event = event
         self.failures = failures
         super().__init__(f"data set {event.data.dataset} failed {len(failures)} check(s)")
-
-
-@dataclass
-class TrainOutcome:
-    """What a training did: the version it registered, whether that became champion, and why."""
-
-    version: str
-    promoted: bool
-    reason: str
-    champion_version: str  # the version holding the champion alias afterwards
-    previous_champion: str | None
-    best_family: str
-    selection_metric: str
-    candidates: list[Candidate]
-    parent_run_id: str
-    dataset_hash: str
-    events: list[Event] = field(default_factory=list)
-    unpublished: list[Event] = field(default_factory=list)  # events the callback failed to take
 
 
 class _Emitter:

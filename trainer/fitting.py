@@ -16,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from trainer import metrics, pipelines, plots
+from infra import plots
+from trainer import metrics, pipelines
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def fit_candidate(job: FitJob) -> Fitted:
         confusion=matrix,
         importance=importance,
         images={
-            "confusion_matrix.png": plots.confusion_png(matrix, job.classes, f"{job.family}: confusion matrix"),
-            "feature_importance.png": plots.importance_png(importance, f"{job.family}: feature importance"),
+            "confusion_matrix.png": plots.confusion(matrix, job.classes, f"{job.family}: confusion matrix", fmt="png"),
+            "feature_importance.png": plots.importance(importance, f"{job.family}: feature importance", top=15,
+                                                       fmt="png"),
         },
         seconds=time.perf_counter() - started,
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,6 @@ from trainer.datasets import Dataset, content_hash, load_dataset, with_rows
 from trainer.fitting import FitJob, Fitter
 from trainer.progress import Progress
 from trainer.validation import describe, validate
-
-if TYPE_CHECKING:
-    from trainer.api import TrainOutcome
 
 log = logging.getLogger("trainer")
 
@@ -44,6 +41,24 @@ class Prepared:
 
 def _plain(values) -> list[Any]:
     return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+@dataclass
+class TrainOutcome:
+    """What a training did: the version it registered, whether that became champion, and why."""
+
+    version: str
+    promoted: bool
+    reason: str
+    champion_version: str  # the version holding the champion alias afterwards
+    previous_champion: str | None
+    best_family: str
+    selection_metric: str
+    candidates: list[Candidate]
+    parent_run_id: str
+    dataset_hash: str
+    events: list[Event] = field(default_factory=list)
+    unpublished: list[Event] = field(default_factory=list)  # events the callback failed to take
 
 
 class TrainingRun:
@@ -107,8 +122,6 @@ class TrainingRun:
     def fit_and_register(self, validated: DataValidated, families: list[str], fitter: Fitter) -> TrainOutcome:
         """Fit the families under one parent run, register the best, maybe promote it; emits the model events."""
         import mlflow
-
-        from trainer.api import TrainOutcome
 
         s, p = self.settings, self.prepared
         jobs = self._jobs(families)

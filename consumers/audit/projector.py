@@ -8,13 +8,13 @@ import uuid
 from dataclasses import dataclass, field
 
 import asyncpg
-import nats.errors
 from nats.aio.msg import Msg
 
 from consumers.audit import fold
 from consumers.audit.chain import Link, link
+from infra import metrics
 from infra.bus import Bus
-from infra.streams import ensure_consumer
+from infra.consumer import ConsumerSpec, RawBatchRunner
 from schemas.audit import AuditCheckpoint, Checkpoint
 from schemas.envelope import derived_id
 from schemas.streams import AUDIT
@@ -64,20 +64,23 @@ def checkpoint_for(lk: Link, every: int) -> AuditCheckpoint | None:
                            data=Checkpoint(last_sequence=lk.seq, head_hash=lk.hash, events=lk.seq))
 
 
+def consumer_spec(durable: str = "audit-projector", *, batch: int = 1000, max_wait: float = 0.5,
+                  ack_wait: float = 30.0) -> ConsumerSpec:
+    """The projector's durable consumer over the whole AUDIT stream."""
+    # Unbounded redelivery: an audit event is never dead-lettered, the chain waits for it instead.
+    return ConsumerSpec(durable, AUDIT.name, tuple(AUDIT.subjects), batch=batch, max_wait=max_wait, max_deliver=-1,
+                        ack_wait=ack_wait, backoff=(1.0, 2.0, 5.0), max_ack_pending=20_000)
+
+
 class Projector:
-    """Drives a durable pull consumer over the whole AUDIT stream and writes the chain."""
+    """Writes the chain from a durable pull consumer over the whole AUDIT stream, driven by the shared runner."""
 
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, *, durable: str = "audit-projector",
-                 checkpoint_every: int = 1000, batch: int = 1000, max_wait: float = 0.5, ack_wait: float = 30.0):
-        self.bus, self.pool, self.durable, self.ack_wait = bus, pool, durable, ack_wait
-        self.every, self.batch, self.max_wait = checkpoint_every, batch, max_wait
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, *, spec: ConsumerSpec | None = None,
+                 durable: str = "audit-projector", checkpoint_every: int = 1000, batch: int = 1000,
+                 max_wait: float = 0.5, ack_wait: float = 30.0):
+        self.bus, self.pool, self.every = bus, pool, checkpoint_every
+        self.spec = spec or consumer_spec(durable, batch=batch, max_wait=max_wait, ack_wait=ack_wait)
         self.head_seq = 0
-
-    async def setup(self):
-        # Unbounded redelivery: an audit event is never dead-lettered, the chain waits for it instead.
-        await ensure_consumer(self.bus.js, stream=AUDIT.name, durable=self.durable, subjects=AUDIT.subjects,
-                              max_deliver=-1, ack_wait=self.ack_wait, max_ack_pending=20_000)
-        return await self.bus.js.pull_subscribe_bind(self.durable, stream=AUDIT.name)
 
     async def recover_checkpoint(self) -> None:
         """Re-publish the last due checkpoint if a crash lost it between commit and publish (same derived id)."""
@@ -96,30 +99,12 @@ class Projector:
             await self.bus.publish(checkpoint_for(lk, self.every))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Project until `stop` is set."""
-        sub = await self.setup()
+        """Project until `stop` is set. A database outage naks the batch (the runner's backoff); a bus outage or a
+        consumer leader change is the runner's to wait out."""
+        runner = RawBatchRunner(self.bus, self.spec, self.handle)
+        await runner.setup()
         await self.recover_checkpoint()
-        try:
-            while not stop.is_set():
-                try:
-                    msgs = await sub.fetch(self.batch, timeout=self.max_wait)
-                except (TimeoutError, nats.errors.TimeoutError):
-                    continue
-                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
-                    log.warning("projector: bus unavailable (%s); retrying", exc)
-                    await asyncio.sleep(0.5)
-                    continue
-                try:
-                    await self.handle(msgs)
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("projector: database unavailable (%s); will retry", exc)
-                    for msg in msgs:
-                        await msg.nak(delay=1.0)
-        finally:
-            try:
-                await sub.unsubscribe()
-            except Exception:  # connection already gone
-                pass
+        await runner.run(stop)
 
     async def handle(self, msgs: list[Msg]) -> Plan:
         """Write what continues the chain in one transaction, then checkpoint, ack, and nak what came early."""
@@ -136,6 +121,7 @@ class Projector:
             await self.bus.publish_many(checkpoints)
         for msg in step.ack:
             await msg.ack()
+        metrics.PROCESSED.labels(self.spec.durable).inc(len(step.links))
         if step.early:
             log.info("projector: %d messages ahead of sequence %d; waiting for it", len(step.early),
                      (step.links[-1].seq if step.links else head_seq) + 1)

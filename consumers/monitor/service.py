@@ -13,25 +13,29 @@ import logging
 import time
 
 import asyncpg
-from nats.js.api import DeliverPolicy
 
 from consumers.monitor import metrics, state_store
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
 from consumers.monitor.evidently_report import save_report
 from consumers.monitor.reference import load_champion_profile
 from consumers.monitor.windows import WindowPolicy
-from infra import metrics as consumer_metrics
 from infra.bus import Bus
+from infra.champion import ChampionFollower
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
 from infra.models import champion_version
 from infra.settings import Settings
-from schemas import Event, InvalidEvent, LabelReceived, ModelPromoted, ModelRolledBack, PredictionMade, parse_event
-from schemas.feedback import LABEL
-from schemas.prediction import MADE
-from schemas.streams import AUDIT, PREDICTIONS
+from schemas import Event, LabelReceived, PredictionMade
+from schemas.streams import PREDICTIONS
 
 log = logging.getLogger(__name__)
 DURABLE = "monitor"
+
+
+def consumer_spec(settings: Settings, durable: str = DURABLE) -> ConsumerSpec:
+    """The monitor's durable consumer: predictions and labels, in stream order."""
+    return ConsumerSpec(durable, PREDICTIONS.name, (PredictionMade.topic, LabelReceived.topic),
+                        batch=settings.monitor_batch, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
+                        backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
 
 
 class MonitorService:
@@ -42,9 +46,7 @@ class MonitorService:
         self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
                                     WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
                                     settings.monitor_clear_windows, detector=settings.monitor_detector)
-        self.spec = ConsumerSpec(durable, PREDICTIONS.name, (MADE, LABEL), batch=settings.monitor_batch,
-                                 max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
-                                 backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
+        self.spec = consumer_spec(settings, durable)
         self.runner = ConsumerRunner(bus, self.spec, self.handle)
         self.monitor: DriftMonitor | None = None
         self.reference = None
@@ -156,31 +158,13 @@ class MonitorService:
             except Exception:  # the alert is already out; a missing page must not stop the monitor
                 log.exception("monitor: Evidently report %s failed", path)
 
-    async def _follow_models(self, stop: asyncio.Event) -> None:
-        """Reload on driftline.model.promoted (promoted=True) and .rolled_back; poll the alias as a safety net."""
-        sub = await self.bus.js.subscribe("driftline.model.>", stream=AUDIT.name, ordered_consumer=True,
-                                          deliver_policy=DeliverPolicy.NEW)
-        try:
-            while not stop.is_set():
-                try:
-                    msg = await sub.next_msg(timeout=self.settings.model_poll_s)
-                    event = parse_event(msg.data)
-                except TimeoutError:
-                    event = None
-                except InvalidEvent:
-                    continue
-                if event is None or (isinstance(event, ModelPromoted) and event.data.promoted) \
-                        or isinstance(event, ModelRolledBack):
-                    try:
-                        await self.load(event)
-                    except Exception:  # registry briefly unreachable: keep watching the current champion
-                        log.exception("monitor: could not reload the champion; still watching v%s",
-                                      self.monitor.profile.version if self.monitor else "?")
-        finally:
-            await sub.unsubscribe()
+    async def champion_changed(self, version: str | None, cause: Event | None) -> None:
+        """infra.champion.ChampionFollower's callback: a promotion or rollback (or the poll) -> reload if it moved."""
+        await self.load(cause)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Load the champion (waiting for one), then score, report and watch for promotions until `stop`."""
+    async def run(self, stop: asyncio.Event, follower: ChampionFollower) -> None:
+        """Load the champion (waiting for one), then score, report and follow the champion until `stop`."""
+        await follower.subscribe()  # before the first load: a promotion meanwhile is not missed
         while not stop.is_set() and not await self.load():
             log.info("monitor: no champion yet; waiting")
             try:
@@ -190,7 +174,7 @@ class MonitorService:
         if stop.is_set():
             return
         await self.runner.setup()
-        helpers = [asyncio.create_task(self._follow_models(stop)), asyncio.create_task(self._report_worker()),
+        helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(self._report_worker()),
                    asyncio.create_task(self._housekeeping(stop))]
         try:
             await self.runner.run(stop)
@@ -202,10 +186,7 @@ class MonitorService:
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await asyncio.sleep(1.0)
-            try:
-                pending, ack_pending = await self.runner.pending()
-                consumer_metrics.LAG.labels(self.spec.durable).set(pending)
-                consumer_metrics.ACK_PENDING.labels(self.spec.durable).set(ack_pending)
+            try:  # (the runner reports the consumer's lag itself)
                 await self.close_idle()
                 if time.monotonic() - self.last_prune > 3600:
                     self.last_prune = time.monotonic()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from consumers.monitor.reference import PREDICTION
+from consumers.monitor.alerts import Hysteresis
+from consumers.monitor.detectors import CusumBank, ErrorCusum
+from consumers.monitor.histograms import WindowHistogram
+from consumers.monitor.reference import PREDICTION, Profile
+from consumers.monitor.windows import WindowState
 from schemas import Event
 from schemas.monitoring import (
     Alert,
@@ -16,9 +20,6 @@ from schemas.monitoring import (
     DriftWindowReport,
     FeatureDrift,
 )
-
-if TYPE_CHECKING:
-    from consumers.monitor.drift_monitor import DriftMonitor
 
 SOURCE = "consumers/monitor"
 KINDS = ("data_drift", "prediction_drift", "quality_drift")
@@ -33,10 +34,30 @@ class ReportRequest:
     rows: list[dict]
 
 
+class _Config(Protocol):
+    false_alarms_per_10k: float
+    clear_after: int
+
+
+class ClosingWindow(Protocol):
+    """What closing a window reads of the monitor (drift_monitor.DriftMonitor is one); a protocol, so that this
+    module and the monitor that calls it do not import each other."""
+
+    profile: Profile
+    config: _Config
+    bank: CusumBank
+    errors: ErrorCusum
+    error_p0: float
+    hist: WindowHistogram
+    window: WindowState
+    hysteresis: Hysteresis
+    rows: list[dict]
+
+
 WHAT = {"data_drift": "Data drift", "prediction_drift": "Prediction drift", "quality_drift": "Model quality drift"}
 
 
-def quality(monitor: DriftMonitor) -> dict[str, float]:
+def quality(monitor: ClosingWindow) -> dict[str, float]:
     w = monitor.window
     out = {"labelled": float(w.labelled), "reference_error_rate": monitor.error_p0}
     if w.labelled:
@@ -44,7 +65,7 @@ def quality(monitor: DriftMonitor) -> dict[str, float]:
     return out
 
 
-def window_report(monitor: DriftMonitor, cause: Event, report_url: str | None) -> DriftReported:
+def window_report(monitor: ClosingWindow, cause: Event, report_url: str | None) -> DriftReported:
     """The summary of one closed window: every column's CUSUM level and histogram statistics."""
     detected = {**monitor.window.detections.get("data_drift", {}), **monitor.window.detections.get("prediction_drift", {})}
     levels = monitor.bank.statistic()
@@ -70,7 +91,7 @@ def window_report(monitor: DriftMonitor, cause: Event, report_url: str | None) -
     return cause.caused(DriftReported, source=SOURCE, subject=monitor.profile.model, key="window", data=data)
 
 
-def alert_events(monitor: DriftMonitor, cause: Event) -> tuple[list[Event], list[ReportRequest]]:
+def alert_events(monitor: ClosingWindow, cause: Event) -> tuple[list[Event], list[ReportRequest]]:
     """Step the hysteresis of each kind with this window's detections; raise or clear as it says."""
     model, events, reports = monitor.profile.model, [], []
     for kind in KINDS:
@@ -110,7 +131,7 @@ def alert_events(monitor: DriftMonitor, cause: Event) -> tuple[list[Event], list
     return events, reports
 
 
-def _limit(monitor: DriftMonitor, kind: str) -> float:
+def _limit(monitor: ClosingWindow, kind: str) -> float:
     return monitor.errors.threshold if kind == "quality_drift" else monitor.bank.threshold
 
 

@@ -53,13 +53,22 @@ def smtp_config(settings: Settings) -> email.SmtpConfig | None:
                             str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
 
 
+def delivery_budget_s(settings: Settings) -> float:
+    """The longest one delivery may take: every attempt timing out, the backoff between them, a report build."""
+    return settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s) + 30
+
+
 def consumer_spec(settings: Settings, durable: str = "notifier") -> ConsumerSpec:
-    # Per channel every attempt may time out, plus the backoff and a report build; a batch is handled in turn.
-    # JetStream must not redeliver meanwhile (a redelivery would only find the claimed row, but it wastes work).
+    # Two channels per event, a batch handled in turn: JetStream must not redeliver meanwhile (a redelivery would
+    # find the claim still live and wait for it).
     batch = 5
-    per_event = 2 * (settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s)) + 60
+    per_event = 2 * delivery_budget_s(settings)
     return ConsumerSpec(durable, "AUDIT", SUBJECTS, batch=batch, max_wait=0.5, max_deliver=settings.max_deliver,
                         ack_wait=max(settings.ack_wait_s, batch * per_event), backoff=tuple(settings.backoff_s))
+
+
+class DeliveryInProgress(Exception):
+    """Another notifier holds a live claim on this delivery: try again later (nak with backoff)."""
 
 
 class Notifier:
@@ -73,6 +82,8 @@ class Notifier:
         self.ui_url = settings.public_ui_url or f"http://{settings.ui_host}:{settings.ui_port}"
         secret = settings.webhook_secret
         self.secret = secret.get_secret_value() if secret else None
+        # (event id, channel) -> outcome sent by this process whose record in PostgreSQL failed: never sent twice
+        self._unrecorded: dict[tuple[str, str], tuple[Attempted, str | None]] = {}
 
     async def handle(self, batch: list[Received]) -> None:
         """AUDIT events (alerts, escalations, approvals, promotions, outcomes) -> notifications."""
@@ -89,27 +100,57 @@ class Notifier:
             await self.deliver(event, note, channel)
 
     async def deliver(self, event: Event, note: Notification, channel: str) -> None:
-        """At most one delivery per (event, channel): the row is claimed in the transaction that records it."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            claimed = await conn.fetchrow(
-                "INSERT INTO notifier_deliveries (event_id, channel, event_type, severity, status)"
-                " VALUES ($1, $2, $3, $4, 'pending') ON CONFLICT DO NOTHING RETURNING 1",
-                event.id, channel, event.type, note.severity)
-            if claimed is None:
-                metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
-                return
+        """At most one delivery per (event, channel): claim the row (committed), send outside any transaction,
+        record the outcome, publish it. A redelivery finds the row finished and only publishes what is not out."""
+        key = (event.id, channel)
+        if not await self._claim(event, note, channel):  # finished before: a redelivery
+            metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
+            row = await self.pool.fetchrow(
+                "SELECT status, attempts, error, published FROM notifier_deliveries WHERE event_id = $1"
+                " AND channel = $2", event.id, channel)
+            if not row["published"]:
+                await self._announce(event, note, channel, Attempted(row["status"] == "sent", row["attempts"],
+                                                                     row["error"]))
+            return
+        if key not in self._unrecorded:  # else: sent by this process, only its record failed; do not send again
             send, report = await self._sender(event, note, channel)
             result = await with_retries(channel, send, self.settings.notify_retries, self.settings.notify_backoff_s,
                                         self.sleep)
-            await conn.execute(
-                "UPDATE notifier_deliveries SET status = $3, attempts = $4, error = $5, report = $6,"
-                " finished_at = now() WHERE event_id = $1 AND channel = $2",
-                event.id, channel, "sent" if result.ok else "failed", result.attempts, result.error, report)
-            await self.bus.publish(outcome(event, note, channel, result))
+            self._unrecorded[key] = (result, report)
+        result, report = self._unrecorded[key]
+        await self.pool.execute(
+            "UPDATE notifier_deliveries SET status = $3, attempts = $4, error = $5, report = $6,"
+            " finished_at = now() WHERE event_id = $1 AND channel = $2",
+            event.id, channel, "sent" if result.ok else "failed", result.attempts, result.error, report)
+        del self._unrecorded[key]
         metrics.NOTIFICATIONS.labels(channel, "sent" if result.ok else "failed").inc()
         if not result.ok:
             metrics.NOTIFY_FAILURES.labels(channel).inc()
             log.error("%s notification for %s failed: %s", channel, event.id, result.error)
+        await self._announce(event, note, channel, result)
+
+    async def _claim(self, event: Event, note: Notification, channel: str) -> bool:
+        """True: ours to send (new, or a crashed notifier's claim past its lease, or ours with the record
+        pending). False: finished before. Raises DeliveryInProgress while another notifier holds a live claim."""
+        claimed = await self.pool.fetchval(
+            "INSERT INTO notifier_deliveries AS d (event_id, channel, event_type, severity, status, claimed_at)"
+            " VALUES ($1, $2, $3, $4, 'pending', now())"
+            " ON CONFLICT (event_id, channel) DO UPDATE SET claimed_at = now()"
+            " WHERE d.status = 'pending' AND d.claimed_at < now() - make_interval(secs => $5)"
+            " RETURNING true",
+            event.id, channel, event.type, note.severity, delivery_budget_s(self.settings))
+        if claimed or (event.id, channel) in self._unrecorded:
+            return True
+        status = await self.pool.fetchval("SELECT status FROM notifier_deliveries WHERE event_id = $1 AND"
+                                          " channel = $2", event.id, channel)
+        if status == "pending":
+            raise DeliveryInProgress(f"{channel} delivery of {event.id} is claimed by another notifier")
+        return False
+
+    async def _announce(self, event: Event, note: Notification, channel: str, result: Attempted) -> None:
+        await self.bus.publish(outcome(event, note, channel, result))
+        await self.pool.execute("UPDATE notifier_deliveries SET published = true WHERE event_id = $1 AND channel = $2",
+                                event.id, channel)
 
     async def _sender(self, event: Event, note: Notification, channel: str) -> tuple[Callable[[], Awaitable[None]], str | None]:
         if channel == "slack":

@@ -7,7 +7,7 @@ import json
 import httpx
 
 from consumers.notifier.routing import Notification
-from consumers.notifier.signing import sign_headers
+from infra.webhook_signing import sign_headers
 
 EMOJI = {"low": ":information_source:", "medium": ":warning:", "high": ":rotating_light:", "critical": ":fire:"}
 

@@ -1,8 +1,8 @@
-"""Server-side charts (matplotlib, Agg, SVG): each returns a data URI a template puts in an <img>."""
+"""Server-side charts (matplotlib, Agg, SVG): each returns a data URI a template puts in an <img>. The confusion
+matrix and the importances are infra/plots.py's, shared with the trainer."""
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Mapping, Sequence
 
@@ -12,9 +12,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-plt.rcParams.update({"font.size": 8, "axes.titlesize": 9, "axes.spines.top": False, "axes.spines.right": False,
-                     "svg.hashsalt": "driftline", "svg.fonttype": "path"})
-BLUE, ORANGE, GREY, RED = "#2f6db3", "#e08a1e", "#9aa3ad", "#c0392b"
+from infra import plots  # noqa: E402
+
+plt.rcParams.update(plots.STYLE)
+BLUE, ORANGE, GREY, RED = plots.BLUE, "#e08a1e", "#9aa3ad", "#c0392b"
 WIDTH = 6.6  # inches: the printable width of an A4 page with our margins
 
 
@@ -25,7 +26,7 @@ def _uri(fig, tight: bool = False) -> str:
         fig.tight_layout()  # keep the figure size, so half-width figures share one scale
     fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight" if tight else None)
     plt.close(fig)
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+    return plots.data_uri(buf.getvalue())
 
 
 def grouped_bars(series: Mapping[str, Mapping[str, float]], title: str, highlight: str | None = None,
@@ -51,30 +52,6 @@ def grouped_bars(series: Mapping[str, Mapping[str, float]], title: str, highligh
         for container in ax.containers:
             ax.bar_label(container, fmt="%.4f", fontsize=6, padding=1)
     return _uri(fig, tight=True)
-
-
-def confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str) -> str:
-    data = np.asarray(matrix)
-    fig, ax = plt.subplots(figsize=(3.3, 2.8))
-    ax.imshow(data, cmap="Blues")
-    for (r, c), value in np.ndenumerate(data):
-        ax.text(c, r, str(value), ha="center", va="center", color="white" if value > data.max() / 2 else "black")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    return _uri(fig)
-
-
-def importance(names: Sequence[str], values: Sequence[float], title: str, top: int = 12) -> str:
-    order = np.argsort(np.abs(values))[::-1][:top][::-1]
-    fig, ax = plt.subplots(figsize=(3.3, 2.8))
-    ax.barh([names[i] for i in order], [values[i] for i in order], color=BLUE)
-    ax.tick_params(axis="y", labelsize=6.5)
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
-    return _uri(fig)
 
 
 def statistics(rows: Sequence[tuple[str, float, float, bool]], title: str) -> str:

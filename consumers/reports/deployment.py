@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from consumers.reports import charts
 from consumers.reports.audit_log import of_type
 from consumers.reports.model_evidence import ModelEvidence
+from infra import plots
 from schemas import Event
 from schemas.data import DataValidated
 from schemas.model import ModelPromoted, ModelTrained
@@ -70,13 +71,15 @@ def deployment_context(events: Sequence[Event], version: str, evidence: ModelEvi
         if evidence.confusion is not None:
             rows = f" on {evidence.holdout_rows} hold-out rows" if evidence.holdout_rows else ""
             figures.append({"title": f"Confusion matrix{rows}", "half": True, "section": "evidence", "sources": source,
-                            "src": charts.confusion(evidence.confusion, evidence.labels, "Confusion matrix")})
+                            "src": plots.data_uri(plots.confusion(evidence.confusion, evidence.labels,
+                                                                  "Confusion matrix"))})
         elif "confusion" in evidence.images:
             figures.append({"title": "Confusion matrix (logged by the trainer)", "src": evidence.images["confusion"],
                             "sources": source, "half": True, "section": "evidence"})
         if evidence.importance is not None:
             figures.append({"title": "Feature importance", "half": True, "section": "evidence", "sources": source,
-                            "src": charts.importance(*evidence.importance, "Top features")})
+                            "src": plots.data_uri(plots.importance(dict(zip(*evidence.importance, strict=True)),
+                                                                   "Top features"))})
         elif "importance" in evidence.images:
             figures.append({"title": "Feature importance (logged by the trainer)", "src": evidence.images["importance"],
                             "sources": source, "half": True, "section": "evidence"})

@@ -14,8 +14,8 @@ import asyncpg
 
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
-from infra.idempotency import claim
 from schemas import PredictionRequested
+from tests.idempotency import claim
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS effects (id bigserial PRIMARY KEY, event_id text NOT NULL,

@@ -1,8 +1,9 @@
 """A 3-node JetStream cluster on loopback, streams at 3 replicas: a leader killed, a node frozen.
 
 The consumer runs supervised, as in production: while the consumer's leader is re-elected, a pull can fail with
-ServiceUnavailableError (503), which ConsumerRunner does not catch yet, so the process exits and is restarted.
-The tally counts those restarts (consumer_restarts)."""
+ServiceUnavailableError (503); the runner waits it out, and should the process exit anyway it is restarted (the
+tally counts those restarts, consumer_restarts). The audit projector runs on the same runner and is put through
+its consumer's leader dying."""
 
 from __future__ import annotations
 
@@ -148,3 +149,52 @@ async def test_consumer_runner_outlives_its_consumer_leader(cluster: NatsCluster
     finally:
         stop.set()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_projector_outlives_the_audit_consumer_leader(cluster: NatsCluster, cluster_bus, database_url):
+    """The projector runs on the shared runner: its consumer's leader killed mid-stream, it goes on, and the chain
+    in PostgreSQL equals the stream afterwards."""
+    from consumers.audit.projector import Projector
+    from consumers.audit.verify import verify
+    from infra.db import connect_pool
+    from schemas.streams import AUDIT
+    from tests.faults.test_kill_projector import alert, caught_up
+
+    bus, durable = cluster_bus, "audit-projector"
+    pool = await connect_pool(database_url, max_size=2, run_migrations=False)
+    projector = Projector(bus, pool, durable=durable, checkpoint_every=100, batch=50, max_wait=0.2, ack_wait=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(projector.run(stop))
+    try:
+        loop = PublishLoop(bus, alert, chunk=20)
+        await loop.run(300, pace=0.01)
+        await eventually(lambda: projector.head_seq >= 300, 60, "the projector writing the first 300 events")
+        leader = (await bus.js.consumer_info(AUDIT.name, durable)).cluster.leader
+        head_at_kill = projector.head_seq
+        cluster.kill(leader)
+        await loop.run(900, pace=0.01)  # published after the kill: the election runs under load
+        await eventually(lambda: task.done() or _caught_up(bus, database_url, caught_up), 120,
+                         "the projector writing every event published after its consumer's leader died")
+        assert not task.done(), f"the projector exited: {task.exception()!r}"
+        new_leader = (await bus.js.consumer_info(AUDIT.name, durable)).cluster.leader
+        verdict = await verify(bus.js, pool)
+        written = {r["event_id"]: r["n"] for r in await pool.fetch(
+            "SELECT event_id, count(*) AS n FROM audit_log GROUP BY event_id")}
+    finally:
+        stop.set()
+        await asyncio.gather(task, return_exceptions=True)
+        await pool.close()
+    Tally("audit consumer leader SIGKILL under the projector", injected=f"SIGKILL {leader} at head {head_at_kill}",
+          published=loop.attempts, acked=len(loop.acked), processed=len(written), lost=len(set(loop.acked) - set(written)),
+          duplicated=sum(n > 1 for n in written.values()),
+          extra={"new_leader": new_leader, "chain_ok": verdict.ok}).report()
+    assert new_leader not in (None, leader)
+    assert verdict.ok, verdict.text()
+    assert set(loop.acked) <= set(written) and len(loop.acked) == 900 and max(written.values()) == 1
+
+
+async def _caught_up(bus, dsn, caught_up) -> bool:
+    try:
+        return await caught_up(bus, dsn)
+    except Exception:  # the API answers 503 while the consumer elects a leader
+        return False

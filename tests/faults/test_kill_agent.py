@@ -15,7 +15,6 @@ from schemas.streams import AUDIT
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
 
-pytest.importorskip("driftline.run_agent", reason="the agent (issue 6) is not built yet")
 pytestmark = pytest.mark.integration
 
 TOTAL = 150  # alerts, each its own incident (one model each): a diagnosis and two automatic actions apiece

@@ -15,7 +15,6 @@ from schemas.streams import AUDIT
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
 
-pytest.importorskip("driftline.run_monitor", reason="the drift monitor (issue 5) is not built yet")
 pytestmark = pytest.mark.integration
 
 TOTAL, WINDOW, DRIFT_AT = 6_000, 500, 3_000

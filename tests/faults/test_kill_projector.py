@@ -14,7 +14,6 @@ from schemas.streams import AUDIT
 from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
 
-pytest.importorskip("driftline.run_projector", reason="the audit projector (issue 7) is not built yet")
 pytestmark = pytest.mark.integration
 
 TOTAL, DURABLE = 5_000, "audit-projector"

@@ -15,7 +15,6 @@ from tests.faults.harness import PublishLoop, Tally, eventually
 from tests.faults.services import ServiceProcess, service_env
 from tests.model_fixtures import breast_cancer_frame
 
-pytest.importorskip("driftline.run_worker", reason="the inference worker (issue 4) is not built yet")
 pytestmark = pytest.mark.integration
 
 TOTAL = 4_000

@@ -13,8 +13,8 @@ import asyncpg
 
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
-from infra.idempotency import claim
 from schemas import PredictionRequested
+from tests.idempotency import claim
 
 
 async def main(url: str, dsn: str, durable: str) -> None:

@@ -47,8 +47,12 @@ class WebhookReceiver:
     def payloads(self) -> list[dict]:
         return [json.loads(body) for _, body in self.received]
 
+    async def observe(self, request: web.Request) -> None:
+        """Called on every delivery before it is kept; a test looks at the world from here."""
+
     async def start(self) -> None:
         async def hook(request: web.Request) -> web.Response:
+            await self.observe(request)
             self.received.append((dict(request.headers), await request.read()))
             return web.Response(text="ok")
 

@@ -10,6 +10,7 @@ from consumers.audit.rebuild import rebuild
 from consumers.audit.verify import verify
 from infra.db import connect_pool
 from tests.integration.audit_helpers import incident, project_all
+from tests.integration.db_faults import fail_first
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +125,19 @@ async def test_a_projector_that_lags_is_not_tampering(bus, pool):
     verdict = await verify(bus.js, pool)
     assert verdict.ok and verdict.unprojected == len(incident()), verdict.text()
     assert "not projected yet" in verdict.text()
+
+
+async def test_a_failed_write_is_retried_by_the_runner_and_an_unreadable_message_is_chained(bus, pool):
+    # The first write fails: the runner naks the batch with backoff and the redelivery is written; bytes that are
+    # no event are chained, never dead-lettered.
+    await fail_first(pool, "audit_writes", "BEFORE INSERT ON audit_log FOR EACH STATEMENT", "disk full")
+    events = incident(n_alerts=2)
+    await bus.publish_many(events)
+    await bus.publish_raw("driftline.alert.raised", b"not an event", {"Nats-Msg-Id": "garbage-1"})
+    await project_all(bus, pool, every=0)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT nextval('audit_writes_calls')") > 2  # it failed once, then wrote
+        types = [r["type"] for r in await conn.fetch("SELECT type FROM audit_log ORDER BY seq")]
+    assert types == [e.type for e in events] + ["invalid"]
+    assert (await bus.js.stream_info("DLQ")).state.messages == 0
+    assert (await verify(bus.js, pool)).ok

@@ -11,7 +11,7 @@ import uvicorn
 
 from inference.gateway import create_app
 from inference.model_holder import ModelHolder
-from inference.reload import ModelReloader
+from infra.champion import ChampionFollower
 from infra.models import CHALLENGER, CHAMPION, configure_mlflow
 from infra.processes import free_port
 from infra.settings import Settings
@@ -49,10 +49,10 @@ async def gateway(settings, bus):
     """The gateway app served by uvicorn in this process, following promotions on the bus."""
     holder = ModelHolder(settings)
     assert await holder.load_alias()
-    reloader = ModelReloader(bus, holder, poll_s=3600)
-    await reloader.subscribe()
+    follower = ChampionFollower(bus, settings.model_name, holder.follow, poll_s=3600)
+    await follower.subscribe()
     stop = asyncio.Event()
-    reload_task = asyncio.create_task(reloader.run(stop))
+    reload_task = asyncio.create_task(follower.run(stop))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, bus, holder), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from consumers.monitor import state_store
 from consumers.monitor.service import MonitorService
+from infra.champion import ChampionFollower
 from infra.db import connect_pool
 from infra.models import configure_mlflow, load_alias
 from infra.settings import Settings
@@ -42,8 +43,9 @@ async def stage(settings, bus, database_url, mlflow_store):
 
 async def start(settings, bus, pool):
     service = MonitorService(settings, bus, pool)
+    follower = ChampionFollower(bus, settings.model_name, service.champion_changed, settings.model_poll_s)
     stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
+    task = asyncio.create_task(service.run(stop, follower))
     return service, stop, task
 
 

@@ -15,12 +15,12 @@ from pypdf import PdfReader
 
 from consumers.notifier import metrics
 from consumers.notifier.service import Notifier
-from consumers.notifier.signing import verify
 from consumers.reports.audit_log import load_events
 from consumers.reports.service import REPORTS_EXPERIMENT
 from driftline import run_notifier
 from infra.processes import free_port
 from infra.settings import Settings
+from infra.webhook_signing import verify
 from schemas.action import ActionCompleted, ActionFailed
 from schemas.prediction import PredictionMade
 from tests.integration.notifier_fixtures import WebhookReceiver, start_smtp, wait_for

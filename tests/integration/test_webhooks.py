@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from producers.webhooks import build_router, sign
+from infra.webhook_signing import signature
+from producers.webhooks import build_router
 from tests.integration.monitor_helpers import audit_events
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def am_payload(status="firing"):
 def signed(body: bytes, webhook_id="msg_1", stamp=None, secret=SECRET):
     stamp = int(time.time()) if stamp is None else stamp
     return {"webhook-id": webhook_id, "webhook-timestamp": str(stamp),
-            "webhook-signature": sign(secret, webhook_id, stamp, body), "content-type": "application/json"}
+            "webhook-signature": signature(secret, webhook_id, stamp, body), "content-type": "application/json"}
 
 
 async def test_alertmanager_with_token_publishes_raised_then_cleared(client, bus):

@@ -8,7 +8,6 @@ service's imports from driftline/run_<service>.py), and every host and port poin
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from functools import cache
 from pathlib import Path
@@ -93,12 +92,10 @@ def _reads(tree: ast.AST) -> set[str]:
 
 
 @cache
-def settings_read_by(service: str) -> frozenset[str] | None:
-    """Every settings field (and property) the service's modules read, over-approximated by imports; None if the
-    service is not built."""
+def settings_read_by(service: str) -> frozenset[str]:
+    """Every settings field (and property) the service's modules read, over-approximated by imports."""
     start = SERVICES[service].target.partition(":")[0]
-    if _module_path(start) is None:
-        return None
+    assert _module_path(start) is not None, f"service {service}: its wiring module {start} is missing"
     seen, todo, read = set(), [start], set()
     while todo:
         module = todo.pop()
@@ -109,10 +106,6 @@ def settings_read_by(service: str) -> frozenset[str] | None:
         read |= _reads(tree)
         todo.extend(_imports(module, tree) - seen)
     return frozenset(read)
-
-
-def built_services() -> list[str]:
-    return [name for name in SERVICES if importlib.util.find_spec(SERVICES[name].target.partition(":")[0])]
 
 
 # --- the compose file -----------------------------------------------------------------------------------------
@@ -186,8 +179,6 @@ def test_variables_are_settings_fields_and_validate(name, monkeypatch):
 @pytest.mark.parametrize("name", DRIFTLINE)
 def test_every_setting_a_container_must_change_is_set(name, monkeypatch):
     reads = settings_read_by(name)
-    if reads is None:
-        pytest.skip(f"driftline/run_{name}.py is not built yet; only its container entry is checked")
     env = container_for(name)["environment"]
     s = container_settings(env, monkeypatch)
     services = compose()["services"]
@@ -266,7 +257,7 @@ def test_bind_mounts_exist_in_the_repository():
 
 def test_services_sharing_reports_dir_share_a_volume():
     """The monitor and the report builder write reports the approval page serves: one volume for the three."""
-    sharing = [name for name in built_services() if "reports_dir" in settings_read_by(name)]
+    sharing = [name for name in SERVICES if "reports_dir" in settings_read_by(name)]
     assert {"ui"} < set(sharing), sharing
     reports_dir = "/data/reports"  # DRIFTLINE_DATA_DIR=/data
     volumes = {name: {v.split(":")[0] for v in container_for(name).get("volumes", []) if v.split(":")[1] == reports_dir}

@@ -1,12 +1,20 @@
-"""`driftline schemas export`: a JSON Schema per event type, and an AsyncAPI map that matches the real consumers."""
+"""`driftline schemas export`: a JSON Schema per event type, and an AsyncAPI map read from the services' own
+consumer specs, subject by subject."""
 
+import ast
 import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
-from driftline.bus_map import ROUTES
+import pytest
+
+from driftline.bus_map import PUBLISHES, asyncapi_document, subscriptions
+from driftline.services import SERVICES, Service
+from infra.settings import Settings
 from schemas import EVENT_TYPES
+from schemas.streams import subjects_overlap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,17 +33,38 @@ def test_export_writes_every_schema_and_the_asyncapi_document(tmp_path):
     assert addresses == {cls.topic for cls in EVENT_TYPES.values()}  # every event has a producer in the map
 
 
-def test_the_map_names_the_durables_the_services_really_use():
-    from consumers.monitor.service import DURABLE as monitor
-    from consumers.notifier.service import consumer_spec as notifier_spec
-    from consumers.reports.service import consumer_spec as reports_spec
-    from inference.worker import DURABLE as worker
-    from infra.settings import Settings
-
+def test_the_document_shows_every_subject_each_service_consumes_and_nothing_else():
     settings = Settings()
-    real = {worker, monitor, notifier_spec(settings).durable, reports_spec(settings).durable, settings.audit_durable,
-            "agent-diagnoser", "agent-gate", "agent-executor"}
-    assert {route.durable for route in ROUTES if route.durable} == real
-    agent_wiring = (ROOT / "driftline" / "run_agent.py").read_text()
-    for name in ("agent-diagnoser", "agent-gate", "agent-executor"):
-        assert f'"{name}"' in agent_wiring
+    expected = set()
+    for service in SERVICES.values():
+        specs = service.module.consumer_specs(settings)
+        for spec in specs:
+            for cls in {c for c in EVENT_TYPES.values() if any(subjects_overlap(s, c.topic) for s in spec.subjects)}:
+                expected.add((f"{service.name} ({spec.durable}) consumes {cls.topic}", cls.topic))
+        for cls in getattr(service.module, "FOLLOWS", ()):
+            expected.add((f"{service.name} (champion follower) consumes {cls.topic}", cls.topic))
+    doc = asyncapi_document(settings)
+    shown = {(title, doc["channels"][unquote(op["channel"]["$ref"].split("/")[-1])]["address"])
+             for title, op in doc["operations"].items() if op["action"] == "receive"}
+    assert shown == expected
+    assert {s.durable for s in subscriptions(settings) if s.durable} >= {"inference-worker", "monitor", "notifier",
+                                                                         "agent-gate", settings.audit_durable}
+
+
+def test_every_service_declares_what_it_publishes_and_a_missing_wiring_module_is_an_error():
+    assert set(PUBLISHES) == set(SERVICES)
+    with pytest.raises(ModuleNotFoundError):
+        Service("ghost", "not there", "driftline.run_ghost:main").load()
+
+
+def _constructs_follower(module: str) -> bool:
+    tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
+    return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ChampionFollower"
+               for node in ast.walk(tree))
+
+
+def test_a_service_that_follows_the_champion_says_so():
+    for service in SERVICES.values():
+        module = service.target.partition(":")[0]
+        follows = bool(getattr(service.module, "FOLLOWS", ()))
+        assert follows == _constructs_follower(module), f"{module}: FOLLOWS and its ChampionFollower disagree"

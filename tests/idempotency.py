@@ -1,4 +1,8 @@
-"""Exactly-once effects on top of at-least-once delivery: a ledger row in the effect's transaction."""
+"""Exactly-once effects on top of at-least-once delivery: a ledger row in the effect's transaction.
+
+The test consumers of the crash and fault suites use it (the product's consumers key their effects on their own
+tables: the projector on the stream sequence, the executor on the action id, the notifier on (event, channel)).
+The ledger is migration 001's processed_events table."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from inference.reload import version_to_serve
+from infra.champion import version_to_serve
 from schemas import ModelPromoted, ModelRolledBack
 
 

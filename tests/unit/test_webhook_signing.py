@@ -1,6 +1,6 @@
 """Standard Webhooks signatures: the specification's vector, verification, tampering, replay window."""
 
-from consumers.notifier.signing import sign_headers, signature, verify
+from infra.webhook_signing import refusal, sign_headers, signature, verify
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -29,3 +29,13 @@ def test_an_old_timestamp_is_refused_and_one_of_several_signatures_suffices():
 
 def test_without_a_secret_no_signature_header_is_sent():
     assert "webhook-signature" not in sign_headers(None, "m", b"{}")
+
+
+def test_a_refusal_says_why():
+    body = b"{}"
+    headers = sign_headers(SECRET, "m", body, now=1000)
+    assert refusal(SECRET, headers, body, now=1000) is None
+    assert refusal(SECRET, {k: v for k, v in headers.items() if k != "webhook-signature"}, body, now=1000) == "unsigned"
+    assert refusal(SECRET, {**headers, "webhook-timestamp": "soon"}, body, now=1000) == "unsigned"
+    assert refusal(SECRET, headers, body, now=1000 + 301) == "stale"
+    assert refusal(SECRET, headers, b"{ }", now=1000) == "bad signature"

@@ -1,0 +1,91 @@
+"""Following the champion: every serving process (gateway, worker, monitor) reacts to driftline.model.promoted and
+.rolled_back as they happen, and polls the registry alias as the safety net for an event it missed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import nats.errors
+from nats.js.api import DeliverPolicy
+
+from infra.bus import Bus
+from schemas import Event, InvalidEvent, ModelPromoted, ModelRolledBack, parse_event
+from schemas.streams import AUDIT
+
+log = logging.getLogger(__name__)
+
+FOLLOWED = (ModelPromoted, ModelRolledBack)
+SUBJECT = "driftline.model.>"  # one ordered consumer over the family; other model events are skipped
+# (version the event names, or None for "ask the registry"; the event, or None when the poll asks)
+Changed = Callable[[str | None, Event | None], Awaitable[object]]
+
+
+def version_to_serve(event: Event, model_name: str) -> str | None:
+    """The version a model event says is champion now, or None when it asks for no change."""
+    if isinstance(event, ModelPromoted) and event.data.promoted and event.data.model == model_name:
+        return event.data.version
+    if isinstance(event, ModelRolledBack) and event.data.model == model_name:
+        return event.data.to_version
+    return None
+
+
+class ChampionFollower:
+    """Each process has its own ordered consumer (deliver new) on the model events, so every replica follows; a
+    poll every `poll_s` calls `changed(None, None)`: look the alias up. A failing callback is logged, never fatal."""
+
+    def __init__(self, bus: Bus, model_name: str, changed: Changed, poll_s: float = 30.0):
+        self.bus, self.model_name, self.changed, self.poll_s = bus, model_name, changed, poll_s
+        self._sub = None
+
+    async def subscribe(self) -> None:
+        """Start listening before serving, so a promotion during start-up is not missed."""
+        if self._sub is None:
+            self._sub = await self.bus.js.subscribe(SUBJECT, stream=AUDIT.name, ordered_consumer=True,
+                                                    deliver_policy=DeliverPolicy.NEW)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow until `stop` is set."""
+        await self.subscribe()
+        next_poll = time.monotonic() + self.poll_s
+        try:
+            while not stop.is_set():
+                try:  # wake at least every second to see `stop`
+                    msg = await self._sub.next_msg(timeout=max(0.01, min(1.0, next_poll - time.monotonic())))
+                except (TimeoutError, nats.errors.TimeoutError):
+                    msg = None
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError) as exc:
+                    log.warning("champion follower: bus unavailable (%r); the alias poll goes on", exc)
+                    msg = None
+                    await asyncio.sleep(0.5)
+                if msg is not None:
+                    await self._on_message(msg)
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.poll_s
+                    await self._call(None, None, "the champion alias")
+        finally:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except Exception:  # connection already gone
+                pass
+
+    async def _on_message(self, msg) -> None:
+        if not msg.subject.startswith(tuple(cls.topic for cls in FOLLOWED)):
+            return
+        try:
+            event = parse_event(msg.data, FOLLOWED)
+        except InvalidEvent as exc:
+            log.warning("ignoring an unreadable model event on %s: %s", msg.subject, exc)
+            return
+        version = version_to_serve(event, self.model_name)
+        if version is not None:
+            await self._call(version, event, f"{event.type} {event.id}")
+
+    async def _call(self, version: str | None, event: Event | None, what: str) -> None:
+        try:
+            await self.changed(version, event)
+        except Exception as exc:  # registry briefly unreachable: keep serving the current champion
+            log.warning("could not follow %s: %r", what, exc)
