@@ -60,21 +60,29 @@ async def _connect(settings: Settings):
 
 async def _train(settings: Settings, dataset: str, target: str | None, schema: Path | None, if_no_champion: bool) -> int:
     from trainer.api import DataInvalid, ensure_champion_async, train_async
+    from trainer.contract import ContractError
     from trainer.datasets import DatasetError
     from trainer.progress import RichProgress
-    from trainer.validation import describe
+    from trainer.validation import describe, remedy
 
     bus = await _connect(settings)
     run = ensure_champion_async if if_no_champion else train_async
     try:
         outcome = await run(settings, dataset=dataset, target=target, schema=schema,
                             publish=bus.publish if bus else None, progress=RichProgress(settings.selection_metric))
-    except DatasetError as exc:
+    except (DatasetError, ContractError) as exc:
         fail(str(exc), code=2)
     except DataInvalid as exc:
         typer.secho(f"error: {dataset} failed validation; nothing was trained:", fg=typer.colors.RED, err=True)
         for failure in exc.failures:
             typer.echo(f"  - {describe(failure)}", err=True)
+        hints = list(dict.fromkeys(h for h in map(remedy, exc.failures) if h))
+        if exc.event.data.schema_path:
+            typer.echo(f"schema file: {exc.event.data.schema_path}", err=True)
+        if hints:
+            typer.echo("what to do:", err=True)
+            for hint in hints:
+                typer.echo(f"  - {hint}", err=True)
         typer.echo(f"{'published' if bus else 'did not publish'} {exc.event.topic} ({exc.event.id})", err=True)
         return 1
     finally:

@@ -72,7 +72,7 @@ class TrainingRun:
             for failure in verdict.failures:
                 log.error("rejected %s: %s", spec, describe(failure), extra={"dataset": spec, "check": failure.check})
             event = events.rejected(model=s.model_name, dataset=spec, content_hash=digest, rows=len(frame),
-                                    failures=verdict.failures, cause=self.cause)
+                                    failures=verdict.failures, schema_path=str(schema_path), cause=self.cause)
             self.emit(event)
             return event
         data, extra = verdict.frame.iloc[: len(dataset.frame)], verdict.frame.iloc[len(dataset.frame):]

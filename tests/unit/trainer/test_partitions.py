@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from infra.settings import Settings
-from tests.unit.trainer.test_polluted_columns import tumours
+from tests.unit.trainer.frames import tumours
 from trainer.contract import from_profile, infer, profile_cap
 from trainer.datasets import Dataset, clean_frame
 from trainer.profiles import FrameProfile

@@ -9,19 +9,10 @@ import pytest
 import yaml
 
 from infra.settings import Settings
+from tests.unit.trainer.frames import tumours
 from trainer.contract import CATEGORICAL, NUMERIC, Contract, ContractError, infer
 from trainer.datasets import load_dataset
 from trainer.validation import NUMERIC_TYPE, describe, remedy, validate
-
-
-def tumours(rows: int = 569, seed: int = 3) -> pd.DataFrame:
-    """Breast-cancer-like measurements: hundreds of distinct values per column, a 0/1 target."""
-    rng = np.random.default_rng(seed)
-    radius = rng.normal(14, 3.5, rows).round(2)
-    texture = rng.normal(19, 4, rows).round(2)
-    target = (radius + rng.normal(0, 2, rows) < 14).astype(int)
-    return pd.DataFrame({"mean radius": radius, "mean texture": texture, "site": rng.choice(["L", "R"], rows),
-                         "target": target})
 
 
 @pytest.fixture
