@@ -21,9 +21,18 @@ def train(
     target: Annotated[Optional[str], typer.Option(help="Target column of a CSV data set.")] = None,
     schema: Annotated[Optional[Path], typer.Option(help="Validation schema file (inferred and saved if absent).")] = None,
     if_no_champion: Annotated[bool, typer.Option("--if-no-champion", help="Train only if no champion exists.")] = False,
+    backend: Annotated[Optional[str], typer.Option(
+        help="local (this machine) or dask (a Dask cluster: partitioned validation, xgboost.dask and lightgbm.dask; "
+             "the other families on a sample). Default: DRIFTLINE_TRAIN_BACKEND, else local.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Dask scheduler address (tcp://HOST:8786) for --backend dask; unset: a LocalCluster on 127.0.0.1.")] = None,
 ) -> None:
     """Validate a data set, train four model families, track them in MLflow, register and maybe promote the best."""
-    settings = load_settings()
+    if backend not in (None, "local", "dask"):
+        fail(f"--backend must be local or dask, not {backend!r}", code=2)
+    if scheduler and backend == "local":
+        fail("--scheduler is for --backend dask", code=2)
+    settings = load_settings(train_backend=backend or ("dask" if scheduler else None), dask_scheduler=scheduler)
     code = asyncio.run(_train(settings, dataset, target, schema, if_no_champion))
     if code:
         raise typer.Exit(code)
@@ -61,6 +70,7 @@ async def _connect(settings: Settings):
 async def _train(settings: Settings, dataset: str, target: str | None, schema: Path | None, if_no_champion: bool) -> int:
     from trainer.api import DataInvalid, ensure_champion_async, train_async
     from trainer.contract import ContractError
+    from trainer.dask_cluster import ClusterUnreachable
     from trainer.datasets import DatasetError
     from trainer.progress import RichProgress
     from trainer.validation import describe, remedy
@@ -72,6 +82,8 @@ async def _train(settings: Settings, dataset: str, target: str | None, schema: P
                             publish=bus.publish if bus else None, progress=RichProgress(settings.selection_metric))
     except (DatasetError, ContractError) as exc:
         fail(str(exc), code=2)
+    except ClusterUnreachable as exc:
+        fail(str(exc))
     except DataInvalid as exc:
         typer.secho(f"error: {dataset} failed validation; nothing was trained:", fg=typer.colors.RED, err=True)
         for failure in exc.failures:

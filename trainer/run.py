@@ -52,6 +52,10 @@ class TrainingRun:
         self.settings, self.progress, self.emit, self.trigger, self.cause = settings, progress, emit, trigger, cause
         self.prepared: Prepared | None = None
 
+    def families(self, chosen: list[str]) -> list[str]:
+        """The families this run fits (every one here; a backend may leave some out, saying why)."""
+        return chosen
+
     def validate(self, spec: str, target: str | None, schema: Path | None,
                  extra_rows: pd.DataFrame | None) -> DataValidated | DataRejected:
         """Load and validate; emits DataValidated or DataRejected and returns it."""
