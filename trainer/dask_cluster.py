@@ -34,9 +34,28 @@ def local_cluster(workers: int, *, threads: int = 1, local_directory: str | None
 
 
 def quiet() -> None:
-    # Dask logs each shuffle's start and end as warnings (XGBoost's class discovery shuffles): not a person's
-    # business during a training.
+    """A training's output is the trainer's: the LocalCluster's start-up and shutdown chatter (INFO) and each
+    shuffle's start and end (logged as warnings) stay out of it; LightGBM's Python side prints to stdout unless
+    it is given a logger."""
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    quiet_lightgbm()
+
+
+def quiet_lightgbm() -> None:
+    """LightGBM's messages (its C++ side too: "[LightGBM] [Info] Connected to rank 1") as DEBUG log records."""
+    import lightgbm
+
+    logger = logging.getLogger("lightgbm")
+    if not any(isinstance(f, _NoThreadsNotice) for f in logger.filters):
+        logger.addFilter(_NoThreadsNotice())
+    lightgbm.register_logger(logger, info_method_name="debug")
+
+
+class _NoThreadsNotice(logging.Filter):
+    # lightgbm.dask says it ignores n_jobs even when n_jobs is None: Dask gives each worker its own threads.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Parameter n_jobs will be ignored" not in record.getMessage()
 
 
 @contextmanager
@@ -55,6 +74,7 @@ def connect(settings: Settings) -> Iterator:
                 "one (`dask scheduler`, then `dask worker ADDRESS`) or leave --scheduler unset for a local cluster"
             ) from None
         try:
+            client.run(quiet_lightgbm)
             yield client
         finally:
             client.close()
@@ -64,4 +84,5 @@ def connect(settings: Settings) -> Iterator:
     with local_cluster(settings.dask_workers, local_directory=str(scratch)) as cluster:
         log.info("training on a LocalCluster of %d workers at %s", settings.dask_workers, cluster.scheduler_address)
         with Client(cluster, set_as_default=False) as client:
+            client.run(quiet_lightgbm)
             yield client

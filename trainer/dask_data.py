@@ -85,7 +85,7 @@ class PartitionedData:
                 frame = dd.read_csv(spec, dtype=object, blocksize=blocksize, skipinitialspace=True, na_values=NA_VALUES)
             except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, ValueError) as exc:
                 raise DatasetError(f"cannot read {spec} as CSV: {exc}") from exc
-            frame = frame.map_partitions(clean_frame)
+        frame = frame.map_partitions(clean_frame)
         target = clean_column(target)
         if target not in frame.columns:
             raise DatasetError(f"target column {target!r} is not in the data set (columns: {', '.join(frame.columns)})")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def _with_labels(model, job: FitJob):
 class DaskFitter:
     def __init__(self, client, parts: DaskParts, settings):
         self.client, self.parts, self.settings = client, parts, settings
-        self.workers = len(client.scheduler_info()["workers"])
+        self.workers = len(client.nthreads())  # scheduler_info() lists only the first few workers
         self._matrix = None  # (fitted preprocessing, X, y) shared by the distributed families
 
     def __enter__(self) -> DaskFitter:
@@ -111,7 +110,8 @@ class DaskFitter:
         pipeline = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
         pipeline.steps[0] = ("preprocess", pre)
         pipeline.steps[-1] = ("model", _with_labels(model, job))
-        log.info("%s trained on %d rows across %d Dask workers", job.family, self.parts.train_rows, self.workers,
+        log.info("%s trained on %d rows in %d partitions on a Dask cluster of %d workers", job.family,
+                 self.parts.train_rows, sum(1 for n in self.parts.train_lengths if n), self.workers,
                  extra={"family": job.family})
         return scored(job, pipeline, started, backend="dask", train_rows=self.parts.train_rows, workers=self.workers)
 
@@ -135,9 +135,7 @@ class DaskFitter:
 
         params = {k: v for k, v in pipelines.FAMILIES["lightgbm"].items() if k != "n_jobs"}  # Dask sets threads
         model = DaskLGBMClassifier(client=self.client, random_state=job.seed, **params)
-        with warnings.catch_warnings():  # "n_jobs will be ignored": it is None, Dask gives each worker its threads
-            warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored", category=UserWarning)
-            model.fit(X, y)
+        model.fit(X, y)
         local = model.to_local()
         local.set_params(n_jobs=pipelines.FAMILIES["lightgbm"]["n_jobs"])
         return local

@@ -143,10 +143,14 @@ class DaskTrainingRun(TrainingRun):
 @contextmanager
 def dask_backend(settings):
     """(run factory, fitter factory) for one training on the configured Dask cluster."""
+    import dask
+
     from trainer.dask_cluster import connect
     from trainer.dask_fitting import DaskFitter
 
-    with connect(settings) as client:
+    # Text stays object columns with NaN for missing, as pandas reads a file: Dask would otherwise turn every
+    # object column it meets into Arrow strings with pd.NA, which scikit-learn's imputers cannot compare.
+    with dask.config.set({"dataframe.convert-string": False}), connect(settings) as client:
         def run(**kwargs) -> DaskTrainingRun:
             return DaskTrainingRun(settings, client, **kwargs)
 
