@@ -28,7 +28,9 @@ def _typed_target(part: pd.DataFrame, target: str, classes: list[Any]) -> pd.Dat
     lookup = {str(c): c for c in classes}
     lookup.update({str(int(c)): c for c in classes if isinstance(c, float) and c.is_integer()})
     part = part.copy()
-    part[target] = part[target].map(lambda v: v if pd.isna(v) else lookup.get(str(v), v))
+    labels = part[target]
+    typed = labels.astype(str).map(lookup)
+    part[target] = typed.where(typed.notna() | labels.isna(), labels).where(labels.notna())
     if all(isinstance(c, int) and not isinstance(c, bool) for c in classes) and part[target].map(type).eq(int).all():
         part[target] = part[target].astype("int64")
     return part

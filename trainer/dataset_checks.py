@@ -32,7 +32,7 @@ class Counts:
         for name in columns:
             rule = contract.columns[name]
             if rule.kind != NUMERIC and rule.max_categories is not None:
-                values = set(frame[name].dropna().map(str).unique().tolist())
+                values = {str(v) for v in frame[name].dropna().unique()}
                 distinct[name] = frozenset(smallest(values, rule.max_categories + 1))
         target = frame[contract.target].dropna() if contract.target in frame else pd.Series(dtype=object)
         return cls(

@@ -1,8 +1,9 @@
 """Column profiles: what contract inference must know of a column, computed on one part of the data and merged.
 
 A whole data frame is one part (local training); a Dask data frame is many (one per partition). Merging is
-exact: counts add, extremes compare, and each set of distinct values keeps its `cap` smallest members, which
-is enough to know whether a column has more distinct values than a bound and to list them when it has not.
+exact for what inference decides: counts add, extremes compare, and each set of distinct values keeps at most
+`cap` members, which tells whether a column has more distinct values than a bound (`cap` is one past it) and,
+when it has not, holds all of them (every part then held all of its own).
 """
 
 from __future__ import annotations
@@ -14,8 +15,19 @@ import pandas as pd
 
 
 def smallest(values: set, cap: int) -> set:
-    """The `cap` smallest members: the same set whichever way the parts were cut, so merges are exact."""
+    """The `cap` smallest members: the same set whichever way the parts were cut (failure examples use it)."""
     return values if len(values) <= cap else set(sorted(values)[:cap])
+
+
+def _some(values: pd.Series, cap: int, text: bool) -> frozenset:
+    """At most `cap` distinct values; only those become text (str() on a million numbers is seconds)."""
+    distinct = values.unique()[:cap]
+    return frozenset(str(v) for v in distinct) if text else frozenset(float(v) for v in distinct)
+
+
+def _first(a: frozenset, b: frozenset, cap: int) -> frozenset:
+    union = a | b
+    return union if len(union) <= cap else frozenset(sorted(union)[:cap])
 
 
 @dataclass(frozen=True)
@@ -50,14 +62,13 @@ class ColumnProfile:
         if boolean:
             parsed = parsed.iloc[0:0]  # a bool column is never counted as numbers
         numbers = parsed.dropna().astype(float)
-        texts = values.map(str)
         return cls(
             rows=len(series), nulls=len(series) - len(values), numbers=len(numbers),
             low=float(numbers.min()) if len(numbers) else math.inf,
             high=float(numbers.max()) if len(numbers) else -math.inf,
             boolean=boolean and len(series) > 0,
-            distinct_numbers=frozenset(smallest(set(numbers.unique().tolist()), cap)),
-            distinct_texts=frozenset(smallest(set(texts.unique().tolist()), cap)),
+            distinct_numbers=_some(numbers, cap, text=False),
+            distinct_texts=_some(values, cap, text=True),
         )
 
     def merged(self, other: ColumnProfile, cap: int) -> ColumnProfile:
@@ -68,8 +79,8 @@ class ColumnProfile:
         return replace(
             self, rows=self.rows + other.rows, nulls=self.nulls + other.nulls, numbers=self.numbers + other.numbers,
             low=min(self.low, other.low), high=max(self.high, other.high), boolean=self.boolean and other.boolean,
-            distinct_numbers=frozenset(smallest(set(self.distinct_numbers | other.distinct_numbers), cap)),
-            distinct_texts=frozenset(smallest(set(self.distinct_texts | other.distinct_texts), cap)),
+            distinct_numbers=_first(self.distinct_numbers, other.distinct_numbers, cap),
+            distinct_texts=_first(self.distinct_texts, other.distinct_texts, cap),
         )
 
 
