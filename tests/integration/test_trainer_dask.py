@@ -21,7 +21,8 @@ from trainer.api import DataInvalid, train
 from trainer.dask_cluster import local_cluster
 from trainer.metrics import score
 
-pytestmark = pytest.mark.integration
+# Two trainings and a cluster start-up: ~80 s on an idle 2-core machine, several times that on a loaded one.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 FAMILIES = ["logistic_regression", "xgboost", "lightgbm"]
 ROWS, UNSEEN = 40_000, 20_000
 
