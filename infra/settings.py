@@ -102,6 +102,32 @@ class Settings(BaseSettings):
         0.25, description="Inferred ranges are the reference min/max widened by this share of the span."
     )
     validation_min_class_share: float = Field(0.05, description="Smallest share of rows any target class may have.")
+    validation_max_null_share: float = Field(
+        0.5, description="Largest null share an inferred schema gives a column; an emptier column is refused until its "
+                         "schema entry allows it (max_null_rate, or nullable: true)."
+    )
+    validation_max_categories: int = Field(
+        100, description="Most distinct values an inferred categorical may have; more is flagged (raise max_categories "
+                         "in the schema, or remove the column from it to train without it)."
+    )
+    train_backend: Literal["local", "dask"] = Field(
+        "local", description="Where training runs: local (this process and its pool) or dask (a Dask cluster)."
+    )
+    dask_scheduler: str | None = Field(
+        None, description="Dask scheduler address (tcp://HOST:8786) for backend dask; unset: a LocalCluster on "
+                          "127.0.0.1 for the run. Workers must read the data set's path."
+    )
+    dask_workers: int = Field(2, description="Workers (one thread each) of the LocalCluster started when no scheduler is set.")
+    dask_blocksize: str = Field("32MB", description="Bytes of CSV per Dask partition.")
+    dask_sample_rows: int = Field(
+        200_000, description="Rows the trainer itself holds with backend dask: the hold-out sample every candidate and "
+                             "the champion are scored on, the reference profile, the preprocessing fit, and the "
+                             "training rows of families without a distributed form."
+    )
+    dask_undistributed: Literal["sample", "skip"] = Field(
+        "sample", description="Backend dask, for logistic_regression and random_forest (no distributed form): "
+                              "sample trains them on dask_sample_rows rows; skip leaves them out."
+    )
 
     # HTTP
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")

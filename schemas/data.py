@@ -42,6 +42,7 @@ class DatasetRejected(Payload):
     content_hash: str = Field(description="sha256 of the data set's canonical content.")
     rows: int = Field(description="Number of rows read.")
     failures: list[CheckFailure] = Field(description="Every failed check.")
+    schema_path: str | None = Field(None, description="Schema file the data was checked against (where to allow more).")
 
 
 class DataRejected(Event):

@@ -9,8 +9,9 @@ want_test=0
 
 debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
-  # A real browser for the approval page tests, promtool/Alertmanager for the monitoring config, pdftotext.
-  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl)
+  # A real browser for the approval page tests, promtool/Alertmanager for the monitoring config, pdftotext;
+  # iproute2 brings up loopback in the network namespace of the offline Dask training test (unshare: util-linux).
+  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl iproute2)
 fi
 missing=()
 for pkg in "${debs[@]}"; do

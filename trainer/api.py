@@ -89,6 +89,27 @@ def training_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _local_backend(settings: Settings):
+    def run(**kwargs) -> TrainingRun:
+        return TrainingRun(settings, **kwargs)
+
+    def fitter(run: TrainingRun, families: list[str], rows: int) -> Fitter:
+        # Workers start now, so their start-up overlaps the MLflow set-up; none start for rejected data.
+        return Fitter(settings.train_processes, len(families), rows=rows)
+
+    yield run, fitter
+
+
+def _backend(settings: Settings):
+    """(run factory, fitter factory) of the configured backend: this process and its pool, or a Dask cluster."""
+    if settings.train_backend == "dask":
+        from trainer.dask_run import dask_backend
+
+        return dask_backend(settings)
+    return _local_backend(settings)
+
+
 def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | None, schema: Path | None,
            trigger: str, extra_rows: pd.DataFrame | None, families: list[str] | None, cause: Event | None,
            progress: Progress) -> TrainOutcome:
@@ -96,13 +117,14 @@ def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | No
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown model families: {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
-    run = TrainingRun(settings, progress=progress, emit=emit, trigger=trigger, cause=cause)
-    verdict = run.validate(dataset, target, schema, extra_rows)
-    if isinstance(verdict, DataRejected):
-        raise DataInvalid(verdict, verdict.data.failures)
-    # Workers start now, so their start-up overlaps the MLflow set-up; none start for rejected data.
-    with Fitter(settings.train_processes, len(chosen), rows=verdict.data.rows) as fitter:
-        outcome = run.fit_and_register(verdict, chosen, fitter)
+    with _backend(settings) as (new_run, new_fitter):
+        run = new_run(progress=progress, emit=emit, trigger=trigger, cause=cause)
+        chosen = run.families(chosen)
+        verdict = run.validate(dataset, target, schema, extra_rows)
+        if isinstance(verdict, DataRejected):
+            raise DataInvalid(verdict, verdict.data.failures)
+        with new_fitter(run, chosen, verdict.data.rows) as fitter:
+            outcome = run.fit_and_register(verdict, chosen, fitter)
     outcome.events, outcome.unpublished = list(emit.sent), list(emit.failed)
     return outcome
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 BUILTIN_PREFIX = "builtin:"
 BUILTINS = ("breast_cancer",)
+NA_VALUES = ["?", "NA", "N/A", "null", ""]  # besides pandas' own; the Dask backend reads partitions alike
 
 
 class DatasetError(ValueError):
@@ -68,7 +69,7 @@ def load_dataset(spec: str = "builtin:breast_cancer", target: str | None = None)
         if not target:
             raise DatasetError("a CSV data set needs --target COLUMN")
         try:
-            frame = clean_frame(pd.read_csv(path, skipinitialspace=True, na_values=["?", "NA", "N/A", "null", ""]))
+            frame = clean_frame(pd.read_csv(path, skipinitialspace=True, na_values=NA_VALUES))
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             raise DatasetError(f"cannot read {spec} as CSV: {exc}") from exc
         target = clean_column(target)

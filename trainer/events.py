@@ -26,8 +26,9 @@ def validated(*, model: str, dataset: str, content_hash: str, rows: int, columns
 
 
 def rejected(*, model: str, dataset: str, content_hash: str, rows: int, failures: list[CheckFailure],
-             cause: Event | None = None) -> DataRejected:
-    data = DatasetRejected(dataset=dataset, content_hash=content_hash, rows=rows, failures=failures)
+             schema_path: str | None = None, cause: Event | None = None) -> DataRejected:
+    data = DatasetRejected(dataset=dataset, content_hash=content_hash, rows=rows, failures=failures,
+                           schema_path=schema_path)
     return _first(DataRejected, data, model, cause)
 
 

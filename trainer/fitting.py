@@ -50,6 +50,12 @@ def fit_candidate(job: FitJob) -> Fitted:
     features = [*job.numeric, *job.categorical]
     pipeline = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
     pipeline.fit(job.train[features], job.train[job.target])
+    return scored(job, pipeline, started)
+
+
+def scored(job: FitJob, pipeline, started: float, **params) -> Fitted:
+    """A fitted pipeline scored on the job's hold-out part, with its plots; `params` add to the family's own."""
+    features = [*job.numeric, *job.categorical]
     proba = metrics.proba_for(pipeline, job.holdout[features], job.classes)
     y_true = job.holdout[job.target]
     matrix = metrics.confusion(y_true, proba, job.classes)
@@ -58,7 +64,7 @@ def fit_candidate(job: FitJob) -> Fitted:
         family=job.family,
         pipeline=pipeline,
         metrics=metrics.score(y_true, proba, job.classes),
-        params={**pipelines.FAMILIES[job.family], "seed": job.seed},
+        params={**pipelines.FAMILIES[job.family], "seed": job.seed, **params},
         confusion=matrix,
         importance=importance,
         images={

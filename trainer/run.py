@@ -67,6 +67,10 @@ class TrainingRun:
         self.settings, self.progress, self.emit, self.trigger, self.cause = settings, progress, emit, trigger, cause
         self.prepared: Prepared | None = None
 
+    def families(self, chosen: list[str]) -> list[str]:
+        """The families this run fits (every one here; a backend may leave some out, saying why)."""
+        return chosen
+
     def validate(self, spec: str, target: str | None, schema: Path | None,
                  extra_rows: pd.DataFrame | None) -> DataValidated | DataRejected:
         """Load and validate; emits DataValidated or DataRejected and returns it."""
@@ -87,7 +91,7 @@ class TrainingRun:
             for failure in verdict.failures:
                 log.error("rejected %s: %s", spec, describe(failure), extra={"dataset": spec, "check": failure.check})
             event = events.rejected(model=s.model_name, dataset=spec, content_hash=digest, rows=len(frame),
-                                    failures=verdict.failures, cause=self.cause)
+                                    failures=verdict.failures, schema_path=str(schema_path), cause=self.cause)
             self.emit(event)
             return event
         data, extra = verdict.frame.iloc[: len(dataset.frame)], verdict.frame.iloc[len(dataset.frame):]

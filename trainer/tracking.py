@@ -29,6 +29,7 @@ SCHEMA_HASH_TAG = "driftline.schema_sha256"
 SCHEMA_PATH_TAG = "driftline.schema_path"
 DATASET_TAG = "driftline.dataset"
 TRIGGER_TAG = "driftline.trigger"
+BACKEND_TAG = "driftline.backend"
 FAMILY_TAG = "driftline.family"
 SCHEMA_ARTIFACT = "validation/schema.yaml"
 SUMMARY_ARTIFACT = "validation/summary.json"
@@ -48,17 +49,18 @@ class Lineage:
     schema_sha256: str
     trigger: str
     extra_rows: int = 0
+    backend: str = "local"  # settings.train_backend: where the data was validated and the candidates fitted
 
     def tags(self) -> dict[str, str]:
         return {
             DATASET_TAG: self.dataset, DATASET_HASH_TAG: self.dataset_hash, TARGET_TAG: self.target,
             SPLIT_SEED_TAG: str(self.split_seed), SCHEMA_PATH_TAG: str(self.schema_path),
-            SCHEMA_HASH_TAG: self.schema_sha256, TRIGGER_TAG: self.trigger,
+            SCHEMA_HASH_TAG: self.schema_sha256, TRIGGER_TAG: self.trigger, BACKEND_TAG: self.backend,
         }
 
     def params(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "dataset_hash": self.dataset_hash, "target": self.target,
-                "split_seed": self.split_seed, "extra_rows": self.extra_rows}
+                "split_seed": self.split_seed, "extra_rows": self.extra_rows, "backend": self.backend}
 
 
 def requirements() -> list[str]:

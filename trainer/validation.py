@@ -1,4 +1,10 @@
-"""Validation with pandera: a data contract becomes a schema; a failed check becomes a CheckFailure."""
+"""Validation: pandera checks every value (types, ranges, categories, labels), `dataset_checks` the data set as
+a whole (rows, null shares, class balance, categories per column). A failed check becomes a CheckFailure that
+names the column, the check, how many values failed and a few of them.
+
+`check_part` is the unit of work: one frame, or one partition of a Dask data frame (`merge_parts` then adds the
+partitions' findings up into one verdict with the same failures a single frame would get).
+"""
 
 from __future__ import annotations
 
@@ -10,46 +16,29 @@ import pandera.pandas as pa
 from pandera import Check
 
 from schemas.data import CheckFailure
+from trainer import dataset_checks
 from trainer.contract import NUMERIC, ColumnRule, Contract
+from trainer.dataset_checks import EXAMPLES, Counts
 
-EXAMPLES = 5
+NUMERIC_TYPE = "numeric_type"  # the check a value that is not a number fails in a numeric column
 # Noise pandera adds once a value failed type coercion: the dtype check and range checks that cannot compare text.
 _AFTER_COERCE = ("dtype(",)
 
 
-def _null_rate(rate: float) -> Check:
-    # Element-wise so the failing count is the number of nulls, but only once the rate is exceeded.
-    return Check(lambda s: s.notna() | (s.isna().mean() <= rate), name=f"max_null_rate({rate:g})", ignore_na=False)
-
-
 def column_schema(rule: ColumnRule) -> pa.Column:
-    checks = [_null_rate(rule.max_null_rate)]
     if rule.kind == NUMERIC:
-        if rule.min is not None and rule.max is not None:
-            checks.insert(0, Check.in_range(rule.min, rule.max))
+        checks = [Check.in_range(rule.min, rule.max)] if rule.min is not None and rule.max is not None else []
         return pa.Column(float, checks=checks, nullable=True, coerce=True)
-    checks.insert(0, Check.isin(rule.allowed or []))
+    checks = [Check.isin(rule.allowed)] if rule.allowed is not None else []
     return pa.Column(object, checks=checks, nullable=True)
 
 
 def dataframe_schema(contract: Contract) -> pa.DataFrameSchema:
-    """The pandera schema of a contract: one column per feature, the target, row count and class balance."""
-    classes, share, target = contract.classes, contract.min_class_share, contract.target
-
-    def balanced(frame: pd.DataFrame) -> bool:
-        counts = frame[target].value_counts(normalize=True).reindex(classes, fill_value=0.0)
-        return bool(counts.min() >= share)
-
+    """The pandera schema of a contract's value checks: one column per feature, and the target."""
     columns = {name: column_schema(rule) for name, rule in contract.columns.items()}
-    columns[target] = pa.Column(checks=[Check.isin(classes)], nullable=False)
-    return pa.DataFrameSchema(
-        columns,
-        checks=[
-            Check(lambda f: len(f) >= contract.min_rows, name=f"min_rows({contract.min_rows})"),
-            Check(balanced, name=f"min_class_share({share:g})"),
-        ],
-        strict="filter",  # columns outside the contract are not features: dropped, not an error
-    )
+    columns[contract.target] = pa.Column(checks=[Check.isin(contract.classes)], nullable=False)
+    # Columns outside the contract are not features: dropped, not an error.
+    return pa.DataFrameSchema(columns, strict="filter")
 
 
 @dataclass
@@ -84,7 +73,7 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def failures_from(cases: pd.DataFrame, frame: pd.DataFrame, contract: Contract) -> list[CheckFailure]:
+def failures_from(cases: pd.DataFrame, rows: int) -> list[CheckFailure]:
     """pandera's failure cases grouped per (column, check), with counts and a few example values."""
     coerced = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"])
     failures = []
@@ -93,50 +82,92 @@ def failures_from(cases: pd.DataFrame, frame: pd.DataFrame, contract: Contract) 
         check = str(check)
         if column in coerced and (check.startswith(_AFTER_COERCE) or group["index"].isna().all()):
             continue
-        if column is None and check.startswith("min_class_share"):
-            shares = frame[contract.target].value_counts(normalize=True).reindex(contract.classes, fill_value=0.0)
-            low = shares[shares < contract.min_class_share]
-            failures.append(CheckFailure(column=contract.target, check=check, failing_count=len(low),
-                                         examples=[f"{k}: {v:.1%}" for k, v in low.items()]))
-            continue
         if check == "column_in_dataframe":  # pandera puts the missing column's name in the failure case
             for name in group["failure_case"]:
-                failures.append(CheckFailure(column=str(name), check=check, failing_count=len(frame), examples=[]))
+                failures.append(CheckFailure(column=str(name), check=check, failing_count=rows, examples=[]))
             continue
-        if column is None and check.startswith("min_rows"):
-            failures.append(CheckFailure(column=None, check=check, failing_count=1, examples=[f"{len(frame)} rows"]))
-            continue
+        if check.startswith("coerce_dtype") and check != "coerce_dtype('object')":
+            check = NUMERIC_TYPE  # text in a numeric column: a type violation
         examples = list(dict.fromkeys(_plain(v) for v in group["failure_case"]))[:EXAMPLES]
         failures.append(CheckFailure(column=column, check=check[:120], failing_count=len(group), examples=examples))
     return failures
 
 
-def summarize(frame: pd.DataFrame, contract: Contract) -> dict[str, Any]:
-    target = frame[contract.target] if contract.target in frame else pd.Series(dtype=object)
-    nulls = {c: round(float(frame[c].isna().mean()), 4) for c in contract.features if c in frame}
-    return {
-        "rows": len(frame),
-        "features": len(contract.features),
-        "numeric": sum(r.kind == NUMERIC for r in contract.columns.values()),
-        "categorical": sum(r.kind != NUMERIC for r in contract.columns.values()),
-        "null_rates": {c: r for c, r in nulls.items() if r > 0},
-        "class_balance": {str(k): round(float(v), 4) for k, v in target.value_counts(normalize=True).items()},
-    }
+@dataclass
+class PartFindings:
+    """One part's value failures and counts: small, so many partitions' findings travel to one place."""
+
+    failures: list[CheckFailure]
+    counts: Counts
+
+
+def check_part(frame: pd.DataFrame, contract: Contract) -> tuple[pd.DataFrame | None, PartFindings]:
+    """Check one part; returns its coerced frame (None when a value failed) and its findings."""
+    frame = conform(frame, contract)
+    counts = Counts.of(frame, contract)
+    try:
+        valid = dataframe_schema(contract).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return None, PartFindings(failures_from(exc.failure_cases, len(frame)), counts)
+    return valid[[*contract.features, contract.target]], PartFindings([], counts)
+
+
+def merge_parts(findings: list[PartFindings], contract: Contract) -> tuple[list[CheckFailure], dict[str, Any]]:
+    """The partitions' failures per (column, check), counts added, plus the data-set checks on all the rows."""
+    merged: dict[tuple, CheckFailure] = {}
+    counts = findings[0].counts
+    for i, part in enumerate(findings):
+        if i:
+            counts = counts.merged(part.counts, contract)
+        for f in part.failures:
+            key = (f.column, f.check)
+            if key not in merged:
+                merged[key] = f
+            elif f.check == "column_in_dataframe":
+                merged[key] = f.model_copy(update={"failing_count": merged[key].failing_count + f.failing_count})
+            else:
+                examples = list(dict.fromkeys([*merged[key].examples, *f.examples]))[:EXAMPLES]
+                merged[key] = f.model_copy(update={"failing_count": merged[key].failing_count + f.failing_count,
+                                                   "examples": examples})
+    failures = list(merged.values()) + dataset_checks.check(counts, contract)
+    return failures, dataset_checks.summary(counts, contract)
 
 
 def validate(frame: pd.DataFrame, contract: Contract) -> Verdict:
     """Check a data set against its contract; every failing check is reported, not just the first."""
-    frame = conform(frame, contract)
-    try:
-        valid = dataframe_schema(contract).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        return Verdict(False, frame, failures_from(exc.failure_cases, frame, contract), summarize(frame, contract))
-    ordered = valid[[*contract.features, contract.target]]
-    return Verdict(True, ordered, [], summarize(ordered, contract))
+    valid, findings = check_part(frame, contract)
+    failures, summary = merge_parts([findings], contract)
+    if failures or valid is None:
+        return Verdict(False, conform(frame, contract), failures, summary)
+    return Verdict(True, valid, [], summary)
 
 
 def describe(failure: CheckFailure) -> str:
     """One line a person can act on: column, check, how many failed, a few values."""
     where = f"column {failure.column!r}" if failure.column else "data set"
+    check, count = failure.check.split(": ")[-1], failure.failing_count
     examples = ", ".join("null" if v is None else repr(v) for v in failure.examples)
-    return f"{where} failed {failure.check}: {failure.failing_count} failing" + (f" (e.g. {examples})" if examples else "")
+    if check.startswith("max_null_rate"):
+        return f"{where} failed {failure.check}: {count} null values ({', '.join(map(str, failure.examples))})"
+    if check.startswith("max_categories"):
+        bound = int(check[len("max_categories("):-1])
+        many = f"more than {bound}" if count > bound else str(count)
+        return f"{where} failed {failure.check}: {many} distinct values (e.g. {examples})"
+    if check.startswith("min_rows"):
+        return f"{where} failed {failure.check}: only {', '.join(map(str, failure.examples))}"
+    what = "non-numeric values" if check == NUMERIC_TYPE else "failing"
+    return f"{where} failed {failure.check}: {count} {what}" + (f" (e.g. {examples})" if examples else "")
+
+
+def remedy(failure: CheckFailure) -> str | None:
+    """What a person can change in the schema file when the data is right and the contract too strict."""
+    check = failure.check.split(": ")[-1]
+    if check.startswith("max_null_rate"):
+        return (f"if {failure.column!r} may be this empty, raise its max_null_rate (or set nullable: true) in the "
+                "schema file, or remove the column from it to train without it")
+    if check.startswith("max_categories"):
+        return (f"if {failure.column!r} is a category with this many values, raise its max_categories in the "
+                "schema file; if it is an identifier or free text, remove it from the schema to train without it")
+    if check == NUMERIC_TYPE:
+        return f"fix or blank the non-numeric values of {failure.column!r} in the data"
+    return None

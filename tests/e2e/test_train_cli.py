@@ -14,7 +14,7 @@ import pytest
 from infra.processes import free_port
 from infra.settings import Settings
 from tests.model_fixtures import register_simple_model
-from tests.unit.trainer.frames import mixed_frame
+from tests.unit.trainer.frames import mixed_frame, tumours
 from trainer.contract import infer
 from trainer.datasets import load_dataset
 
@@ -55,13 +55,13 @@ async def test_broken_csv_exits_non_zero_names_column_and_check_publishes_reject
                        data_dir=data_dir, nats_url=nats_server.url)
 
     assert result.returncode == 1, result.stderr
-    assert "column 'x1' failed coerce_dtype('float64'): 2 failing (e.g. 'n.a.')" in result.stderr
+    assert "column 'x1' failed numeric_type: 2 non-numeric values (e.g. 'n.a.')" in result.stderr
     assert "column 'x_2' failed in_range(" in result.stderr and "3 failing (e.g. 1000000000.0)" in result.stderr
     assert "column 'color' failed max_null_rate(" in result.stderr and "nothing was trained" in result.stderr
     event = await last_event(nats_server.url, "driftline.data.rejected")
     assert event["type"] == "driftline.data.rejected.v1" and event["data"]["dataset"] == str(broken)
     failed = {(f["column"], f["check"].split("(")[0]): f["failing_count"] for f in event["data"]["failures"]}
-    assert failed == {("x1", "coerce_dtype"): 2, ("x_2", "in_range"): 3, ("color", "max_null_rate"): nulls}
+    assert failed == {("x1", "numeric_type"): 2, ("x_2", "in_range"): 3, ("color", "max_null_rate"): nulls}
     assert not (data_dir / "mlflow" / "mlflow.db").exists()  # no run, no registry: nothing trained
 
 
@@ -123,3 +123,46 @@ def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_serv
     champion = MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("driftline-classifier",
                                                                                          "champion")
     assert str(champion.version) == "1" and champion.run_id
+
+
+async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_do_and_published(tmp_path, nats_server):
+    """Issue 16's case: no schema yet, so it is inferred from the polluted file itself, and still refuses it."""
+    frame = tumours()
+    frame["mean radius"] = frame["mean radius"].astype(object)
+    frame.loc[::7, "mean radius"] = "abc"
+    frame.loc[frame.sample(frac=0.7, random_state=1).index, "mean texture"] = None
+    frame["customer"] = [f"C-{i:05d}" for i in range(len(frame))]
+    csv = tmp_path / "tumours.csv"
+    frame.to_csv(csv, index=False)
+    data_dir = tmp_path / "data"
+
+    result = driftline("--dataset", str(csv), "--target", "target", data_dir=data_dir, nats_url=nats_server.url)
+
+    assert result.returncode == 1, result.stderr
+    lines = [line.strip() for line in result.stderr.splitlines()]
+    for expected in ("- column 'mean_radius' failed numeric_type: 82 non-numeric values (e.g. 'abc')",
+                     "- column 'mean_texture' failed max_null_rate(0.5): 398 null values (69.9% of 569 rows)",
+                     "- column 'customer' failed max_categories(100): more than 100 distinct values "
+                     "(e.g. 'C-00000', 'C-00001', 'C-00002', 'C-00003', 'C-00004')"):
+        assert lines.count(expected) == 1, result.stderr
+    assert f"schema file: {tmp_path / 'tumours.schema.yaml'}" in lines and "what to do:" in lines
+    assert "Traceback" not in result.stderr
+    event = await last_event(nats_server.url, "driftline.data.rejected")
+    failed = {(f["column"], f["check"]): f["failing_count"] for f in event["data"]["failures"]}
+    assert failed == {("mean_radius", "numeric_type"): 82, ("mean_texture", "max_null_rate(0.5)"): 398,
+                      ("customer", "max_categories(100)"): 101}
+    assert event["data"]["schema_path"] == str(tmp_path / "tumours.schema.yaml")
+    assert not (data_dir / "mlflow" / "mlflow.db").exists()
+
+
+def test_a_malformed_schema_file_is_one_clear_line_and_a_usage_error(tmp_path):
+    csv, schema = tmp_path / "d.csv", tmp_path / "d.schema.yaml"
+    mixed_frame(60).to_csv(csv, index=False)
+    schema.write_text("target: label\nclasses: [no, yes]\ncolumns:\n  x1: {kind: number}\nmin_rows: 10\n")
+    result = driftline("--dataset", str(csv), "--target", "label", "--schema", str(schema),
+                       data_dir=tmp_path / "data", nats_url=f"nats://127.0.0.1:{free_port()}")
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: schema file {schema} is not a valid contract: columns.x1.kind: Input should be "
+                      "'numeric' or 'categorical' (got 'number'); min_class_share: required"]
+    assert "Traceback" not in result.stderr

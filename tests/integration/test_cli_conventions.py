@@ -159,7 +159,7 @@ def test_a_malformed_schema_file_is_one_line_not_a_traceback(tmp_path):
     done, _ = driftline("train", "--schema", str(bad), "--data-dir", str(tmp_path / "data"))
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
-    assert line.startswith(f"error: --schema {bad} is not a valid data contract (") and "Traceback" not in line
+    assert line.startswith(f"error: schema file {bad} is not valid YAML") and "Traceback" not in line
 
 
 async def test_a_database_error_in_users_add_is_one_line(database_url, tmp_path):

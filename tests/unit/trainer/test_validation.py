@@ -47,10 +47,10 @@ def test_wrong_type_names_the_column_coercion_count_and_values(reference, contra
     frame["x1"] = frame["x1"].astype(object)
     frame.loc[[3, 7, 9], "x1"] = ["abc", "n/a?", "abc"]
     found = failures(frame, contract)
-    assert set(found) == {("x1", "coerce_dtype")}  # no follow-on noise from the dtype or range checks
-    failure = found[("x1", "coerce_dtype")]
+    assert set(found) == {("x1", "numeric_type")}  # no follow-on noise from the dtype or range checks
+    failure = found[("x1", "numeric_type")]
     assert failure.failing_count == 3 and failure.examples == ["abc", "n/a?"]
-    assert describe(failure).startswith("column 'x1' failed coerce_dtype('float64'): 3 failing")
+    assert describe(failure) == "column 'x1' failed numeric_type: 3 non-numeric values (e.g. 'abc', 'n/a?')"
 
 
 def test_out_of_range_too_many_nulls_and_unknown_category_are_all_reported(reference, contract):
@@ -68,6 +68,7 @@ def test_out_of_range_too_many_nulls_and_unknown_category_are_all_reported(refer
 def test_row_count_class_balance_and_labels(reference, contract):
     few = failures(reference.frame.head(10), contract)
     assert few[(None, "min_rows")].examples == ["10 rows"]
+    assert describe(few[(None, "min_rows")]) == "data set failed min_rows(50): only 10 rows"
     frame = reference.frame.copy()
     frame["label"] = "yes"
     frame.loc[0, "label"] = "no"
@@ -89,7 +90,7 @@ def test_a_text_column_of_mostly_numbers_is_inferred_numeric_so_the_odd_text_fai
     broken = Dataset("b.csv", frame, "label")
     contract = infer(broken, Settings(data_dir=tmp_path))
     assert contract.columns["x1"].kind == NUMERIC
-    assert failures(frame, contract)[("x1", "coerce_dtype")].examples == ["oops"]
+    assert failures(frame, contract)[("x1", "numeric_type")].examples == ["oops"]
 
 
 def test_production_rows_for_a_retrain_may_drift_but_not_break_types(reference, contract):
