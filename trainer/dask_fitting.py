@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer import pipelines
-from trainer.dask_run import DISTRIBUTED, DaskParts
+from trainer.dask_parts import DISTRIBUTED, DaskParts
 from trainer.fitting import FitJob, Fitted, fit_candidate, scored
 
 log = logging.getLogger("trainer")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,25 +21,12 @@ from schemas.data import DataRejected, DataValidated
 from trainer import contract as contracts
 from trainer import events, tracking
 from trainer.dask_data import Checked, PartitionedData, digest
+from trainer.dask_parts import DISTRIBUTED, DaskParts
 from trainer.datasets import Dataset, clean_frame
 from trainer.run import Prepared, TrainingRun
 from trainer.validation import describe, validate
 
 log = logging.getLogger("trainer")
-DISTRIBUTED = ("xgboost", "lightgbm")  # families with a Dask form: xgboost.dask, lightgbm.dask
-
-
-@dataclass
-class DaskParts:
-    """The validated training part on the workers, and the row counts the samples were drawn from."""
-
-    train: Any  # dask DataFrame, persisted; the fitter drops it once it has its matrices
-    train_rows: int
-    holdout_rows: int
-    partitions: int
-    train_lengths: list[int]  # rows of each training partition, in order
-
-
 def _sample(client, frame, rows: int, total: int, seed: int) -> pd.DataFrame:
     """`rows` rows drawn with a seed (per partition a Bernoulli draw of 5% more, then exactly `rows` of those)."""
     if total <= rows:
