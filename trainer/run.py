@@ -37,6 +37,7 @@ class Prepared:
     holdout: pd.DataFrame
     lineage: tracking.Lineage
     summary: dict[str, Any]
+    recent: pd.DataFrame | None = None  # newest labelled production rows: judge the promotion, never trained on
 
 
 def _plain(values) -> list[Any]:
@@ -63,8 +64,9 @@ class TrainOutcome:
 
 class TrainingRun:
     def __init__(self, settings: Settings, *, progress: Progress, emit: Callable[[Event], None], trigger: str,
-                 cause: Event | None):
+                 cause: Event | None, rule: selection.PromotionRule | None = None):
         self.settings, self.progress, self.emit, self.trigger, self.cause = settings, progress, emit, trigger, cause
+        self.rule = rule or selection.PromotionRule(margin=settings.promotion_margin)
         self.prepared: Prepared | None = None
 
     def families(self, chosen: list[str]) -> list[str]:
@@ -97,16 +99,22 @@ class TrainingRun:
         data, extra = verdict.frame.iloc[: len(dataset.frame)], verdict.frame.iloc[len(dataset.frame):]
         train, holdout = train_test_split(data, test_size=s.holdout_fraction, random_state=s.split_seed,
                                           stratify=data[contract.target])
-        train = pd.concat([train, extra])  # recent production rows teach the model; they never judge it
+        # Production rows come newest last: the newest share judges the promotion (split by time, never trained
+        # on), the older ones teach the model.
+        held = self.rule.recent_rows(len(extra))
+        recent = extra.iloc[len(extra) - held:].reset_index(drop=True) if held else None
+        extra = extra.iloc[: len(extra) - held]
+        train = pd.concat([train, extra])
         lineage = tracking.Lineage(
             dataset=spec, dataset_hash=digest, target=contract.target, split_seed=s.split_seed,
             schema_path=schema_path.resolve(), schema_sha256=hashlib.sha256(schema_path.read_bytes()).hexdigest(),
             trigger=self.trigger, extra_rows=len(extra),
         )
         summary = {**verdict.summary, "schema_path": str(schema_path), "schema_inferred": inferred,
-                   "train_rows": len(train), "holdout_rows": len(holdout), "extra_rows": len(extra)}
+                   "train_rows": len(train), "holdout_rows": len(holdout), "extra_rows": len(extra),
+                   "recent_holdout_rows": held}
         self.prepared = Prepared(dataset, contract, train.reset_index(drop=True), holdout.reset_index(drop=True),
-                                 lineage, summary)
+                                 lineage, summary, recent)
         log.info("validated %s: %d rows, hash %s", spec, len(frame), digest[:12], extra={"dataset_hash": digest})
         event = events.validated(model=s.model_name, dataset=spec, content_hash=digest, rows=len(frame),
                                  columns=[*contract.features, contract.target], target=contract.target,
@@ -156,8 +164,8 @@ class TrainingRun:
                             f"{s.selection_metric}={best.metrics.get(s.selection_metric, float('nan')):.4f}",
             )
             self.progress.stage("comparing with the champion")
-            decision, previous, champion_metrics = promotion.promote_if_better(
-                s, version, best.metrics, p.holdout, p.contract.target, jobs[0].classes)
+            decision, previous, champion_metrics, comparisons = promotion.promote_if_better(
+                s, version, best.metrics, p.holdout, p.contract.target, jobs[0].classes, recent=p.recent, rule=self.rule)
             mlflow.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
             mlflow.set_tags({"driftline.version": version, "driftline.best_family": best.family,
                              "driftline.promoted": str(decision.promote).lower(), "driftline.reason": decision.reason})
@@ -170,9 +178,10 @@ class TrainingRun:
                                  best_family=best.family, selection_metric=s.selection_metric, candidates=candidates,
                                  split_seed=s.split_seed, trigger=self.trigger)
         self.emit(trained)
+        deciding = comparisons[-1]
         self.emit(events.promoted(trained, promote=decision.promote, reason=decision.reason, previous_version=previous,
-                                  metric=s.selection_metric, challenger_metrics=best.metrics,
-                                  champion_metrics=champion_metrics))
+                                  metric=s.selection_metric, challenger_metrics=deciding.challenger_metrics,
+                                  champion_metrics=champion_metrics, comparisons=comparisons, rule=self.rule.words()))
         return TrainOutcome(
             version=version, promoted=decision.promote, reason=decision.reason,
             champion_version=version if decision.promote else (previous or version), previous_champion=previous,
