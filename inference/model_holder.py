@@ -14,6 +14,7 @@ import numpy as np
 from inference import metrics
 from inference.fast_path import compile_model
 from inference.features import build_frame
+from infra.champion import forced
 from infra.models import LoadedModel, champion_version, load_version
 from infra.settings import Settings
 from schemas import Event
@@ -132,15 +133,18 @@ class ModelHolder:
         return True
 
     async def follow(self, version: str | None, cause: Event | None) -> bool:
-        """infra.champion.ChampionFollower's callback: the version a model event names, else the alias."""
-        if version is None:
-            return await self.load_alias()
-        return await self.load(version, f"{cause.type} {cause.id}" if cause else "champion")
+        """infra.champion.ChampionFollower's callback: the version a model event names, else the alias; a reload
+        request loads again even the version already served."""
+        if not version:
+            version = await asyncio.to_thread(self._resolver, self.settings)
+            if version is None:
+                return False
+        return await self.load(version, f"{cause.type} {cause.id}" if cause else "champion alias", force=forced(cause))
 
-    async def load(self, version: str, reason: str) -> bool:
-        """Load and swap to `version` unless it is already served; True when a swap happened."""
+    async def load(self, version: str, reason: str, *, force: bool = False) -> bool:
+        """Load and swap to `version` unless it is already served (or `force`); True when a swap happened."""
         async with self._lock:
-            if version == self.version:
+            if version == self.version and not force:
                 return False
             try:
                 model = await asyncio.to_thread(self._loader, self.settings, version)

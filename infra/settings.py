@@ -241,6 +241,10 @@ class Settings(BaseSettings):
     agent_metrics_port: int | None = Field(9104, description="Agent /metrics port; unset: none.")
     projector_metrics_port: int | None = Field(9105, description="Audit projector /metrics port; unset: none.")
 
+    supervisor: Literal["up", "none"] = Field(
+        "none", description="Who runs the services: `up` when `driftline up` supervises them (it sets this for its "
+                            "children; scale_service then applies), none under compose, Render or by hand."
+    )
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 

@@ -20,7 +20,7 @@ from consumers.monitor.evidently_report import save_report
 from consumers.monitor.reference import load_champion_profile
 from consumers.monitor.windows import WindowPolicy
 from infra.bus import Bus
-from infra.champion import ChampionFollower
+from infra.champion import ChampionFollower, forced
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
 from infra.models import champion_version
 from infra.settings import Settings
@@ -59,14 +59,15 @@ class MonitorService:
     async def load(self, cause: Event | None = None) -> bool:
         """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
         current = await asyncio.to_thread(champion_version, self.settings)
-        if current is not None and self.monitor is not None and str(current.version) == self.monitor.profile.version:
+        same = current is not None and self.monitor is not None and str(current.version) == self.monitor.profile.version
+        if same and not forced(cause):
             return True  # the cheap registry look-up says nothing changed: skip loading model and reference
         loaded = await asyncio.to_thread(load_champion_profile, self.settings)
         if loaded is None:
             return False
         profile, reference = loaded
         async with self.lock:
-            if self.monitor is not None and self.monitor.profile.version == profile.version:
+            if self.monitor is not None and self.monitor.profile.version == profile.version and not forced(cause):
                 return True
             retired = self.monitor.retire(cause, f"reference replaced by version {profile.version}") \
                 if self.monitor is not None and cause is not None else []
