@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from trainer import metrics, pipelines, plots
+from trainer import calibration, metrics, pipelines, plots
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FitJob:
 @dataclass
 class Fitted:
     family: str
-    pipeline: Any
+    pipeline: Any  # the served model: preprocessing, then the calibrated classifier
     metrics: dict[str, float]
     params: dict[str, Any]
     confusion: list[list[int]]
@@ -44,20 +44,23 @@ class Fitted:
 
 
 def fit_candidate(job: FitJob) -> Fitted:
-    """Fit one family on the training part and score it on the hold-out part."""
+    """Fit one family on the training part, calibrate it there (cross-fit), and score it on the hold-out part."""
     started = time.perf_counter()
     features = [*job.numeric, *job.categorical]
-    pipeline = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
-    pipeline.fit(job.train[features], job.train[job.target])
+    unfitted = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
+    pipeline, uncalibrated = calibration.calibrate(unfitted, job.train[features], job.train[job.target], seed=job.seed)
     proba = metrics.proba_for(pipeline, job.holdout[features], job.classes)
     y_true = job.holdout[job.target]
     matrix = metrics.confusion(y_true, proba, job.classes)
-    importance = pipelines.feature_importance(pipeline)
+    importance = pipelines.feature_importance(uncalibrated)
+    before = metrics.proba_for(uncalibrated, job.holdout[features], job.classes)
     return Fitted(
         family=job.family,
         pipeline=pipeline,
-        metrics=metrics.score(y_true, proba, job.classes),
-        params={**pipelines.FAMILIES[job.family], "seed": job.seed},
+        metrics={**metrics.score(y_true, proba, job.classes),
+                 **calibration.calibration_metrics(y_true, proba, before, job.classes)},
+        params={**pipelines.FAMILIES[job.family], "seed": job.seed,
+                "calibration": f"{calibration.METHOD}, cross-fit over {calibration.FOLDS} folds"},
         confusion=matrix,
         importance=importance,
         images={
