@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     monitor_clear_windows: int = Field(3, description="Quiet windows after which an open drift alert clears.")
     monitor_batch: int = Field(250, description="Most events the monitor pulls and scores in one vectorised step.")
     monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
+    monitor_estimated_drop: float = Field(
+        0.03, gt=0, description="Estimated F1 (accuracy for more than two classes) this far below its estimate on the "
+                                "reference hold-out raises an estimated_quality alert, before any label arrives.")
+    monitor_estimate_min_labels: int = Field(
+        50, ge=1, description="Labelled rows a window needs before the estimate is checked against them.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
     )
