@@ -12,7 +12,7 @@ of rows (3.5% only the challenger right, 1.5% only the champion). With a two-sid
 Every run of ours goes through consumers/monitor/sequential.ShadowTest.update (the runtime's code), one pair at a
 time in effect (vectorised over the run). The peers are run on the same pairs: McNemar once at 979 pairs, McNemar
 looked at every 100 pairs (what a dashboard invites: stop at the first significant look), and an A/B split with
-3,207 fresh rows per arm.
+3,211 fresh rows per arm.
 """
 
 from __future__ import annotations
