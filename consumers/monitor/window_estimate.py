@@ -91,11 +91,17 @@ def close_window(monitor: DriftMonitor) -> QualityEstimate | None:
     if validity.valid is False:
         deviation = max(abs(validity.realized[m] - validity.expected[m].value) / max(validity.expected[m].sd, 1e-12)
                         for m in validity.expected if m in validity.realized)
+        # Features drifting now: a model far outside its training data also breaks the estimate; say which.
+        drifting = sorted(set(monitor.window.detections.get("data_drift", {}))
+                          | set(getattr(monitor.hysteresis.open.get(f"data_drift:{monitor.profile.model}"),
+                                        "features", [])))
         monitor.window.add_detection("concept_drift", COLUMN, {
             "row": monitor.bank.seen, "test": "cbpe_check", "value": deviation,
             "threshold": _z(len(validity.expected)), "statistic": "estimate_deviation_sd", "detector": "cbpe_check",
+            "drifted_features": drifting,
             "summary": f"Estimated quality of {monitor.profile.model} v{monitor.profile.version} no longer holds: "
-                       f"{validity.reason}."})
+                       f"{validity.reason}" + (f"; features drifting meanwhile: {', '.join(drifting)}."
+                                               if drifting else "; no feature is drifting: the relation changed.")})
     return QualityEstimate(
         rows=scored.n, estimated={m: _interval(i) for m, i in estimated.items()}, reference=dict(ref.estimated),
         reference_realized=dict(ref.realized), calibrated=ref.calibrated, labelled=labelled.n,

@@ -100,7 +100,8 @@ def test_a_flipped_relation_raises_concept_drift_in_the_first_labelled_window(se
     concept = raised["concept_drift"]
     assert concept.statistic == "estimate_deviation_sd" and concept.value > concept.threshold > 3
     assert concept.features == [] and concept.details["estimate"]["estimate_valid"] is False
-    assert "no longer holds" in concept.summary and "estimated_quality" not in raised
+    assert "no longer holds" in concept.summary and "no feature is drifting" in concept.summary
+    assert "estimated_quality" not in raised and concept.details["detections"]["__estimate__"]["drifted_features"] == []
 
 
 def test_a_fall_in_the_estimate_raises_estimated_quality_before_any_label(setup):
