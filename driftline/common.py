@@ -8,7 +8,7 @@ from typing import NoReturn
 
 import typer
 
-from infra.logs import configure_logging
+from infra.logs import configure_logging, secrets_of
 from infra.settings import Settings
 
 
@@ -17,7 +17,7 @@ def load_settings(data_dir: Path | None = None, **overrides) -> Settings:
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log_level, settings.log_json, secrets=secrets_of(settings))
     return settings
 
 

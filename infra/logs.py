@@ -5,9 +5,45 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
+MASK = "***"
+
+
+def secrets_of(settings) -> list[str]:
+    """Every secret value a log line must never show: secret settings, webhook URLs, passwords inside URLs."""
+    found = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        values = value if isinstance(value, list) else [value]
+        found += [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+    found += [u for u in (getattr(settings, "slack_webhook_url", None),) if u]
+    for url in (getattr(settings, "database_url", None), getattr(settings, "nats_url", None)):
+        password = urlsplit(url).password if url and "://" in url else None
+        found += [password] if password else []
+    return sorted({s for s in found if s and len(s) >= 6}, key=len, reverse=True)
+
+
+class Redacting(logging.Formatter):
+    """Wraps a formatter: each secret value in the finished line (message, fields, traceback) becomes ***."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]):
+        super().__init__()
+        self.inner, self.secrets = inner, [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record), self.secrets)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,14 +60,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = False, service: str | None = None) -> None:
-    """Configure the root logger once for this process."""
+def configure_logging(level: str = "INFO", json_lines: bool = False, service: str | None = None,
+                      secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger once for this process; `secrets` never appear in a line it writes."""
     handler = logging.StreamHandler(sys.stderr)
     if json_lines:
-        handler.setFormatter(JsonFormatter())
+        formatter: logging.Formatter = JsonFormatter()
     else:
         prefix = f"{service} " if service else ""
-        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {prefix}%(name)s: %(message)s", "%H:%M:%S"))
+        formatter = logging.Formatter(f"%(asctime)s %(levelname)-7s {prefix}%(name)s: %(message)s", "%H:%M:%S")
+    handler.setFormatter(Redacting(formatter, secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -35,21 +36,61 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-async def add_user(conn: asyncpg.Connection, name: str, role: str, password: str | None = None) -> str:
-    """Create a user; returns the password (a fresh one-time password unless one is given)."""
+@dataclass(frozen=True)
+class SignInLimits:
+    """Failed sign-ins tolerated per user and per address within the window, and how long a one-time password lasts."""
+
+    per_user: int = 5
+    per_address: int = 20
+    window_minutes: float = 15.0
+    one_time_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a sign-in attempt came to: the person, or why not (wrong, throttled, expired)."""
+
+    user: User | None
+    problem: str = ""  # "", "wrong", "throttled", "expired"
+
+    def words(self) -> str:
+        return {"wrong": "Wrong user name or password.",
+                "throttled": "Too many failed sign-ins; wait a few minutes and try again.",
+                "expired": "Your one-time password expired; ask an admin for a new one (driftline users reset NAME)."
+                }.get(self.problem, "")
+
+
+async def add_user(conn: asyncpg.Connection, name: str, role: str, password: str | None = None,
+                   limits: SignInLimits = SignInLimits()) -> str:
+    """Create a user; returns the password (a fresh one-time password, valid for a day, unless one is given)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ValueError("a user name is letters, digits, '-', '_' or '.'")
     one_time = password is None
     password = password or secrets.token_urlsafe(12)
+    hashed = await asyncio.to_thread(hash_password, password)
     try:
         await conn.execute(
-            "INSERT INTO users (name, role, password_hash, must_change_password) VALUES ($1, $2, $3, $4)",
-            name, role, hash_password(password), one_time,
+            "INSERT INTO users (name, role, password_hash, must_change_password, password_expires_at) "
+            "VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN now() + make_interval(secs => $5) END)",
+            name, role, hashed, one_time, limits.one_time_hours * 3600,
         )
     except asyncpg.UniqueViolationError:
         raise ValueError(f"user {name!r} exists already") from None
+    return password
+
+
+async def reset_password(conn: asyncpg.Connection, name: str, limits: SignInLimits = SignInLimits()) -> str:
+    """A new one-time password for an existing user (they choose their own at the next sign-in)."""
+    password = secrets.token_urlsafe(12)
+    hashed = await asyncio.to_thread(hash_password, password)
+    done = await conn.fetchval(
+        "UPDATE users SET password_hash = $2, must_change_password = true, "
+        "password_expires_at = now() + make_interval(secs => $3) WHERE name = $1 RETURNING 1",
+        name, hashed, limits.one_time_hours * 3600)
+    if not done:
+        raise ValueError(f"no user {name!r}")
     return password
 
 
@@ -58,21 +99,38 @@ async def get_user(conn: asyncpg.Connection, name: str) -> User | None:
     return User(row["name"], row["role"], row["must_change_password"]) if row else None
 
 
-async def authenticate(conn: asyncpg.Connection, name: str, password: str) -> User | None:
-    """The user if the password is right; None otherwise (same answer for an unknown name)."""
-    row = await conn.fetchrow("SELECT name, role, password_hash, must_change_password FROM users WHERE name = $1", name)
-    if row is None:
-        verify_password(_DUMMY_HASH, password)  # spend the same time as for a real user
-        return None
-    if not verify_password(row["password_hash"], password):
-        return None
-    return User(row["name"], row["role"], row["must_change_password"])
+async def sign_in(conn: asyncpg.Connection, name: str, password: str, address: str,
+                  limits: SignInLimits = SignInLimits()) -> SignIn:
+    """Check a password, throttled per user and per address; Argon2 runs off the event loop."""
+    recent = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE user_name = $1) AS by_user, count(*) FILTER (WHERE address = $2) AS by_address "
+        "FROM sign_in_failures WHERE at > now() - make_interval(secs => $3) AND (user_name = $1 OR address = $2)",
+        name[:100], address[:200], limits.window_minutes * 60)
+    if recent["by_user"] >= limits.per_user or recent["by_address"] >= limits.per_address:
+        return SignIn(None, "throttled")  # no hash is checked: a flood costs us nothing
+    row = await conn.fetchrow("SELECT name, role, password_hash, must_change_password, password_expires_at FROM users "
+                              "WHERE name = $1", name)
+    good = await asyncio.to_thread(verify_password, row["password_hash"] if row else _DUMMY_HASH, password)
+    if row is None or not good:  # an unknown name costs the same time as a known one
+        await conn.execute("INSERT INTO sign_in_failures (user_name, address) VALUES ($1, $2)", name[:100],
+                           address[:200])
+        return SignIn(None, "wrong")
+    if row["must_change_password"] and row["password_expires_at"] is not None \
+            and row["password_expires_at"] <= await conn.fetchval("SELECT now()"):
+        return SignIn(None, "expired")
+    return SignIn(User(row["name"], row["role"], row["must_change_password"]))
+
+
+async def authenticate(conn: asyncpg.Connection, name: str, password: str, address: str = "local") -> User | None:
+    """The user if the password is right (and not throttled or expired); None otherwise."""
+    return (await sign_in(conn, name, password, address)).user
 
 
 async def set_password(conn: asyncpg.Connection, name: str, password: str) -> None:
-    await conn.execute(
-        "UPDATE users SET password_hash = $2, must_change_password = false WHERE name = $1", name, hash_password(password)
-    )
+    """A person's own password; the caller ends their other sessions."""
+    hashed = await asyncio.to_thread(hash_password, password)
+    await conn.execute("UPDATE users SET password_hash = $2, must_change_password = false, password_expires_at = NULL "
+                       "WHERE name = $1", name, hashed)
 
 
 _DUMMY_HASH = hash_password("driftline-dummy")

@@ -78,17 +78,42 @@ class QualityEstimate(Payload):
     estimate_reason: str = Field("", description="Why the estimate is (in)valid or not judged, with the figures.")
 
 
+class FeatureImpact(Payload):
+    feature: str = Field(description="Feature name, as in the training data.")
+    importance: float = Field(description="Share of the champion's prediction sensitivity this feature carries "
+                                          "(permutation on the reference; all features sum to 1).")
+    shift: float = Field(description="How far the window moved from the reference: mean shift in reference standard "
+                                     "deviations (numeric), total variation distance (categorical).")
+    effect: float = Field(description="Change in the mean predicted positive probability when the reference takes "
+                                      "this feature's window values, all else equal.")
+    flip_rate: float = Field(0.0, description="Share of reference rows whose predicted class changes that way.")
+    reference_mean: float | None = Field(None, description="Reference mean (numeric features).")
+    window_mean: float | None = Field(None, description="Window mean (numeric features).")
+
+
+class WindowImpact(Payload):
+    positive_class: str | None = Field(None, description="The class whose predicted share is followed.")
+    reference_positive_rate: float | None = Field(None, description="Share predicted positive on the reference.")
+    positive_rate: float | None = Field(None, description="Share predicted positive in the window.")
+    features: list[FeatureImpact] = Field(default_factory=list,
+                                          description="The drifted features (strongest effect first).")
+
+
 class DriftWindowReport(Payload):
     model: str = Field(description="Registered model name.")
     model_version: str = Field(description="Champion version the window was served by.")
     window: Window = Field(description="The window the report covers.")
     features: list[FeatureDrift] = Field(description="Per-feature statistics.")
     share_drifted: float = Field(description="Share of features flagged as drifted.")
-    quality: dict[str, float] = Field(default_factory=dict, description="Quality metrics over labelled events.")
+    quality: dict[str, float] = Field(
+        default_factory=dict, description="Quality metrics over labelled events; with an estimate, also its figures "
+                                          "flat: estimated_<metric> (with _lower, _upper), reference_<metric> (the "
+                                          "champion on its hold-out data) and estimate_valid (1 or 0, once judged).")
     report_url: str | None = Field(None, description="Evidently HTML report for the window, if one was made.")
     estimate: QualityEstimate | None = Field(
         None, description="Estimated performance from the window's calibrated probabilities, with realized values "
                           "once labels arrive; None when the champion's probabilities cannot be scored.")
+    impact: WindowImpact | None = Field(None, description="What the drift does to the champion's predictions.")
 
 
 class DriftReported(Event):

@@ -86,6 +86,10 @@ async def end_session(conn: asyncpg.Connection, session_id: str | None) -> None:
         await conn.execute("DELETE FROM ui_sessions WHERE id_hash = $1 OR expires_at <= now()", _digest(session_id))
 
 
+async def end_all_sessions(conn: asyncpg.Connection, user_name: str) -> None:
+    await conn.execute("DELETE FROM ui_sessions WHERE user_name = $1", user_name)
+
+
 async def current(request: Request) -> Session | None:
     """The signed-in session of this request, if any (read only: a GET changes nothing)."""
     session_id = request.app.state.signer.unsign(request.cookies.get(SESSION_COOKIE))

@@ -7,8 +7,17 @@ import secrets
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from infra.users import authenticate, set_password
-from ui.auth import LOGIN_COOKIE, SESSION_COOKIE, Session, current, end_session, set_cookie, start_session
+from infra.users import set_password, sign_in
+from ui.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    current,
+    end_all_sessions,
+    end_session,
+    set_cookie,
+    start_session,
+)
 from ui.csrf import login_token_ok, token_ok
 from ui.pages import render, signed_in
 
@@ -36,11 +45,16 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     if not login_token_ok(cookie_token, csrf_token):
         return render(request, "login.html", None, status_code=403, csrf_token=cookie_token or "",
                       next=_safe_next(next), error="The form expired; please sign in again.")
+    address = request.client.host if request.client else "unknown"
     async with state.pool.acquire() as conn:
-        user = await authenticate(conn, username, password)
-        if user is None:
-            return render(request, "login.html", None, status_code=401, csrf_token=cookie_token,
-                          next=_safe_next(next), error="Wrong user name or password.")
+        attempt = await sign_in(conn, username[:100], password, address, state.settings.sign_in_limits)
+        if attempt.user is None:
+            status = {"throttled": 429, "expired": 403}.get(attempt.problem, 401)
+            return render(request, "login.html", None, status_code=status, csrf_token=cookie_token,
+                          next=_safe_next(next), error=attempt.words())
+        user = attempt.user
+        # A new session id at every sign-in (a cookie planted before it is worth nothing after it).
+        await end_session(conn, state.signer.unsign(request.cookies.get(SESSION_COOKIE)))
         session_id, _ = await start_session(conn, user, state.settings.ui_session_hours)
     target = "/password" if user.must_change_password else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
@@ -77,6 +91,12 @@ async def change_password(request: Request, session: Session = Depends(signed_in
     if len(password) < 10 or password != repeat:
         return render(request, "password.html", session, status_code=400,
                       error="Use at least 10 characters, the same twice.")
-    async with request.app.state.pool.acquire() as conn:
+    state = request.app.state
+    async with state.pool.acquire() as conn:
         await set_password(conn, session.user.name, password)
-    return RedirectResponse("/", status_code=303)
+        await end_all_sessions(conn, session.user.name)  # a stolen cookie dies with the old password
+        session_id, _ = await start_session(conn, session.user, state.settings.ui_session_hours)
+    response = RedirectResponse("/", status_code=303)
+    set_cookie(response, state.settings, SESSION_COOKIE, state.signer.sign(session_id),
+               int(state.settings.ui_session_hours * 3600))
+    return response

@@ -109,6 +109,21 @@ def close_window(monitor: DriftMonitor) -> QualityEstimate | None:
         estimate_valid=validity.valid, estimate_reason=validity.reason)
 
 
+def flat(estimate: QualityEstimate | None) -> dict[str, float]:
+    """The estimate as flat quality figures, for readers of DriftWindowReport.quality: estimated_<metric> with
+    _lower/_upper, reference_<metric> (realized on the hold-out data), estimate_valid (1 or 0, once judged)."""
+    if estimate is None:
+        return {}
+    out = {}
+    for metric, e in estimate.estimated.items():
+        out.update({f"estimated_{metric}": e.value, f"estimated_{metric}_lower": e.lower,
+                    f"estimated_{metric}_upper": e.upper})
+    out.update({f"reference_{metric}": value for metric, value in estimate.reference_realized.items()})
+    if estimate.estimate_valid is not None:
+        out["estimate_valid"] = 1.0 if estimate.estimate_valid else 0.0
+    return out
+
+
 def _z(metrics: int) -> float:
     from scipy.stats import norm
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from consumers.monitor.reference import PREDICTION
+from consumers.monitor.window_estimate import flat
 from schemas import Event
 from schemas.monitoring import (
     Alert,
@@ -68,7 +69,8 @@ def window_report(monitor: DriftMonitor, cause: Event, report_url: str | None,
     share = sum(1 for f in names if f in detected) / max(len(names), 1)
     data = DriftWindowReport(model=monitor.profile.model, model_version=monitor.profile.version,
                              window=monitor.window.as_window(), features=features, share_drifted=share,
-                             quality=quality(monitor), report_url=report_url, estimate=estimate)
+                             quality={**quality(monitor), **flat(estimate)}, report_url=report_url,
+                             estimate=estimate)
     return cause.caused(DriftReported, source=SOURCE, subject=monitor.profile.model, key="window", data=data)
 
 
@@ -124,11 +126,11 @@ def _limit(monitor: DriftMonitor, kind: str) -> float:
 def _alert_id(cause: Event, fingerprint: str) -> str:
     from schemas.envelope import derived_id
 
-    return derived_id(cause.id, AlertRaised.model_fields["type"].default, f"alert:{fingerprint}")
+    return derived_id(cause.id, AlertRaised.type_name(), f"alert:{fingerprint}")
 
 
 def _raised(cause: Event, fingerprint: str, data: Alert) -> AlertRaised:
     """An alert opens an incident, so it starts its own chain: its correlation id is its own id (the event
     that closed the window stays its causation)."""
-    alert = cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data)
-    return alert.model_copy(update={"correlation_id": alert.id})
+    return cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data,
+                        correlation_id=_alert_id(cause, fingerprint))

@@ -36,5 +36,13 @@ async def post(client: httpx.AsyncClient, url: str, note: Notification, secret: 
     """POST the message; the webhook id is the event id + channel, so a receiver can drop a repeat."""
     body = json.dumps(payload(note), separators=(",", ":")).encode()
     headers = {"content-type": "application/json", **sign_headers(secret, f"{note.event_id}.slack", body)}
-    response = await client.post(url, content=body, headers=headers)
-    response.raise_for_status()
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:  # its text names the URL, which is the secret: say what happened without it
+        raise SlackError(f"Slack unreachable ({type(exc).__name__})") from None
+    if response.is_error:
+        raise SlackError(f"Slack answered {response.status_code} {response.reason_phrase}: {response.text[:200]}")
+
+
+class SlackError(RuntimeError):
+    """A failed Slack delivery, described without the webhook URL (a secret)."""

@@ -4,20 +4,19 @@ person-started actions, reports; every refusal ends up in the audit log."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import httpx
 import pytest
 
-from infra import approvals
+from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from infra.db import connect_pool
-from infra.users import add_user, get_user
+from infra.users import add_user
 from schemas import PredictionMade
-from schemas.envelope import utcnow
 from tests.integration.audit_helpers import project_all
-from tests.integration.ui_helpers import csrf_of, pend, request_event, sign_in
-from ui.announcer import announce_missing
+from tests.integration.ui_helpers import csrf_of, flush_outbox, pend, request_event, sign_in
 from ui.app import create_app
+from ui.routes_approvals import ANONYMOUS
 
 pytestmark = pytest.mark.integration
 PASSWORDS = {"ada": "ada-secret-1", "bob": "bob-secret-1", "vic": "vic-secret-1", "root": "root-secret1",
@@ -37,7 +36,7 @@ async def pool(database_url):
 
 @pytest.fixture
 async def app(settings, bus, pool):
-    return create_app(settings, bus, pool)
+    return create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
 
 
 def client_for(app) -> httpx.AsyncClient:
@@ -96,6 +95,10 @@ async def test_one_time_password_must_be_replaced(app, pool):
                                                "csrf_token": csrf_of(form.text)})
     assert signed.headers["location"] == "/password"
     assert (await client.get("/")).headers["location"] == "/password"  # nothing else until a password is chosen
+    other = client_for(app)  # the same person in another browser (or someone holding a copy of the cookie)
+    form = await other.get("/login")
+    await other.post("/login", data={"username": "newbie", "password": one_time, "csrf_token": csrf_of(form.text)})
+    assert (await other.get("/password")).status_code == 200
     token = csrf_of((await client.get("/password")).text)
     short = await client.post("/password", data={"password": "short", "repeat": "short", "csrf_token": token})
     assert short.status_code == 400
@@ -104,6 +107,9 @@ async def test_one_time_password_must_be_replaced(app, pool):
     done = await client.post("/password", data={"password": "long-enough-1", "repeat": "long-enough-1",
                                                  "csrf_token": token})
     assert done.status_code == 303 and (await client.get("/")).status_code == 200
+    assert (await other.get("/password")).status_code == 303  # a password change ends every other session
+    assert (await client.post("/logout", data={"csrf_token": token})).status_code == 403  # a new session, a new token
+    token = csrf_of((await client.get("/history")).text)
     out = await client.post("/logout", data={"csrf_token": token})
     assert out.status_code == 303 and (await client.get("/")).status_code == 303  # the session row is gone
     again = client_for(app)
@@ -112,6 +118,7 @@ async def test_one_time_password_must_be_replaced(app, pool):
 
 
 async def test_refusals_are_http_errors_and_audit_events(app, bus, pool):
+    anonymous_before = {r: ANONYMOUS.labels(r)._value.get() for r in ("not_signed_in", "bad_csrf")}
     await pend(bus, pool, request_event("ap-agent"))
     await pend(bus, pool, request_event("ap-ada", requested_by="ada"))
     ada, ada_token = await as_user(app, "ada")
@@ -130,7 +137,9 @@ async def test_refusals_are_http_errors_and_audit_events(app, bus, pool):
     assert first.status_code == 303 and first.headers["location"].startswith("/incidents/")
     assert (await decide(bob, "ap-agent", bob_token, "reject", pool=pool)).status_code == 409  # second decision
     assert (await decide(bob, "nope", bob_token, pool=pool)).status_code == 404
+    assert (await decide(bob, "../" * 40, bob_token, pool=pool)).status_code == 404  # not an id: never stored
 
+    await flush_outbox(bus, pool)
     await project_all(bus, pool, every=0)
     async with pool.acquire() as conn:
         refused = await conn.fetch(
@@ -140,9 +149,11 @@ async def test_refusals_are_http_errors_and_audit_events(app, bus, pool):
                                    "WHERE type = 'driftline.approval.decided.v1'")
         row = await conn.fetchrow("SELECT * FROM approvals WHERE approval_id = 'ap-agent'")
     reasons = [(json.loads(r["d"])["attempted_by"], json.loads(r["d"])["reason"]) for r in refused]
-    assert reasons == [("ada", "bad_csrf"), ("ada", "bad_csrf"), ("ada", "bad_csrf"), ("vic", "not_allowed"),
-                       ("anonymous", "not_allowed"), ("ada", "self_approval"), ("ada", "action_changed"),
+    # Only signed-in people's attempts are audit events; without a session or form token they are counted.
+    assert reasons == [("vic", "not_allowed"), ("ada", "self_approval"), ("ada", "action_changed"),
                        ("bob", "already_decided"), ("bob", "unknown_request")]
+    assert ANONYMOUS.labels("not_signed_in")._value.get() - anonymous_before["not_signed_in"] == 1
+    assert ANONYMOUS.labels("bad_csrf")._value.get() - anonymous_before["bad_csrf"] == 3
     [d] = decided
     assert json.loads(d["d"]) | {} == json.loads(d["d"]) and json.loads(d["d"])["decided_by"] == "ada"
     assert json.loads(d["d"])["via"] == "web" and d["correlation_id"] == row["correlation_id"]
@@ -176,6 +187,7 @@ async def test_person_started_actions(app, bus, pool):
     rollback_id = started.headers["location"].rsplit("/", 1)[1]
     assert (await decide(ada, rollback_id, ada_token, pool=pool)).status_code == 403
     assert (await decide(root2, rollback_id, root2_token, pool=pool)).status_code == 303
+    await flush_outbox(bus, pool)
     await project_all(bus, pool, every=0)
     async with pool.acquire() as conn:
         requested = await conn.fetch("SELECT canonical::jsonb #>> '{data,requested_by}' AS by, "
@@ -201,19 +213,21 @@ async def test_reports_are_served_read_only_to_signed_in_people(app, settings):
     assert (await ada.post("/reports/evidently/w1.html")).status_code == 405
 
 
-async def test_a_decision_the_bus_never_got_is_announced_once(bus, pool):
-    await pend(bus, pool, request_event("ap-lost"))
+async def test_sign_in_is_throttled_and_one_time_passwords_expire(app, pool, settings):
+    client = client_for(app)
+
+    async def attempt(name, password):
+        form = await client.get("/login")
+        return await client.post("/login", data={"username": name, "password": password,
+                                                 "csrf_token": csrf_of(form.text)})
+
+    for _ in range(settings.sign_in_failures_per_user):
+        assert (await attempt("bob", "guess")).status_code == 401
+    throttled = await attempt("bob", PASSWORDS["bob"])  # even the right password waits: the guesser must not learn
+    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+    assert (await attempt("ada", PASSWORDS["ada"])).status_code == 303  # another person is not locked out
     async with pool.acquire() as conn:
-        bob = await get_user(conn, "bob")
-        row = await approvals.get(conn, "ap-lost")
-        # The page saved the decision a minute ago, then the bus failed before the event was published.
-        await approvals.decide(conn, "ap-lost", bob, "reject", row["action_hash"], utcnow() - timedelta(minutes=1),
-                               comment="too risky", via="web")
-    await project_all(bus, pool, every=0)
-    assert await announce_missing(bus, pool, "audit-projector") == 1
-    await project_all(bus, pool, every=0)
-    assert await announce_missing(bus, pool, "audit-projector") == 0
-    async with pool.acquire() as conn:
-        [d] = await conn.fetch("SELECT canonical::jsonb -> 'data' AS d FROM audit_log "
-                               "WHERE type = 'driftline.approval.decided.v1'")
-    assert json.loads(d["d"])["decision"] == "reject" and json.loads(d["d"])["comment"] == "too risky"
+        one_time = await add_user(conn, "late", "approver")
+        await conn.execute("UPDATE users SET password_expires_at = now() - interval '1 minute' WHERE name = 'late'")
+    expired = await attempt("late", one_time)
+    assert expired.status_code == 403 and "one-time password expired" in expired.text

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from agent.evidence import Evidence
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig
 from consumers.monitor.reference import build_profile
 from consumers.monitor.windows import WindowPolicy
@@ -84,6 +85,11 @@ def test_every_window_report_carries_the_estimate_and_labels_check_it(setup):
         assert e.lower < e.value < e.upper and abs(e.value - first.reference[name]) < 0.05
     # The 500 labels arrived in the second window: its check is on those rows, and they agree with it.
     assert second.labelled == 500 and second.estimate_valid is True
+    # The same figures flat in `quality`, as the diagnoser's evidence reads them.
+    q = reports[1].quality
+    assert q["estimated_f1"] == second.estimated["f1"].value and q["estimated_f1_lower"] == second.estimated["f1"].lower
+    assert q["reference_f1"] == second.reference_realized["f1"] and q["estimate_valid"] == 1.0
+    assert "estimate_valid" not in reports[0].quality
     assert second.realized["accuracy"] == pytest.approx(reports[1].quality["accuracy"])
     assert second.expected["accuracy"].value == pytest.approx(second.realized["accuracy"], abs=0.05)
 
@@ -100,6 +106,9 @@ def test_a_flipped_relation_raises_concept_drift_in_the_first_labelled_window(se
     concept = raised["concept_drift"]
     assert concept.statistic == "estimate_deviation_sd" and concept.value > concept.threshold > 3
     assert concept.features == [] and concept.details["estimate"]["estimate_valid"] is False
+    evidence = Evidence()  # the diagnoser's view of the same report
+    evidence.add_report(reports[1])
+    assert evidence.estimate_invalid
     assert "no longer holds" in concept.summary and "no feature is drifting" in concept.summary
     assert "estimated_quality" not in raised and concept.details["detections"]["__estimate__"]["drifted_features"] == []
 
@@ -117,6 +126,10 @@ def test_a_fall_in_the_estimate_raises_estimated_quality_before_any_label(setup)
     assert drop > 0.1 and alerts[0].value == pytest.approx(drop) and alerts[0].threshold == CONFIG.estimated_drop
     assert alerts[0].statistic == "estimated_f1_drop" and alerts[0].window.labelled == 0
     assert "before their labels" in alerts[0].summary
+    evidence = Evidence()  # the diagnoser's view: F1 lost against the champion's hold-out, before any label
+    evidence.add_report(next(e.data for e in out if isinstance(e, DriftReported) and e.data.estimate.rows == 500
+                             and e.data.estimate.estimated["f1"].value < reports[0].reference["f1"] - 0.1))
+    assert evidence.estimated_drop() > 0.1
 
 
 def test_resume_mid_window_keeps_the_windows_scores(setup):
