@@ -98,9 +98,9 @@ def main() -> None:
     print(f"{args.seeds} seeds x {len(pipelines.FAMILIES)} families, judged on {args.rows:,} fresh rows "
           f"(means; lower is better)\n")
     print(table.to_string())
-    chosen = frame[(frame.scheme == "cross-fit, 5 folds") & (frame.method == calibration.METHOD)]
+    chosen = frame[(frame.scheme == f"cross-fit, {calibration.FOLDS} folds") & (frame.method == calibration.METHOD)]
     plain = frame[frame.scheme == "uncalibrated"]
-    print(f"\nper family, in distribution: ECE uncalibrated -> cross-fit {calibration.METHOD}")
+    print(f"\nper family, in distribution: ECE uncalibrated -> cross-fit ({calibration.FOLDS} folds) {calibration.METHOD}")
     for family in pipelines.FAMILIES:
         before = plain[(plain.family == family) & (plain.judged == "in distribution")].ece.mean()
         after = chosen[(chosen.family == family) & (chosen.judged == "in distribution")].ece.mean()
