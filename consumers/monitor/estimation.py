@@ -10,7 +10,7 @@ The interval adds two independent errors: the window's own label sampling (the s
 the calibration's (`calibration_sd`): a calibrator fitted on n rows knows the confidence level only to about
 sqrt(a(1-a)/n) of accuracy. On the 569-row built-in data set that is about 0.01, larger than a 1000-row window's
 sampling error (0.006): measured by bench/bench_estimation.py, the calibrated estimate's bias over seeds has an sd
-of 0.014 there, and 0.004 with 5,000 training rows.
+of 0.012 there, and 0.004 with 5,000 training rows.
 
 The check: once labels arrive, the same distribution for the labelled rows says where their realized metric should
 fall. Farther than `z` of its sd (sampling and calibration; Bonferroni over the metrics, so a well-calibrated model
