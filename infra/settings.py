@@ -227,6 +227,11 @@ class Settings(BaseSettings):
         "River's adwin, kswin, page_hinkley (River's defaults; ~1 ms per feature and event for kswin).",
     )
     monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
+    monitor_estimated_drop: float = Field(
+        0.03, gt=0, description="Estimated F1 (accuracy for more than two classes) this far below its estimate on the "
+                                "reference hold-out raises an estimated_quality alert, before any label arrives.")
+    monitor_estimate_min_labels: int = Field(
+        50, ge=1, description="Labelled rows a window needs before the estimate is checked against them.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
     )

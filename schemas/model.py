@@ -17,7 +17,10 @@ RELOAD_REQUESTED = "driftline.model.reload_requested"
 class Candidate(Payload):
     family: str = Field(description="Model family, e.g. logistic_regression, random_forest, xgboost, lightgbm.")
     run_id: str = Field(description="MLflow child run id.")
-    metrics: dict[str, float] = Field(description="Held-out metrics: accuracy, precision, recall, f1, roc_auc.")
+    metrics: dict[str, float] = Field(
+        description="Held-out metrics: accuracy, precision, recall, f1, roc_auc; and the calibration error of the "
+                    "served probabilities, ece (top-label expected calibration error) and brier, with "
+                    "ece_uncalibrated and brier_uncalibrated before calibration.")
 
 
 class TrainingResult(Payload):

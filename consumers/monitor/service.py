@@ -45,7 +45,9 @@ class MonitorService:
         self.settings, self.bus, self.pool = settings, bus, pool
         self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
                                     WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
-                                    settings.monitor_clear_windows, detector=settings.monitor_detector)
+                                    settings.monitor_clear_windows, detector=settings.monitor_detector,
+                                    estimated_drop=settings.monitor_estimated_drop,
+                                    estimate_min_labels=settings.monitor_estimate_min_labels)
         self.spec = consumer_spec(settings, durable)
         self.runner = ConsumerRunner(bus, self.spec, self.handle)
         self.monitor: DriftMonitor | None = None
@@ -99,15 +101,19 @@ class MonitorService:
             events = [r.event for r in fresh]
             preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
             labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
-            joins = await state_store.remember_and_join(self.pool, model, preds, labels)
+            ref = self.monitor.profile.estimation
+            joined = await state_store.remember_and_join(
+                self.pool, model, preds, labels, (lambda p: ref.score(p.data.probabilities)) if ref else (lambda p: None))
+            joins = {rid: cls for rid, (cls, _) in joined.items()}
+            scores = {rid: score for rid, (_, score) in joined.items()}
             snapshot, rows = self.monitor.state_dict(), list(self.monitor.rows)
             try:
-                outcome = self.monitor.process(events, joins)
+                outcome = self.monitor.process(events, joins, scores)
                 await self._emit(outcome)
             except Exception:
                 # Nothing of this batch is saved or acknowledged: forget it in memory too, so the redelivery
                 # (or the one-by-one retry) is scored once, from the same state.
-                self.monitor.load_state(snapshot)
+                self.monitor.load_state(snapshot)  # the window's scores too: they are in the state
                 self.monitor.rows = rows
                 raise
             self.last_event = preds[-1] if preds else self.last_event

@@ -117,6 +117,45 @@ async def test_labels_join_predictions_and_fill_window_quality(stage):
     assert await audit_events(bus, "driftline.alert.>") == []
     left = await pool.fetchval("SELECT count(*) FROM monitor_predictions")
     assert left == 500  # joined predictions are removed; the 500 unlabelled ones wait
+    # Every window is estimated from its probabilities; the labels (joined with their stored scores) check it.
+    estimates = [r.estimate for r in reports]
+    assert [e.rows for e in estimates] == [500, 500, 500] and not estimates[0].calibrated  # the fixture's plain LR
+    assert 0.9 < estimates[0].estimated["accuracy"].value < 1 and estimates[0].reference["f1"] > 0.9
+    assert estimates[2].labelled == 1000 and estimates[2].estimate_valid is True
+    assert estimates[2].realized["accuracy"] == pytest.approx(reports[2].quality["accuracy"])
+    gauge = lambda name, **labels: REGISTRY.get_sample_value(name, {"model": loaded.name, **labels})  # noqa: E731
+    assert gauge("driftline_monitor_estimated_quality", metric="f1", bound="value") == \
+        estimates[2].estimated["f1"].value
+    assert gauge("driftline_monitor_estimated_quality", metric="f1", bound="lower") == \
+        estimates[2].estimated["f1"].lower
+    assert gauge("driftline_monitor_estimated_quality", metric="roc_auc", bound="reference") == \
+        estimates[2].reference["roc_auc"]
+    assert gauge("driftline_monitor_realized_quality", metric="accuracy") == estimates[2].realized["accuracy"]
+    assert gauge("driftline_monitor_estimate_valid") == 1
+
+
+async def test_flipped_labels_raise_concept_drift_from_the_stored_scores(stage):
+    settings, bus, pool, loaded = stage
+    preds, labels = prediction_events(loaded, 1000, seed=5)
+    flipped = [lb.model_copy(update={"data": lb.data.model_copy(update={"label": 1 - lb.data.label})})
+               for lb in labels[:500]]
+    await bus.publish_many(preds[:500])
+    await bus.publish_many(flipped)
+    await bus.publish_many(preds[500:])
+    service, stop, task = await start(settings, bus, pool)
+    await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
+    stop.set()
+    await task
+    reports = [e.data for e in await audit_events(bus, "driftline.monitoring.>")]
+    assert reports[1].estimate.labelled == 500 and reports[1].estimate.estimate_valid is False
+    raised = {e.data.kind: e for e in await audit_events(bus, "driftline.alert.raised")}
+    assert {"concept_drift", "quality_drift"} <= set(raised)
+    concept = raised["concept_drift"]
+    assert concept.correlation_id == concept.id and concept.causation_id == preds[999].id
+    assert concept.data.details["estimate"]["realized"]["accuracy"] < 0.1
+    assert REGISTRY.get_sample_value("driftline_monitor_estimate_valid", {"model": loaded.name}) == 0
+    assert REGISTRY.get_sample_value("driftline_monitor_alert_open", {"model": loaded.name,
+                                                                       "kind": "concept_drift"}) == 1
 
 
 async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
