@@ -9,8 +9,10 @@ want_test=0
 
 debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
-  # A real browser for the approval page tests, promtool/Alertmanager for the monitoring config, pdftotext.
-  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl)
+  # A real browser for the approval page tests, promtool/Alertmanager for the monitoring config, pdftotext;
+  # Debian's Docker engine, docker-compose 1.29 and debootstrap for the topology (scripts/topology.sh), shellcheck.
+  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl docker.io docker-compose debootstrap
+         shellcheck)
 fi
 missing=()
 for pkg in "${debs[@]}"; do

@@ -1,0 +1,102 @@
+# shellcheck shell=bash
+# Sourced by scripts/topology.sh: docker-compose.yml's stack on this script's engine.
+#
+# The compose file runs unchanged; infra/compose/smoke.yml layers only what makes the smoke test quick and
+# deterministic (smaller drift windows, a policy that answers any drift with a retrain). Secrets are made once per
+# work folder (WORK/env, mode 600) and passed as the environment compose interpolates.
+
+compose() {
+  "$COMPOSE" -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$ROOT/infra/compose/smoke.yml" "$@"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+stack_env() {  # WORK/env: the secrets and published ports of this work folder, made once
+  if [ ! -f "$WORK/env" ]; then
+    local ui_port
+    ui_port=$(free_port)
+    (umask 077; cat > "$WORK/env" <<ENV
+POSTGRES_PASSWORD=$(openssl rand -hex 16)
+DRIFTLINE_UI_SECRET_KEY=$(openssl rand -hex 32)
+DRIFTLINE_API_KEYS=["$(openssl rand -hex 16)"]
+DRIFTLINE_ALERTMANAGER_TOKEN=$(openssl rand -hex 24)
+DRIFTLINE_WEBHOOK_SECRET=$(openssl rand -hex 24)
+GATEWAY_PUBLISH_PORT=$(free_port)
+UI_PUBLISH_PORT=$ui_port
+DRIFTLINE_PUBLIC_UI_URL=http://127.0.0.1:$ui_port
+ENV
+    )
+  fi
+  set -a
+  . "$WORK/env"
+  set +a
+  GATEWAY="http://127.0.0.1:$GATEWAY_PUBLISH_PORT"
+  PAGE="http://127.0.0.1:$UI_PUBLISH_PORT"
+}
+
+container_state() {  # container_state NAME -> healthy | starting | unhealthy | exited:<code> | running
+  "$DOCKER" inspect --format \
+    '{{if .State.Health}}{{.State.Health.Status}}{{else if .State.Running}}running{{else}}exited:{{.State.ExitCode}}{{end}}' \
+    "$1" 2>/dev/null || echo missing
+}
+
+wait_healthy() {  # every long-running container healthy and every one-shot exited 0, within $1 seconds
+  local limit=$1 deadline pending name state
+  deadline=$(( $(date +%s) + limit ))
+  while :; do
+    pending=()
+    for name in $(compose ps -q | xargs -r "$DOCKER" inspect --format '{{.Name}}' | sed 's|^/||'); do
+      state=$(container_state "$name")
+      case "$name:$state" in
+        *:healthy|*_init_*:exited:0|*_train_*:exited:0) ;;
+        *:exited:*|*:unhealthy) compose logs --tail 40 >&2; die "$name is $state" ;;
+        *) pending+=("$name:$state") ;;
+      esac
+    done
+    [ ${#pending[@]} -eq 0 ] && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && { compose logs --tail 40 >&2; die "not healthy after ${limit}s: ${pending[*]}"; }
+    sleep 2
+  done
+}
+
+wait_ready() {  # the gateway answers /ready once a champion is loaded (train's first model)
+  local deadline=$(( $(date +%s) + $1 ))
+  until python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=3)" "$GATEWAY/ready" \
+      >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$deadline" ] && { compose logs --tail 40 gateway train >&2; die "gateway not ready"; }
+    sleep 2
+  done
+}
+
+stack_up() {
+  timed "engine: dockerd started" engine_start
+  build_images
+  stack_env
+  timed "compose up -d (init, NATS healthy, then everything)" compose up -d --no-build --remove-orphans
+  timed "every container healthy, init and train exited 0" wait_healthy 600
+  timed "gateway ready (first model loaded)" wait_ready 300
+  compose ps
+  say "gateway $GATEWAY   approval page $PAGE   (secrets: $WORK/env)"
+}
+
+stack_down() {
+  if engine_pid >/dev/null; then
+    stack_env
+    compose down -v --remove-orphans --timeout 20 || true
+  fi
+  engine_stop
+}
+
+stack_status() {
+  if engine_pid >/dev/null; then
+    say "dockerd pid $(engine_pid) on $DOCKER_HOST"
+    stack_env
+    compose ps
+  else
+    say "dockerd is not running (work folder $WORK)"
+  fi
+}
+
+stack_logs() { stack_env; compose logs --no-color --tail 60; }
