@@ -20,7 +20,7 @@ stack_env() {  # WORK/env: the secrets and published ports of this work folder, 
     (umask 077; cat > "$WORK/env" <<ENV
 POSTGRES_PASSWORD=$(openssl rand -hex 16)
 DRIFTLINE_UI_SECRET_KEY=$(openssl rand -hex 32)
-DRIFTLINE_API_KEYS=["$(openssl rand -hex 16)"]
+DRIFTLINE_API_KEYS='["$(openssl rand -hex 16)"]'
 DRIFTLINE_ALERTMANAGER_TOKEN=$(openssl rand -hex 24)
 DRIFTLINE_WEBHOOK_SECRET=$(openssl rand -hex 24)
 GATEWAY_PUBLISH_PORT=$(free_port)
@@ -51,8 +51,8 @@ wait_healthy() {  # every long-running container healthy and every one-shot exit
       state=$(container_state "$name")
       case "$name:$state" in
         *:healthy|*_init_*:exited:0|*_train_*:exited:0) ;;
-        *:exited:*|*:unhealthy) compose logs --tail 40 >&2; die "$name is $state" ;;
-        *) pending+=("$name:$state") ;;
+        *:exited:*) compose logs --tail 40 >&2; die "$name is $state" ;;
+        *) pending+=("$name:$state") ;;  # unhealthy too: checks go on, and a slow start recovers
       esac
     done
     [ ${#pending[@]} -eq 0 ] && return 0
