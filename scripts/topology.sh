@@ -67,6 +67,9 @@ done
 [ ${#commands[@]} -gt 0 ] || { usage >&2; exit 2; }
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
+# One run at a time per work folder: two test suites on one machine would otherwise share, then stop, one dockerd.
+exec 9> "$WORK/lock"
+flock -w 3600 9 || die "another scripts/topology.sh holds $WORK/lock"
 
 # shellcheck source=scripts/topology/engine.sh
 . "$ROOT/scripts/topology/engine.sh"

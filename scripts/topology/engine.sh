@@ -22,7 +22,7 @@ engine_pid() {
 }
 
 engine_install() {
-  local debs=(docker.io docker-compose debootstrap openssl) missing=() pkg
+  local debs=(docker.io docker-compose debootstrap openssl iproute2) missing=() pkg
   for pkg in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done

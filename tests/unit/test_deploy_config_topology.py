@@ -91,7 +91,7 @@ def test_nodes_mount_the_certificates_their_config_names_and_start_after_init():
 def run_init(root: Path, token: str = "am-token") -> Path:
     """infra/compose/init.sh into `root` (its volumes as folders), as compose's init container runs it."""
     for folder in ("ca", "nats-tls", "trust", "alertmanager"):
-        (root / folder).mkdir(exist_ok=True)
+        (root / folder).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["sh", str(INIT)], env={**os.environ, "INIT_ROOT": str(root),
                                                   "DRIFTLINE_ALERTMANAGER_TOKEN": token},
                           capture_output=True, text=True, timeout=120)
