@@ -157,13 +157,17 @@ async def leader_stop(seconds: float, rate: float) -> None:
     errors: dict[str, int] = {}
     in_flight = asyncio.Semaphore(500)
 
+    waits: list[float] = []  # first attempt to acknowledgement, per message: the outage a publisher sees
+
     async def send(event) -> None:
-        deadline = time.monotonic() + 60  # a new leader is elected within seconds; 60 s is plenty
+        first = time.monotonic()
+        deadline = first + 60  # a new leader is elected within seconds; 60 s is plenty
         async with in_flight:
             while True:
                 try:
                     ack = await bus.publish(event)
                     acked[event.id] = ack.seq
+                    waits.append(time.monotonic() - first)
                     return
                 except Exception as exc:  # timeout or no responders while the stream elects a leader
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
@@ -197,11 +201,17 @@ async def leader_stop(seconds: float, rate: float) -> None:
     duplicated = sum(1 for n in stored.values() if n > 1)
     out(step="leader-stop", published=published, acked=len(acked), not_acked=len(failed), lost=len(lost),
         stored=len(stored), duplicated=duplicated, publish_errors_retried=errors,
+        ack_wait_s={"p50": _quantile(waits, 0.5), "p99": _quantile(waits, 0.99), "max": _quantile(waits, 1.0)},
         leader_killed=killed, leader_after=after.cluster.leader,
         replicas_after=[r.name for r in (after.cluster.replicas or [])], seconds=seconds, rate=rate)
     if lost or duplicated or after.cluster.leader == killed:
         fail(f"lost {len(lost)} acknowledged messages ({lost[:5]}), {duplicated} stored twice, "
              f"leader {killed} -> {after.cluster.leader}")
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 def main(argv: list[str]) -> None:

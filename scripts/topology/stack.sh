@@ -78,6 +78,10 @@ stack_up() {
   timed "every container healthy, init and train exited 0" wait_healthy 600
   timed "gateway ready (first model loaded)" wait_ready 300
   compose ps
+  "$DOCKER" stats --no-stream --format '{{.MemUsage}}' | awk '{
+      v = $1; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+      total += v * (u == "GiB" ? 1024 : u == "KiB" ? 1 / 1024 : 1)
+    } END { printf "memory of the running containers: %.0f MiB\n", total }'
   say "gateway $GATEWAY   approval page $PAGE   (secrets: $WORK/env)"
 }
 
