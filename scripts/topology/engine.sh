@@ -68,6 +68,8 @@ engine_stop() {
   else
     say "dockerd is not running"
   fi
+  # Mounts dockerd leaves under its exec root (the host's network namespace, bind-mounted as netns/default).
+  grep -o " $ENGINE/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount "$mount" && say "unmounted $mount"; done
   # Bridges: the networks this engine had, and any bridge that appeared while it ran.
   if [ -f "$ENGINE/bridges.before" ]; then
     mapfile -t -O "${#bridges[@]}" bridges < <(ip -o link show type bridge | awk -F': ' '{print $2}' | sort \
