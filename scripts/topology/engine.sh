@@ -69,7 +69,9 @@ engine_stop() {
     say "dockerd is not running"
   fi
   # Mounts dockerd leaves under its exec root (the host's network namespace, bind-mounted as netns/default).
-  grep -o " $ENGINE/[^ ]*" /proc/mounts | sort -r | while read -r mount; do umount "$mount" && say "unmounted $mount"; done
+  { grep -o " $ENGINE/[^ ]*" /proc/mounts || true; } | sort -r | while read -r mount; do
+    umount "$mount" && say "unmounted $mount"
+  done
   # Bridges: the networks this engine had, and any bridge that appeared while it ran.
   if [ -f "$ENGINE/bridges.before" ]; then
     mapfile -t -O "${#bridges[@]}" bridges < <(ip -o link show type bridge | awk -F': ' '{print $2}' | sort \
@@ -82,7 +84,10 @@ engine_stop() {
   if [ -f "$ENGINE/chains.before" ]; then
     for chain in $(iptables -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^DOCKER/ {print $2}' | sort \
                    | comm -13 "$ENGINE/chains.before" -); do
-      iptables -S | grep -- "-j $chain\$" | sed 's/^-A/-D/' | while read -r rule; do iptables $rule; done
+      { iptables -S | grep -- "-j $chain\$" || true; } | sed 's/^-A/-D/' | while read -r rule; do
+        read -ra words <<< "$rule"
+        iptables "${words[@]}"
+      done
       iptables -F "$chain" && iptables -X "$chain" && say "removed firewall chain $chain"
     done
   fi
