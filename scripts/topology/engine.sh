@@ -48,7 +48,7 @@ engine_start() {
   dockerd --data-root "$ENGINE/data" --exec-root "$ENGINE/exec" -H "$DOCKER_HOST" \
     --pidfile "$ENGINE/dockerd.pid" --ip 127.0.0.1 --bridge none \
     --iptables=false --ip-forward=false --ip-masq=false --log-level warn \
-    > "$ENGINE/dockerd.log" 2>&1 &
+    > "$ENGINE/dockerd.log" 2>&1 9>&- &  # 9>&-: the daemon must not inherit (and hold) the script's lock
   for _ in $(seq 1 60); do
     "$DOCKER" version >/dev/null 2>&1 && { say "dockerd up (pid $(engine_pid), $DOCKER_HOST)"; return 0; }
     sleep 0.5

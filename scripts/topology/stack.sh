@@ -86,7 +86,8 @@ stack_up() {
 }
 
 stack_down() {
-  if engine_pid >/dev/null; then
+  # A run that died with the engine stopped leaves containers and volumes in its data root: start it to remove them.
+  if engine_pid >/dev/null || { [ -d "$ENGINE/data/containers" ] && engine_start; }; then
     stack_env
     compose down -v --remove-orphans --timeout 20 || true
   fi
