@@ -1,130 +1,218 @@
-"""The diagnoser: an alert becomes an incident with a classified issue, a severity, reasoning and proposals."""
+"""The diagnoser: alerts open incidents; window reports, labels and outcomes re-score them; repairs are verified.
+
+Each handler loads the incident's state under a row lock, applies the event (pure logic in `incident_state`,
+`verification`), saves the state and enqueues what it announces in the same transaction (the outbox).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import asyncpg
 
-from agent import incidents
-from agent.policy import Policy
-from agent.severity import assess
-from infra.bus import Bus
-from infra.consumer import Received
+from agent import incidents, verification
+from agent.evidence import Evidence
+from agent.incident_state import REPAIRS, SOURCE, IncidentState, ModelFacts, family_of
+from agent.policy import SEVERITIES, Policy
+from infra import outbox
+from infra.consumer import Received, Routes
 from schemas import (
     ActionCompleted,
     ActionEscalated,
+    ActionFailed,
+    ActionVerified,
     AlertCleared,
     AlertRaised,
     DiagnosisMade,
+    DriftReported,
     Event,
-    derived_id,
-    parse_event,
+    ModelPromoted,
+    ModelRolledBack,
 )
-from schemas.agent import Diagnosis, Evidence, ProposedAction
+from schemas.agent import Diagnosis, ProposedAction
+from schemas.monitoring import DriftWindowReport
 
 log = logging.getLogger(__name__)
-SOURCE = "agent/diagnoser"
-REPAIRS = {"retrain_model", "deploy_model", "rollback_model"}
-
-ISSUES = {
-    "data_drift": "data_drift",
-    "prediction_drift": "prediction_drift",
-    "quality_drift": "concept_drift",
-    "latency": "serving",
-    "error_rate": "serving",
-    "consumer_lag": "serving",
-    "data_quality": "data_quality",
-}
-_ISSUE_WORDS = {
-    "data_drift": "the input data no longer looks like the training data",
-    "prediction_drift": "the model's predictions are distributed differently than before",
-    "concept_drift": "the model's quality dropped: the relation between inputs and outcome changed",
-    "serving": "the serving path is slow or failing",
-    "data_quality": "the incoming data has quality problems",
-    "unknown": "an external alert whose cause is not classified",
-}
 
 
-def classify(alert: AlertRaised) -> str:
-    """The issue an alert points at; an external alert may name it in its labels."""
-    issue = ISSUES.get(alert.data.kind)
-    if issue is None:
-        issue = alert.data.labels.get("issue", "unknown")
-    return issue if issue in _ISSUE_WORDS else "unknown"
+def start_evidence(reports: list[dict]) -> Evidence:
+    """A new incident's evidence: the model's last few windows (the alert's own window among them)."""
+    evidence = Evidence()
+    for doc in reports:
+        report = DriftWindowReport.model_validate(doc)
+        if evidence.version not in (None, report.model_version):
+            evidence = Evidence()  # another champion served those: start from its windows only
+        evidence.version = report.model_version
+        evidence.add_report(report)
+    return evidence
 
 
-def diagnose(alert: AlertRaised, policy: Policy, *, duration: timedelta = timedelta(0)) -> DiagnosisMade:
-    """AlertRaised (first of an incident) -> DiagnosisMade with severity, reasoning, evidence and proposals."""
-    a = alert.data
-    issue = classify(alert)
-    verdict = assess(a, duration, policy.severity)
-    proposals = [
-        ProposedAction(kind=t.kind, params=dict(t.params), reason=f"{verdict.severity} {issue.replace('_', ' ')}")
-        for t in policy.response(verdict.severity, issue)
-    ]
-    window = f"{a.window.start.isoformat()} .. {a.window.end.isoformat()} ({a.window.events} events)" if a.window else ""
-    features = f" on {', '.join(a.features)}" if a.features else ""
-    reasoning = (
-        f"{a.detector} raised a {a.kind.replace('_', ' ')} alert for {a.model}{features}: {_ISSUE_WORDS[issue]}. "
-        f"Severity {verdict.severity} ({verdict.points} points: {'; '.join(verdict.reasons)}). "
-        f"Proposed: {', '.join(p.kind for p in proposals) or 'nothing'}"
-        + ("; a person is alerted at once." if verdict.severity in policy.escalate else ".")
-    )
-    evidence = Evidence(metric=a.statistic, value=a.value, threshold=a.threshold, window=window,
-                        report_url=a.report_url, alert_id=alert.id)
-    etype = DiagnosisMade.model_fields["type"].default
-    return DiagnosisMade(
-        id=derived_id(alert.id, etype),
-        source=SOURCE,
-        subject=alert.subject,
-        correlation_id=alert.id,
-        causation_id=alert.id,
-        data=Diagnosis(incident_id=alert.id, model=a.model, issue=issue, severity=verdict.severity,
-                       reasoning=reasoning, evidence=[evidence], features=list(a.features),
-                       proposed_actions=proposals, alert_ids=[alert.id]),
-    )
+def diagnose(alert: AlertRaised, policy: Policy, evidence: Evidence | None = None,
+             facts: ModelFacts = ModelFacts()) -> DiagnosisMade:
+    """The first diagnosis of an incident an alert opens, from the model's recent evidence. Pure."""
+    return IncidentState.opened_by(alert, evidence or Evidence()).rescore(alert, policy, facts, alert.time)
 
 
-async def handle_alert(conn: asyncpg.Connection, alert: AlertRaised, policy: Policy) -> list[Event]:
-    """Fold the alert into its incident, or open one and diagnose it; returns the events to publish."""
-    async with conn.transaction():
-        seen = await incidents.incident_of_alert(conn, alert.id)
-        if seen is not None:  # a redelivery: re-publish the incident's diagnosis if this alert opened it
-            return [parse_event(seen.diagnosis)] if seen.incident_id == alert.id and seen.diagnosis else []
-        current = await incidents.open_incident(conn, alert.data.model, alert.data.kind)
-        if incidents.folds_into(current, alert, policy.storm_window):
-            await incidents.fold(conn, current, alert)
-            log.info("alert %s folded into incident %s", alert.id, current.incident_id)
-            return []
-        diagnosis = diagnose(alert, policy)
-        await incidents.open_new(conn, alert, current, diagnosis.model_dump_json())
-        return [diagnosis]
+def verified_events(state: IncidentState, cause: Event, result, policy: Policy, facts: ModelFacts) -> list[Event]:
+    """ActionVerified; if it failed, a diagnosis proposing the policy's next step (a person is told at once)."""
+    out: list[Event] = [cause.caused(ActionVerified, source=SOURCE, subject=state.model, key="verified",
+                                     correlation_id=state.incident_id, data=result)]
+    if result.passed:
+        state.phase = "resolved"
+        return out
+    state.phase, state.remediation = "open", None
+    previous = state.severity
+    severity = max(previous or "high", "high", key=SEVERITIES.index)
+    proposals = []
+    for template in policy.verification.on_failure:
+        params = dict(template.params)
+        if template.kind == "rollback_model" and "to_version" not in params:
+            if not facts.previous:
+                continue
+            params["to_version"] = facts.previous
+        proposals.append(ProposedAction(kind=template.kind, params=params, reason=f"verification failed: {result.summary}"))
+    state.severity, state.revision = severity, state.revision + 1
+    out.append(cause.caused(DiagnosisMade, source=SOURCE, subject=state.model, key=f"rev{state.revision}",
+                            correlation_id=state.incident_id, data=Diagnosis(
+        incident_id=state.incident_id, model=state.model, issue=state.issue, severity=severity,
+        reasoning=f"The remediation did not verify: {result.summary}. Proposed: "
+                  f"{', '.join(p.kind for p in proposals) or 'nothing'}; a person is alerted at once.",
+        evidence=[], features=state.evidence.drifted_features, proposed_actions=proposals,
+        alert_ids=list(state.alert_ids), revision=state.revision, previous_severity=previous,
+        changes=[f"verification failed: {result.summary}"], signals=state.signals,
+        headline=f"The remediation did not help ({result.summary}); a person must look.")))
+    return out
 
 
 class DiagnoserHandler:
-    """Consumes alerts (raised, cleared) and closing outcomes; emits DiagnosisMade per new incident."""
+    """Consumes alerts, window reports, outcomes and registry moves; announces diagnoses and verifications."""
 
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, policy: Policy):
-        self.bus, self.pool, self.policy = bus, pool, policy
+    def __init__(self, pool: asyncpg.Pool, policy: Policy):
+        self.pool, self.policy = pool, policy
+        self.routes = Routes({AlertRaised: self.on_alert, AlertCleared: self.on_cleared, DriftReported: self.on_report,
+                              ActionCompleted: self.on_outcome, ActionFailed: self.on_outcome,
+                              ActionEscalated: self.on_escalated, ModelPromoted: self.on_model,
+                              ModelRolledBack: self.on_model})
 
-    async def __call__(self, batch: list[Received]) -> None:
-        for item in batch:
-            event = item.event
-            async with self.pool.acquire() as conn:
-                if isinstance(event, AlertRaised):
-                    out = await handle_alert(conn, event, self.policy)
-                    if out:
-                        await self.bus.publish_many(out)
-                elif isinstance(event, AlertCleared):
-                    await incidents.close_by_fingerprint(conn, event.data.model, event.data.kind, event.data.alert_id)
-                elif closes_incident(event):
-                    await incidents.close(conn, event.correlation_id, event.type)
+    async def on_alert(self, item: Received) -> None:
+        """AlertRaised -> a new incident with its first diagnosis, or folded into the open one (re-scored)."""
+        alert: AlertRaised = item.event
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await incidents.seen_alert(conn, alert.id):
+                return  # a redelivery: what it caused is in the outbox already
+            model = alert.data.model
+            facts = await incidents.facts(conn, model)
+            state = await incidents.open_incident(conn, model, family_of(alert))
+            if state is None:
+                state = IncidentState.opened_by(alert, start_evidence(await incidents.recent_reports(conn, model)))
+                diagnosis = state.rescore(alert, self.policy, facts, alert.time)
+                await incidents.open_new(conn, state)
+            else:
+                state.add_alert(alert)
+                if alert.data.kind in state.cleared:
+                    state.cleared.remove(alert.data.kind)
+                await incidents.file_alert(conn, alert.id, state.incident_id)
+                diagnosis = state.rescore(alert, self.policy, facts, alert.time) if state.phase == "open" else None
+                log.info("alert %s folded into incident %s", alert.id, state.incident_id)
+            await incidents.save(conn, state, alert.time)
+            await outbox.enqueue(conn, [diagnosis] if diagnosis else [])
 
+    async def on_cleared(self, item: Received) -> None:
+        """Every alert of an incident without a repair in flight cleared: the condition ended (verified)."""
+        cleared: AlertCleared = item.event
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await self._incident_of(conn, cleared.data.alert_id)
+            if state is None:
+                return
+            if cleared.data.kind not in state.cleared:
+                state.cleared.append(cleared.data.kind)
+            events = []
+            if state.phase in ("open", "escalated") and set(state.kinds) <= set(state.cleared) \
+                    and not state.remediation:
+                events = verified_events(state, cleared, verification.cleared(state.incident_id, state.model),
+                                         self.policy, ModelFacts())
+            await incidents.save(conn, state)
+            await outbox.enqueue(conn, events)
 
-def closes_incident(event: Event) -> bool:
-    """A model repair finished, or a person took over after a rejection or expiry: the next alert is new."""
-    if isinstance(event, ActionCompleted):
-        return event.data.kind in REPAIRS
-    return isinstance(event, ActionEscalated) and event.data.approval_id is not None
+    async def on_report(self, item: Received) -> None:
+        """A closed window: keep it; re-score the model's open drift incident, or count it for a verification."""
+        report: DriftReported = item.event
+        r = report.data
+        async with self.pool.acquire() as conn, conn.transaction():
+            await incidents.push_report(conn, r.model, r.model_dump(mode="json"))
+            state = await incidents.open_incident(conn, r.model, "drift")
+            if state is None:
+                return
+            facts, events = await incidents.facts(conn, r.model), []
+            if state.remediation is not None:
+                remediation = verification.Remediation.from_json(state.remediation)
+                verification.add_report(remediation, r)
+                state.remediation = remediation.to_json()
+                result = verification.verdict(remediation, self.policy.verification, state.incident_id, state.model,
+                                              report.time)
+                if result is not None:
+                    events = verified_events(state, report, result, self.policy, facts)
+            elif r.model_version == state.evidence.version:
+                state.evidence.add_report(r)
+                diagnosis = state.rescore(report, self.policy, facts, report.time) if state.phase == "open" else None
+                events = [diagnosis] if diagnosis else []
+            await incidents.save(conn, state)
+            await outbox.enqueue(conn, events)
+
+    async def on_outcome(self, item: Received) -> None:
+        """A repair of an incident finished (or failed): watch what serves now, or say at once that it changed nothing."""
+        done = item.event
+        if done.data.kind not in REPAIRS:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await incidents.incident(conn, done.correlation_id)
+            if state is None:
+                return
+            version = verification.served_version(done) if isinstance(done, ActionCompleted) else None
+            e = state.evidence
+            remediation = verification.Remediation(
+                action_id=done.data.action_id, kind=done.data.kind, version=version, at=done.time,
+                before={k: v for k, v in {"f1": e.labels.f1(), "accuracy": e.labels.accuracy(),
+                                          "labelled": float(e.labels.n),
+                                          "prediction_shift": e.prediction_shift()}.items() if v is not None},
+                baseline=dict(e.reference),
+                summary=getattr(done.data, "summary", "") or getattr(done.data, "error", ""))
+            state.remediation, state.phase = remediation.to_json(), "verifying"
+            events = []
+            if version is None:  # nothing changed in service: the verdict is known now
+                result = verification.verdict(remediation, self.policy.verification, state.incident_id, state.model,
+                                              done.time)
+                events = verified_events(state, done, result, self.policy, await incidents.facts(conn, state.model))
+            await incidents.save(conn, state)
+            await outbox.enqueue(conn, events)
+
+    async def on_escalated(self, item: Received) -> None:
+        """A person rejected a request, or nobody decided in time: it is a person's incident now."""
+        escalated: ActionEscalated = item.event
+        if escalated.data.approval_id is None:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            state = await incidents.incident(conn, escalated.correlation_id)
+            if state is not None and state.phase == "open":
+                state.phase = "escalated"
+                await incidents.save(conn, state)
+
+    async def on_model(self, item: Received) -> None:
+        """Promotions and rollbacks: the facts a regression is judged by (what served before, since when)."""
+        event = item.event
+        if isinstance(event, ModelPromoted):
+            if not event.data.promoted:
+                return
+            champion, previous = event.data.version, event.data.previous_version
+        else:
+            champion, previous = event.data.to_version, event.data.from_version
+        async with self.pool.acquire() as conn:
+            await incidents.record_champion(conn, event.data.model, champion, previous, event.time)
+
+    async def _incident_of(self, conn: asyncpg.Connection, alert_id: str | None) -> IncidentState | None:
+        if not alert_id:
+            return None
+        incident_id = await conn.fetchval("SELECT incident_id FROM agent_incident_alerts WHERE alert_id = $1",
+                                          alert_id)
+        return await incidents.incident(conn, incident_id) if incident_id else None
+

@@ -10,15 +10,21 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
+from agent import authorisation
 from agent.actions import ACTIONS, Action, ActionContext, ActionResult
+from agent.policy import Policy
 from infra.bus import Bus
-from infra.consumer import Received
+from infra.consumer import Received, Routes
+from infra.keys import Verifier
 from infra.settings import Settings
 from schemas import ActionCompleted, ActionFailed, ActionScheduled, ActionStarted, Event, parse_event
 from schemas.action import ActionError, ActionOutcome, ActionProgress
 
 log = logging.getLogger(__name__)
+REFUSED = Counter("driftline_executor_refused_total", "Schedules the executor refused to run (no matching approval, "
+                  "a kind or parameters the policy does not allow).", ["kind"])
 
 
 def outcome_events(ctx: ActionContext, result: ActionResult | None, error: str | None) -> list[Event]:
@@ -41,39 +47,39 @@ def describe_error(exc: Exception) -> str:
     return text + (": " + "; ".join(details) if details else "")
 
 
-def refusal(scheduled: ActionScheduled) -> str | None:
-    """Why the executor must not run an action whatever the schedule says (None: it may)."""
-    a = scheduled.data.action
-    if a.tier == "human_only" and (scheduled.data.approved_by in ("policy", "agent") or not scheduled.data.approval_id):
-        return f"{a.kind} is human only: it runs only when a person started it and another approved it"
-    if a.tier != "automatic" and (scheduled.data.approved_by == "policy" or not scheduled.data.approval_id):
-        return f"{a.kind} needs a person's approval and the schedule names none"
-    if a.kind not in ACTIONS:
-        return f"the executor has no implementation of {a.kind}"
-    return None
-
-
 class Executor:
     """Consumes ActionScheduled; a ledger row per action id makes every effect happen once."""
 
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, settings: Settings, *, train: Callable[..., Any] | None = None,
-                 actions: dict[str, Action] | None = None, heartbeat_s: float = 5.0):
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, settings: Settings, policy: Policy, verifier: Verifier, *,
+                 train: Callable[..., Any] | None = None, actions: dict[str, Action] | None = None,
+                 heartbeat_s: float = 5.0):
         self.bus, self.pool, self.settings, self.train = bus, pool, settings, train
+        self.policy, self.verifier = policy, verifier
         self.actions = actions or ACTIONS
         self.heartbeat_s = heartbeat_s
+        self.routes = Routes({ActionScheduled: self.on_scheduled})
 
-    async def __call__(self, batch: list[Received]) -> None:
-        for item in batch:
-            if isinstance(item.event, ActionScheduled):
-                beat = asyncio.create_task(_keep_in_progress(item, self.heartbeat_s))
-                try:
-                    await self.execute(item.event)
-                finally:
-                    beat.cancel()
+    async def on_scheduled(self, item: Received) -> None:
+        beat = asyncio.create_task(_keep_in_progress(item, self.heartbeat_s))
+        try:
+            await self.execute(item.event)
+        finally:
+            beat.cancel()
 
     async def execute(self, scheduled: ActionScheduled) -> None:
         """ActionScheduled -> ActionStarted, the effect, then ActionCompleted or ActionFailed (once per action id)."""
         a = scheduled.data.action
+        async with self.pool.acquire() as conn:
+            error = await authorisation.refusal(conn, scheduled, self.policy, self.verifier)
+        if error is None and a.kind not in self.actions:
+            error = f"the executor has no implementation of {a.kind}"
+        if error is not None:
+            # Refused before the ledger: a forged schedule naming a real action's id must not use that action up.
+            REFUSED.labels(a.kind).inc()
+            log.warning("refused to run %s (%s): %s", a.action_id, a.kind, error)
+            await self.bus.publish(scheduled.caused(ActionFailed, source="agent/executor", key="refused", data=ActionError(
+                action_id=a.action_id, kind=a.kind, model=a.model, error=f"refused: {error}")))
+            return
         # A session lock on its own connection: a second executor given the same action waits, then finds it
         # done; a crashed executor's lock dies with its connection.
         async with self.pool.acquire() as lock_conn:
@@ -98,16 +104,16 @@ class Executor:
                 "INSERT INTO agent_actions (action_id, kind, model, status, scheduled_id) VALUES ($1, $2, $3, "
                 "'started', $4) ON CONFLICT (action_id) DO UPDATE SET attempts = agent_actions.attempts + 1",
                 a.action_id, a.kind, a.model, scheduled.id)
-        ctx = ActionContext(self.settings, self.pool, self.bus, scheduled, attempt=attempt, train=self.train)
+        ctx = ActionContext(self.settings, self.pool, self.bus, scheduled, attempt=attempt, train=self.train,
+                            promotion=self.policy.promotion)
         await self.bus.publish(ctx.derived(ActionStarted, ActionProgress(action_id=a.action_id, kind=a.kind,
                                                                          model=a.model)))
-        result, error = None, refusal(scheduled)
-        if error is None:
-            try:
-                result = await self.actions[a.kind](ctx)
-            except Exception as exc:
-                log.exception("action %s (%s) failed", a.action_id, a.kind)
-                error = describe_error(exc)
+        result, error = None, None
+        try:
+            result = await self.actions[a.kind](ctx)
+        except Exception as exc:
+            log.exception("action %s (%s) failed", a.action_id, a.kind)
+            error = describe_error(exc)
         events = outcome_events(ctx, result, error)
         async with self.pool.acquire() as conn:
             await conn.execute(

@@ -1,45 +1,50 @@
-"""The approval gate: safe actions are scheduled at once, risky ones wait for a person, decisions are checked."""
+"""The approval gate: safe actions are scheduled at once, risky ones wait for a person, human-only ones never run."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from agent.approvals.rules import action_hash
 from agent.policy import Policy
-from infra.approvals import action_hash
-from schemas import (
-    ActionEscalated,
-    ActionScheduled,
-    ActionSpec,
-    ApprovalDecided,
-    ApprovalRefused,
-    ApprovalRequested,
-    DiagnosisMade,
-    Event,
-    derived_id,
-)
+from schemas import ActionEscalated, ActionScheduled, ActionSpec, ApprovalRequested, DiagnosisMade, Event, derived_id
 from schemas.action import Escalation, Scheduling
-from schemas.approval import ApprovalRequest, Refusal
+from schemas.approval import ApprovalRequest
 
 SOURCE = "agent/gate"
-_IMPACT = {
-    "retrain_model": "A new model is trained on the reference data plus recent labelled production data; it becomes "
-    "champion only if it beats the current one on the same held-out data.",
-    "deploy_model": "The champion alias moves to the named version; serving reloads it.",
-    "rollback_model": "The champion alias moves back to the previous champion version; serving reloads it.",
-    "change_config": "A new configuration version is applied.",
-    "scale_service": "The number of local replicas of the service changes.",
-    "clear_cache": "The local model cache is emptied; models are downloaded again on next load.",
-}
-
-
-def _etype(cls: type[Event]) -> str:
-    return cls.model_fields["type"].default
+def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: Policy) -> str:
+    """What will change if the action is approved, from the incident's own numbers."""
+    sig, model = diagnosis.data.signals, diagnosis.data.model
+    now = (f"F1 on {int(sig['labelled']):,} labelled recent predictions is {sig['f1_labelled']:.3f}"
+           if sig.get("f1_labelled") is not None and sig.get("labelled") else
+           f"F1 is estimated at {sig['f1_estimated']:.3f} before labels" if sig.get("f1_estimated") is not None
+           else "no label has arrived yet")
+    ref = f" (on its reference hold-out {sig['f1_reference']:.3f})" if sig.get("f1_reference") is not None else ""
+    if kind == "retrain_model":
+        p = policy.promotion
+        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on), if "
+                  f"at least {p.min_recent_rows}; else the reference hold-out" if p.decide_on == "recent"
+                  else "the reference hold-out")
+        return (f"{model} is retrained on its training data plus the labelled production rows. Today the champion's "
+                f"{now}{ref}. The new version replaces it only if it beats it by {p.margin:.3f} F1 on {judged}, and "
+                f"loses at most {p.max_reference_drop:.2f} on the reference hold-out; the result is then verified on "
+                f"{policy.verification.labelled_rows} labelled rows it serves.")
+    if kind in ("rollback_model", "deploy_model"):
+        target = params.get("to_version") or params.get("version") or "the previous version"
+        return (f"Version {target} serves {model} at once (gateway and workers reload it). Today the champion's "
+                f"{now}{ref}. The outcome is verified on {policy.verification.labelled_rows} labelled rows.")
+    if kind == "change_config":
+        return f"These settings change without a restart: {', '.join(f'{k}={v}' for k, v in (params.get('config') or {}).items())}."
+    if kind == "scale_service":
+        return (f"{params.get('service', 'worker')} runs {params.get('replicas')} replica(s) where `driftline up` "
+                "supervises it; under compose or Render the outcome says it cannot apply.")
+    if kind == "clear_cache":
+        return "Every gateway, worker and monitor reloads the champion from the registry."
+    return ""
 
 
 @dataclass
 class Plan:
-    """What one diagnosis turns into: requests to record then publish, and events to publish at once."""
+    """What one diagnosis turns into: requests to record (with their rows), and events to announce with them."""
 
     requests: list[ApprovalRequested] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -48,7 +53,8 @@ class Plan:
 def action_for(diagnosis: DiagnosisMade, index: int, kind: str, params: dict, reason: str, policy: Policy) -> ActionSpec:
     """The exact action proposal `index` of a diagnosis stands for, with a deterministic id."""
     return ActionSpec(action_id=derived_id(diagnosis.id, "driftline.action", f"{index}:{kind}"), kind=kind,
-                      model=diagnosis.data.model, params=params, tier=policy.tier(kind), reason=reason)
+                      model=diagnosis.data.model, params=params, tier=policy.tier(kind), reason=reason,
+                      severity=diagnosis.data.severity)
 
 
 def plan(diagnosis: DiagnosisMade, policy: Policy, *, recommend_only: bool = False) -> Plan:
@@ -56,72 +62,30 @@ def plan(diagnosis: DiagnosisMade, policy: Policy, *, recommend_only: bool = Fal
     d = diagnosis.data
     out = Plan()
 
-    def envelope(cls, data, key):
-        return cls(id=derived_id(diagnosis.id, _etype(cls), key), source=SOURCE, subject=diagnosis.subject,
-                   correlation_id=d.incident_id, causation_id=diagnosis.id, data=data)
+    def caused(cls, data, key):
+        return diagnosis.caused(cls, source=SOURCE, data=data, key=key, correlation_id=d.incident_id)
 
     if d.severity in policy.escalate:
-        out.events.append(envelope(ActionEscalated, Escalation(
+        out.events.append(caused(ActionEscalated, Escalation(
             model=d.model, severity=d.severity, reason=f"{d.severity} incident: {d.reasoning}"), "severity"))
     for index, proposal in enumerate(d.proposed_actions):
         action = action_for(diagnosis, index, proposal.kind, dict(proposal.params), proposal.reason, policy)
         if action.tier == "human_only":
-            out.events.append(envelope(ActionEscalated, Escalation(
+            out.events.append(caused(ActionEscalated, Escalation(
                 model=d.model, severity=d.severity, action=action,
                 reason=f"{action.kind} is human only: the agent never schedules it; a person must start it."),
                 action.action_id))
         elif action.tier == "automatic" and not recommend_only:
-            out.events.append(envelope(ActionScheduled, Scheduling(action=action, approved_by="policy"),
-                                       action.action_id))
+            out.events.append(caused(ActionScheduled, Scheduling(action=action, approved_by="policy"),
+                                     action.action_id))
         else:
-            request_id = derived_id(diagnosis.id, _etype(ApprovalRequested), action.action_id)
+            request_id = derived_id(diagnosis.id, ApprovalRequested.type_name(), action.action_id)
             mode = " (recommend-only mode: nothing runs without a person)" if action.tier == "automatic" else ""
-            out.requests.append(ApprovalRequested(
-                id=request_id, source=SOURCE, subject=diagnosis.subject, correlation_id=d.incident_id,
-                causation_id=diagnosis.id,
-                data=ApprovalRequest(
-                    approval_id=request_id, action=action, action_hash=action_hash(action), requested_by="agent",
-                    diagnosis_id=diagnosis.id, summary=f"{action.kind} for {d.model}{mode}: {d.reasoning}",
-                    evidence=[e.model_dump(mode="json") for e in d.evidence],
-                    predicted_impact=_IMPACT.get(action.kind, ""),
-                    expires_at=diagnosis.time + policy.approval_ttl)))
+            out.requests.append(caused(ApprovalRequested, ApprovalRequest(
+                approval_id=request_id, action=action, action_hash=action_hash(action), requested_by="agent",
+                diagnosis_id=diagnosis.id, summary=f"{d.headline or d.reasoning}{mode}",
+                evidence=[e.model_dump(mode="json") for e in d.evidence], severity=d.severity,
+                predicted_impact=predicted_impact(action.kind, action.params, diagnosis, policy),
+                expires_at=diagnosis.time + policy.approval_ttl),
+                action.action_id))
     return out
-
-
-def _refuse(decided: ApprovalDecided, reason: str, detail: str) -> ApprovalRefused:
-    x = decided.data
-    return ApprovalRefused(
-        id=derived_id(decided.id, _etype(ApprovalRefused)), source=SOURCE, subject=decided.subject,
-        correlation_id=decided.correlation_id, causation_id=decided.id,
-        data=Refusal(approval_id=x.approval_id, attempted_by=x.decided_by, decision=x.decision, reason=reason,
-                     detail=detail))
-
-
-def on_decision(decided: ApprovalDecided, row: dict | None) -> Event:
-    """ApprovalDecided + its read-model row -> ActionScheduled (approved), ActionEscalated (rejected) or refusal."""
-    x = decided.data
-    if row is None:
-        return _refuse(decided, "unknown_request", "no such approval request")
-    status = "approved" if x.decision == "approve" else "rejected"
-    if row["status"] != status or row["decided_by"] != x.decided_by:
-        return _refuse(decided, "not_allowed", f"the decision was not recorded under the approval rules (the request "
-                                               f"is {row['status']}{' by ' + row['decided_by'] if row['decided_by'] else ''})")
-    action = ActionSpec.model_validate(json.loads(row["action"]) if isinstance(row["action"], str) else row["action"])
-    if x.action_hash != row["action_hash"] or action_hash(action) != row["action_hash"]:
-        return _refuse(decided, "action_changed", "the decision names a different action than the one requested")
-    common = dict(source=SOURCE, subject=decided.subject, correlation_id=row["correlation_id"], causation_id=decided.id)
-    if status == "approved":
-        return ActionScheduled(id=derived_id(x.approval_id, _etype(ActionScheduled)), **common,
-                               data=Scheduling(action=action, approved_by=x.decided_by, approval_id=x.approval_id))
-    why = f": {x.comment}" if x.comment else ""
-    return ActionEscalated(id=derived_id(x.approval_id, _etype(ActionEscalated)), **common,
-                           data=Escalation(model=action.model, severity=_severity(row), approval_id=x.approval_id,
-                                           action=action, reason=f"{x.decided_by} rejected {action.kind}{why}"))
-
-
-def _severity(row: dict) -> str:
-    """Severity recorded in the request's summary by the diagnoser's words; medium when unknown."""
-    for name in ("critical", "high", "medium", "low"):
-        if f"Severity {name}" in (row.get("summary") or ""):
-            return name
-    return "medium"

@@ -30,13 +30,19 @@ class ActionTemplate(_Strict):
 
 
 class SeverityRules(_Strict):
-    magnitude_ratio: list[float]
-    breadth_features: list[int]
+    """Points per signal step; the severity is the highest band whose minimum the points reach."""
+
+    drifted_importance: list[float]  # share of prediction sensitivity carried by drifted features, per step +1
+    prediction_shift: list[float]  # change in the share predicted positive, per step +1
+    quality_drop: list[float]  # F1 lost (labels, else the estimate), per step +quality_points
+    quality_points: int = Field(2, ge=0)
+    min_labelled: int = Field(100, ge=1)  # labels before a measured drop counts
+    estimate_invalid_points: int = Field(2, ge=0)
     duration_minutes: list[float]
-    label_confirmed_points: int = Field(ge=0)
+    serving_magnitude: list[float]  # latency, error rate, lag: value/threshold, per step +1
     bands: dict[Severity, int]
 
-    @field_validator("magnitude_ratio", "breadth_features", "duration_minutes")
+    @field_validator("drifted_importance", "prediction_shift", "quality_drop", "duration_minutes", "serving_magnitude")
     @classmethod
     def _ascending(cls, steps: list) -> list:
         if steps != sorted(steps):
@@ -52,6 +58,27 @@ class SeverityRules(_Strict):
         return self
 
 
+class VerificationRules(_Strict):
+    """How a remediation's outcome is checked on current traffic, and what follows a failure."""
+
+    labelled_rows: int = Field(gt=0)  # labelled rows served by the new version before the verdict
+    min_predictions: int = Field(gt=0)  # without enough labels by the timeout: predictions, drift gone
+    timeout_minutes: float = Field(gt=0)
+    tolerance: float = Field(ge=0)  # passes if F1 after is within this of the pre-incident F1 ...
+    min_gain: float = Field(ge=0)  # ... or at least this much above the F1 during the incident
+    on_failure: list[ActionTemplate]  # proposed (through the gate) when a verification fails; a person is told
+
+
+class PromotionRules(_Strict):
+    """Which hold-out decides whether a retrained model replaces the champion (the trainer applies it)."""
+
+    decide_on: Literal["recent", "reference"]  # recent: latest labelled production rows, split by time
+    recent_share: float = Field(gt=0, lt=1)  # share of the labelled production rows held out (the newest)
+    min_recent_rows: int = Field(gt=0)  # fewer: the reference hold-out decides, and the event says so
+    margin: float = Field(ge=0)  # the challenger must beat the champion by this on the deciding hold-out
+    max_reference_drop: float = Field(ge=0)  # and lose at most this on the reference hold-out (no forgetting)
+
+
 class Policy(_Strict):
     tiers: dict[ActionKind, Tier]
     severity: SeverityRules
@@ -59,6 +86,9 @@ class Policy(_Strict):
     escalate: list[Severity] = Field(default_factory=list)
     storm_window_minutes: float = Field(gt=0)
     approval_ttl_minutes: float = Field(gt=0)
+    regression_window_minutes: float = Field(gt=0)  # quality lost this soon after a promotion: the new model's fault
+    verification: VerificationRules
+    promotion: PromotionRules
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:

@@ -6,6 +6,8 @@ import asyncio
 
 import uvicorn
 
+from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.db import connect_pool
@@ -17,7 +19,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-ui")
     pool = await connect_pool(await database_dsn(settings), max_size=5)
     try:
-        app = create_app(settings, bus, pool, stopping=stop)
+        app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)), stopping=stop)
         config = uvicorn.Config(app, host=settings.ui_host, port=settings.ui_port, log_level="warning",
                                 timeout_graceful_shutdown=3, lifespan="on")
         server = uvicorn.Server(config)

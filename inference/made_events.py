@@ -15,7 +15,7 @@ from inference.model_holder import Prediction
 from infra.models import LoadedModel
 from schemas import PredictionMade, derived_id
 
-MADE_TYPE = PredictionMade.model_fields["type"].default
+MADE_TYPE = PredictionMade.type_name()
 
 
 class SerializedEvent:
@@ -37,7 +37,7 @@ def prediction_made(*, event_id: str, source: str, correlation_id: str, causatio
                     channel: str) -> SerializedEvent:
     return SerializedEvent(event_id, orjson.dumps({
         "specversion": "1.0", "id": event_id, "type": MADE_TYPE, "source": source, "time": datetime.now(UTC),
-        "subject": model.name, "correlation_id": correlation_id, "causation_id": causation_id,
+        "subject": model.name, "correlationid": correlation_id, **({"causationid": causation_id} if causation_id else {}),
         "data": {"request_id": request_id, "model": model.name, "model_version": model.version,
                  "features": features, "predicted_class": prediction.predicted_class,
                  "probabilities": prediction.probabilities, "latency_ms": latency_ms, "channel": channel}}),

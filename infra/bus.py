@@ -84,6 +84,13 @@ class Bus:
         done = await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout)
         return list(done)
 
+    async def publish_raw_many(self, messages: Iterable[tuple[str, bytes, dict[str, str]]]) -> list[PubAck]:
+        """Publish (subject, payload, headers) messages pipelined and in order; raises if any was not stored."""
+        futures = [await self.js.publish_async(subject, payload, headers=headers) for subject, payload, headers in messages]
+        if not futures:
+            return []
+        return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout))
+
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> PubAck:
         return await self.js.publish(subject, payload, timeout=self.publish_timeout, headers=headers)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import nats.errors
@@ -41,6 +41,11 @@ class ConsumerSpec:
     deliver_new: bool = False
     expected: tuple[type[Event], ...] | None = None
 
+    @classmethod
+    def routed(cls, durable: str, stream: str, routes: Routes, **options) -> ConsumerSpec:
+        """A spec whose subjects and expected types are those of its routing table."""
+        return cls(durable, stream, routes.subjects, expected=routes.types, **options)
+
 
 @dataclass
 class Received:
@@ -63,6 +68,27 @@ class Received:
 
 
 BatchHandler = Callable[[list[Received]], Awaitable[None]]
+Handler = Callable[[Received], Awaitable[None]]
+
+
+class Routes:
+    """A consumer's handlers by event type, in one table: it dispatches each message, and names the subjects and
+    types the consumer takes (so the durable's filter and the bus map are read from it, not kept beside it)."""
+
+    def __init__(self, table: Mapping[type[Event], Handler]):
+        self.table = dict(table)
+
+    @property
+    def types(self) -> tuple[type[Event], ...]:
+        return tuple(self.table)
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(cls.topic for cls in self.table))
+
+    async def __call__(self, batch: list[Received]) -> None:
+        for item in batch:
+            await self.table[type(item.event)](item)
 
 LAG_EVERY_S = 5.0
 _FETCH_TIMEOUTS = (asyncio.TimeoutError, nats.errors.TimeoutError)

@@ -88,8 +88,9 @@ class Settings(BaseSettings):
         description="Channels (email, slack) per severity (JSON object).",
     )
     notify_events: list[str] = Field(
-        ["alert", "escalation", "approval", "promotion", "action"],
-        description="Event groups the notifier routes: alert, escalation, approval, promotion, action.",
+        ["alert", "incident", "escalation", "approval", "promotion", "action"],
+        description="Event groups the notifier routes: alert (the monitor's), incident (the agent's send_alert), "
+                    "escalation, approval, promotion, action.",
     )
     notify_retries: int = Field(3, description="Attempts per notification before the failure is recorded.")
     notify_backoff_s: list[float] = Field([0.5, 2.0], description="Delays between notification attempts.")
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
     # Approval page and audit trail (issue 7)
     ui_secret_key: SecretStr | None = Field(
         None, description="Key that signs approval-page cookies; unset means a random key kept in data_dir/ui_secret."
+    )
+    approvals_signing_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (base64) that signs people's decisions (page, terminal); unset: "
+                          "data_dir/keys/approvals.key, made once."
+    )
+    approvals_verify_key: str | None = Field(
+        None, description="Its public key (base64), all the executor needs; unset: data_dir/keys/approvals.pub."
     )
     ui_session_hours: float = Field(12.0, description="How long an approval-page sign-in lasts.")
     ui_secure_cookies: bool = Field(False, description="Mark cookies Secure (set it when the page is served over HTTPS).")
@@ -175,6 +183,10 @@ class Settings(BaseSettings):
     @property
     def postgres_dir(self) -> Path:
         return (self.data_dir / "postgres").resolve()
+
+    @property
+    def keys_dir(self) -> Path:
+        return (self.data_dir / "keys").resolve()
 
     @property
     def reports_dir(self) -> Path:

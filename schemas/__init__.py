@@ -7,6 +7,7 @@ from schemas.action import (
     ActionScheduled,
     ActionSpec,
     ActionStarted,
+    ActionVerified,
 )
 from schemas.agent import DiagnosisMade
 from schemas.approval import ApprovalDecided, ApprovalExpired, ApprovalRefused, ApprovalRequested
@@ -27,6 +28,7 @@ __all__ = [
     "ActionScheduled",
     "ActionSpec",
     "ActionStarted",
+    "ActionVerified",
     "AlertCleared",
     "AlertRaised",
     "ApprovalDecided",

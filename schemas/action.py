@@ -13,6 +13,7 @@ STARTED = "driftline.action.started"
 COMPLETED = "driftline.action.completed"
 FAILED = "driftline.action.failed"
 ESCALATED = "driftline.action.escalated"
+VERIFIED = "driftline.action.verified"
 
 ActionKind = Literal[
     "log_error",
@@ -35,6 +36,9 @@ class ActionSpec(Payload):
     params: dict[str, Any] = Field(default_factory=dict, description="Exact parameters of the action.")
     tier: Tier = Field(description="Approval tier the policy gives this kind of action.")
     reason: str = Field("", description="Why the action is proposed.")
+    severity: Literal["low", "medium", "high", "critical"] | None = Field(
+        None, description="Severity of the incident when the action was proposed (none for a person's own request)."
+    )
 
 
 class Scheduling(Payload):
@@ -112,3 +116,30 @@ class ActionEscalated(Event):
     topic: ClassVar[str] = ESCALATED
     type: Literal["driftline.action.escalated.v1"] = "driftline.action.escalated.v1"
     data: Escalation
+
+
+class Verification(Payload):
+    incident_id: str = Field(description="Incident the remediation belonged to (its correlation id).")
+    model: str = Field(description="Registered model name.")
+    action_id: str | None = Field(None, description="The remediation verified; none when the condition cleared alone.")
+    kind: str = Field(description="What was verified: an action kind, or condition_cleared.")
+    passed: bool = Field(description="Whether the outcome met the policy's rule.")
+    served_version: str | None = Field(None, description="Champion version whose traffic was watched.")
+    basis: Literal["labels", "predictions", "cleared", "timeout", "not_applied"] = Field(
+        description="What the verdict rests on: labelled rows, predictions only, the alert clearing, no data in time, "
+                    "or a remediation that changed nothing in service."
+    )
+    rows: int = Field(0, description="Labelled rows (or predictions) in the verification window.")
+    before: dict[str, float] = Field(default_factory=dict, description="Quality and drift on current traffic before.")
+    after: dict[str, float] = Field(default_factory=dict, description="The same measures after the remediation.")
+    baseline: dict[str, float] = Field(default_factory=dict, description="The same before the incident (reference).")
+    rule: str = Field(description="The rule applied, in words.")
+    summary: str = Field(description="The verdict in one sentence a person can read.")
+
+
+class ActionVerified(Event):
+    """The outcome of a remediation (or of an incident whose condition cleared) was checked on current traffic."""
+
+    topic: ClassVar[str] = VERIFIED
+    type: Literal["driftline.action.verified.v1"] = "driftline.action.verified.v1"
+    data: Verification

@@ -12,7 +12,7 @@ from schemas.envelope import Event, Payload
 DIAGNOSIS_MADE = "driftline.diagnosis.made"
 
 Severity = Literal["low", "medium", "high", "critical"]
-Issue = Literal["data_drift", "prediction_drift", "concept_drift", "serving", "data_quality", "unknown"]
+Issue = Literal["data_drift", "prediction_drift", "concept_drift", "regression", "serving", "data_quality", "unknown"]
 
 
 class Evidence(Payload):
@@ -40,6 +40,12 @@ class Diagnosis(Payload):
     features: list[str] = Field(default_factory=list, description="Features involved.")
     proposed_actions: list[ProposedAction] = Field(description="Actions proposed, in order.")
     alert_ids: list[str] = Field(default_factory=list, description="Alerts folded into this incident.")
+    revision: int = Field(1, description="1 for the first diagnosis of an incident; +1 each time it is re-scored.")
+    previous_severity: Severity | None = Field(None, description="Severity of the revision before, if any.")
+    changes: list[str] = Field(default_factory=list, description="What changed since the revision before, in words.")
+    signals: dict[str, float] = Field(default_factory=dict,
+                                      description="The measured signals the severity was scored from.")
+    headline: str = Field("", description="What changed, how much, what it does to the model and what is proposed.")
 
 
 class DiagnosisMade(Event):

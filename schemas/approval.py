@@ -27,6 +27,9 @@ class ApprovalRequest(Payload):
     predicted_impact: str = Field("", description="What is expected to change if approved.")
     expires_at: datetime = Field(description="After this the request expires and is escalated.")
     approvals_needed: int = Field(1, description="Distinct approvers needed.")
+    severity: Literal["low", "medium", "high", "critical"] | None = Field(
+        None, description="Severity of the incident behind the request (from its diagnosis); none for a person's own."
+    )
 
 
 class ApprovalRequested(Event):

@@ -40,6 +40,14 @@ class ModelTrained(Event):
     data: TrainingResult
 
 
+class Comparison(Payload):
+    holdout: str = Field(description="Which hold-out: reference (from the training data) or recent (latest labelled "
+                                     "production rows, split by time, never trained on).")
+    rows: int = Field(description="Rows in the hold-out.")
+    challenger_metrics: dict[str, float] = Field(description="The challenger on it.")
+    champion_metrics: dict[str, float] = Field(default_factory=dict, description="The champion on it.")
+
+
 class Promotion(Payload):
     model: str = Field(description="Registered model name.")
     version: str = Field(description="Version that now holds the champion alias.")
@@ -50,6 +58,9 @@ class Promotion(Payload):
     challenger_metrics: dict[str, float] = Field(default_factory=dict, description="Challenger on held-out data.")
     champion_metrics: dict[str, float] = Field(default_factory=dict, description="Champion on the same data.")
     challenger_version: str | None = Field(None, description="Version that was compared (alias challenger).")
+    comparisons: list[Comparison] = Field(default_factory=list,
+                                          description="Every hold-out the two were compared on; the rule says which decided.")
+    rule: str = Field("", description="The promotion rule applied, in words.")
 
 
 class ModelPromoted(Event):

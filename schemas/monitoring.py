@@ -41,6 +41,27 @@ class FeatureDrift(Payload):
     detector: str = Field(description="Detector that produced the verdict.")
 
 
+class FeatureImpact(Payload):
+    feature: str = Field(description="Feature name, as in the training data.")
+    importance: float = Field(description="Share of the champion's prediction sensitivity this feature carries "
+                                          "(permutation on the reference; all features sum to 1).")
+    shift: float = Field(description="How far the window moved from the reference: mean shift in reference standard "
+                                     "deviations (numeric), total variation distance (categorical).")
+    effect: float = Field(description="Change in the mean predicted positive probability when the reference takes "
+                                      "this feature's window values, all else equal.")
+    flip_rate: float = Field(0.0, description="Share of reference rows whose predicted class changes that way.")
+    reference_mean: float | None = Field(None, description="Reference mean (numeric features).")
+    window_mean: float | None = Field(None, description="Window mean (numeric features).")
+
+
+class WindowImpact(Payload):
+    positive_class: str | None = Field(None, description="The class whose predicted share is followed.")
+    reference_positive_rate: float | None = Field(None, description="Share predicted positive on the reference.")
+    positive_rate: float | None = Field(None, description="Share predicted positive in the window.")
+    features: list[FeatureImpact] = Field(default_factory=list,
+                                          description="The drifted features (strongest effect first).")
+
+
 class DriftWindowReport(Payload):
     model: str = Field(description="Registered model name.")
     model_version: str = Field(description="Champion version the window was served by.")
@@ -49,6 +70,7 @@ class DriftWindowReport(Payload):
     share_drifted: float = Field(description="Share of features flagged as drifted.")
     quality: dict[str, float] = Field(default_factory=dict, description="Quality metrics over labelled events.")
     report_url: str | None = Field(None, description="Evidently HTML report for the window, if one was made.")
+    impact: WindowImpact | None = Field(None, description="What the drift does to the champion's predictions.")
 
 
 class DriftReported(Event):

@@ -16,7 +16,7 @@ def _collect() -> dict[str, type[Event]]:
     for module in FAMILIES:
         for obj in vars(module).values():
             if isinstance(obj, type) and issubclass(obj, Event) and obj is not Event and obj.topic:
-                found[obj.model_fields["type"].default] = obj
+                found[obj.type_name()] = obj
     return found
 
 
@@ -41,7 +41,7 @@ def parse_event(raw: bytes | str, expected: tuple[type[Event], ...] | None = Non
         known = ", ".join(sorted(EVENT_TYPES))
         raise InvalidEvent(f"unknown event type {etype!r}; known types: {known}")
     if expected and not issubclass(cls, expected):
-        names = ", ".join(c.model_fields["type"].default for c in expected)
+        names = ", ".join(c.type_name() for c in expected)
         raise InvalidEvent(f"event type {etype!r} is not handled here (expected {names})")
     try:
         return cls.model_validate(doc)

@@ -13,9 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from infra.bus import Bus
 from infra.settings import Settings
 from ui import routes_actions, routes_approvals, routes_audit, routes_auth, sse
-from ui.announcer import keep_announcing
 from ui.auth import Signer, secret_key
 from ui.pages import NeedNewPassword, NeedSignIn, redirect_password, redirect_sign_in
+from ui.ports import ApprovalDesk
 
 SECURITY_HEADERS = {
     # Only our own script and style; no framing; no referrer leaking approval ids.
@@ -27,25 +27,25 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, bus: Bus, pool: asyncpg.Pool, stopping: asyncio.Event | None = None) -> FastAPI:
-    """The web page on a connected bus and a migrated pool; the caller owns both."""
+def create_app(settings: Settings, bus: Bus, pool: asyncpg.Pool, desk: ApprovalDesk,
+               stopping: asyncio.Event | None = None) -> FastAPI:
+    """The web page on a connected bus and a migrated pool; the caller owns both. `desk` is the approvals owner's:
+    the page reads the approvals table and never writes it."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         sub = await sse.watch_bus(bus, app.state.waker)
-        announcing = asyncio.create_task(keep_announcing(bus, pool, settings.audit_durable, app.state.stopping))
         try:
             yield
         finally:
             app.state.stopping.set()
-            await announcing
             try:
                 await sub.unsubscribe()
             except Exception:  # connection already closed
                 pass
 
     app = FastAPI(title="Driftline approvals", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.settings, app.state.bus, app.state.pool = settings, bus, pool
+    app.state.settings, app.state.bus, app.state.pool, app.state.desk = settings, bus, pool, desk
     app.state.signer = Signer(secret_key(settings))
     app.state.waker = sse.Waker()
     app.state.stopping = stopping or asyncio.Event()

@@ -24,6 +24,12 @@ def approval_row(record) -> dict:
     return row
 
 
+async def approval(conn: asyncpg.Connection, approval_id: str) -> dict | None:
+    """One request with its JSON columns decoded, or None."""
+    row = await conn.fetchrow("SELECT * FROM approvals WHERE approval_id = $1", approval_id[:80])
+    return approval_row(row) if row else None
+
+
 async def pending_marker(conn: asyncpg.Connection) -> tuple[int, str]:
     """(pending count, a marker that changes whenever the pending set changes)."""
     row = await conn.fetchrow(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from infra import approvals
 from schemas.action import ActionSpec
-from schemas.approval import ApprovalRequest, ApprovalRequested
-from schemas.envelope import new_id, utcnow
+from schemas.envelope import new_id
 from ui import queries
 from ui.auth import Session
 from ui.csrf import token_ok
@@ -21,26 +20,26 @@ router = APIRouter()
 EXPIRY = timedelta(hours=24)  # a person-started request waits longer than an agent's: people sleep
 
 
-def rollback_request(user: str, model: str, to_version: str, reason: str) -> ApprovalRequested:
+class PersonRequest(NamedTuple):
+    action: ActionSpec
+    summary: str
+    impact: str
+
+
+def rollback_request(user: str, model: str, to_version: str, reason: str) -> PersonRequest:
     action = ActionSpec(action_id=new_id(), kind="rollback_model", model=model, params={"to_version": to_version},
                         tier="one_approver", reason=reason)
-    return _request(user, action, f"{user} asks to roll {model} back to version {to_version}: {reason}",
-                    f"Version {to_version} becomes champion; predictions are served by it at once.")
+    return PersonRequest(action, f"{user} asks to roll {model} back to version {to_version}: {reason}",
+                         f"Version {to_version} becomes champion; predictions are served by it at once.")
 
 
-def delete_request(user: str, model: str, dataset: str, before: str, reason: str) -> ApprovalRequested:
+def delete_request(user: str, model: str, dataset: str, before: str, reason: str) -> PersonRequest:
     params = {"dataset": dataset} | ({"before": before} if before else {})
     action = ActionSpec(action_id=new_id(), kind="delete_data", model=model, params=params, tier="human_only",
                         reason=reason)
     scope = f" recorded before {before}" if before else ""
-    return _request(user, action, f"{user} asks to delete the data of {dataset}{scope}: {reason}",
-                    "The data is gone for good; models trained on it stay.")
-
-
-def _request(user: str, action: ActionSpec, summary: str, impact: str) -> ApprovalRequested:
-    return ApprovalRequested(source="ui", subject=action.model, data=ApprovalRequest(
-        approval_id=new_id(), action=action, action_hash=approvals.action_hash(action), requested_by=user,
-        summary=summary, predicted_impact=impact, expires_at=utcnow() + EXPIRY))
+    return PersonRequest(action, f"{user} asks to delete the data of {dataset}{scope}: {reason}",
+                         "The data is gone for good; models trained on it stay.")
 
 
 @router.get("/actions")
@@ -50,17 +49,16 @@ async def actions_page(request: Request, session: Session = Depends(signed_in)):
     return render(request, "actions.html", session, versions=[r["version"] for r in rows], error="")
 
 
-async def _start(request: Request, session: Session, csrf_token: str, event: ApprovalRequested | None, allowed: bool):
+async def _start(request: Request, session: Session, csrf_token: str, asked: PersonRequest | None, allowed: bool):
     if not token_ok(session, csrf_token):
         return render(request, "message.html", session, status_code=403, title="Refused",
                       message="Missing or wrong form token.")
-    if not allowed or event is None:
+    if not allowed or asked is None:
         return render(request, "message.html", session, status_code=403, title="Refused",
                       message="Your role may not start this action.")
-    async with request.app.state.pool.acquire() as conn:
-        await approvals.record_request(conn, event)
-    await request.app.state.bus.publish(event)
-    return RedirectResponse(f"/approvals/{event.data.approval_id}", status_code=303)
+    approval_id = await request.app.state.desk.request(session.user, asked.action, summary=asked.summary,
+                                                       predicted_impact=asked.impact, ttl=EXPIRY)
+    return RedirectResponse(f"/approvals/{approval_id}", status_code=303)
 
 
 @router.post("/actions/rollback")
@@ -68,9 +66,9 @@ async def start_rollback(request: Request, session: Session = Depends(signed_in)
                          reason: str = Form(""), csrf_token: str = Form("")):
     """A rollback request; any approver but its requester may approve it."""
     ok = session.user.can_decide("approver") and bool(to_version.strip())
-    event = rollback_request(session.user.name, request.app.state.settings.model_name, to_version.strip(),
+    asked = rollback_request(session.user.name, request.app.state.settings.model_name, to_version.strip(),
                              reason.strip()[:500]) if ok else None
-    return await _start(request, session, csrf_token, event, ok)
+    return await _start(request, session, csrf_token, asked, ok)
 
 
 @router.post("/actions/delete-data")
@@ -78,6 +76,6 @@ async def start_delete(request: Request, session: Session = Depends(signed_in), 
                        before: str = Form(""), reason: str = Form(""), csrf_token: str = Form("")):
     """A deletion request: only an admin starts one, and a second admin must approve it."""
     ok = session.user.role == "admin" and bool(dataset.strip())
-    event = delete_request(session.user.name, request.app.state.settings.model_name, dataset.strip()[:200],
+    asked = delete_request(session.user.name, request.app.state.settings.model_name, dataset.strip()[:200],
                            before.strip()[:40], reason.strip()[:500]) if ok else None
-    return await _start(request, session, csrf_token, event, ok)
+    return await _start(request, session, csrf_token, asked, ok)

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
+from prometheus_client import Counter
 
-from infra import approvals
-from schemas.envelope import utcnow
-from ui import decisions, evidence, queries
+from ui import evidence, queries
 from ui.auth import Session, current
 from ui.csrf import token_ok
 from ui.pages import render, signed_in
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -44,11 +41,10 @@ async def history_page(request: Request, session: Session = Depends(signed_in)):
 @router.get("/approvals/{approval_id}")
 async def approval_page(request: Request, approval_id: str, session: Session = Depends(signed_in)):
     async with request.app.state.pool.acquire() as conn:
-        row = await approvals.get(conn, approval_id)
+        row = await queries.approval(conn, approval_id)
         if row is None:
             return render(request, "message.html", session, status_code=404, title="Not found",
                           message="No such approval request.")
-        row = queries.approval_row(row)
         diagnosis = await queries.diagnosis_for(conn, row)
         reports = await queries.drift_reports(conn, row["model"])
     items, action = row["evidence"], row["action"]
@@ -61,40 +57,31 @@ async def approval_page(request: Request, approval_id: str, session: Session = D
                   action_json=json.dumps(action, indent=2, sort_keys=True), can_decide=can_decide)
 
 
+# What each refusal means for the person's browser.
+HTTP_STATUS = {"self_approval": 403, "not_allowed": 403, "already_decided": 409, "expired": 409,
+               "action_changed": 409, "unknown_request": 404}
+ANONYMOUS = Counter("driftline_ui_refused_anonymous_total",
+                    "Decision attempts without a signed-in person or form token (counted, never written to the audit).",
+                    ["reason"])
+
+
 @router.post("/approvals/{approval_id}/decide")
 async def decide(request: Request, approval_id: str, decision: str = Form(""), comment: str = Form(""),
                  action_hash: str = Form(""), csrf_token: str = Form("")):
-    """Approve or reject: ApprovalDecided on success; ApprovalRefused (and 403/404/409) on any refusal."""
-    state = request.app.state
+    """Approve or reject through the approvals owner; a refusal answers 403/404/409 with the reason."""
     session = await current(request)
-    who = session.user.name if session else "anonymous"
-    async with state.pool.acquire() as conn:
-        if session is None or not token_ok(session, csrf_token) or decision not in ("approve", "reject"):
-            row = await approvals.get(conn, approval_id)
-            reason, detail, status = _early_refusal(session, decision)
-            await state.bus.publish(decisions.refused(row, approval_id, who, decision, reason, detail))
-            return _refusal_page(request, session, status, detail)
-        now = utcnow()
-        row, refusal = await approvals.decide(conn, approval_id, session.user, decision, action_hash, now,
-                                              comment=comment[:2000], via="web")
-    if refusal is not None:
-        await state.bus.publish(decisions.refused(row, approval_id, who, decision, refusal.reason, refusal.detail))
-        return _refusal_page(request, session, refusal.http_status, refusal.detail)
-    try:
-        await state.bus.publish(decisions.decided(row, session.user.name, decision, row["decision_comment"] or "", now))
-    except Exception as exc:  # saved but not announced: ui.announcer publishes it (same id) when the bus is back
-        log.warning("decision on %s saved, announcement failed: %s", approval_id, exc)
-        return render(request, "message.html", session, status_code=202, title="Saved",
-                      message="Your decision is saved; it will be announced as soon as the bus answers.")
-    return RedirectResponse(f"/incidents/{row['correlation_id']}", status_code=303)
-
-
-def _early_refusal(session: Session | None, decision: str) -> tuple[str, str, int]:
-    if session is None:
-        return "not_allowed", "not signed in", 403
+    if session is None or not token_ok(session, csrf_token):
+        reason = "not_signed_in" if session is None else "bad_csrf"
+        ANONYMOUS.labels(reason).inc()
+        detail = "not signed in" if session is None else "the form's CSRF token is missing or wrong"
+        return _refusal_page(request, session, 403, detail)
     if decision not in ("approve", "reject"):
-        return "not_allowed", f"unknown decision {decision[:40]!r}", 400
-    return "bad_csrf", "the form's CSRF token is missing or wrong", 403
+        return _refusal_page(request, session, 400, f"unknown decision {decision[:40]!r}; approve or reject")
+    verdict = await request.app.state.desk.decide(approval_id, session.user, decision, action_hash,
+                                                  comment=comment, via="web")
+    if verdict.refusal is not None:
+        return _refusal_page(request, session, HTTP_STATUS[verdict.refusal.reason], verdict.refusal.detail)
+    return RedirectResponse(f"/incidents/{verdict.row['correlation_id']}", status_code=303)
 
 
 def _refusal_page(request: Request, session: Session | None, status: int, detail: str):

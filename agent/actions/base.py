@@ -21,6 +21,7 @@ class ActionContext:
     scheduled: ActionScheduled
     attempt: int = 1  # > 1: an earlier attempt started and may have had its effect
     train: Callable[..., Any] | None = None  # trainer.api.train, injected so tests can swap it
+    promotion: Any = None  # the policy's PromotionRules: which hold-out decides a retrain's promotion
 
     @property
     def action(self) -> ActionSpec:
@@ -28,14 +29,11 @@ class ActionContext:
 
     def derived(self, cls: type[Event], data: Any, key: str = "") -> Event:
         """An event this action emits: id from the action id (a rerun re-emits the same id), incident's correlation."""
-        etype = cls.model_fields["type"].default
-        try:
-            event_id = derived_id(self.action.action_id, etype, key)
+        try:  # from the action id: a rerun of the action (another schedule of it) re-emits the same ids
+            event_id = derived_id(self.action.action_id, cls.type_name(), key)
         except ValueError:  # an action id that is not a UUID (started by hand): derive from the schedule instead
-            event_id = derived_id(self.scheduled.id, etype, f"{self.action.action_id}|{key}")
-        return cls(id=event_id, source="agent/executor",
-                   subject=self.scheduled.subject, correlation_id=self.scheduled.correlation_id,
-                   causation_id=self.scheduled.id, data=data)
+            event_id = derived_id(self.scheduled.id, cls.type_name(), f"{self.action.action_id}|{key}")
+        return self.scheduled.caused(cls, source="agent/executor", data=data, id=event_id)
 
 
 @dataclass

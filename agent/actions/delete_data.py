@@ -1,4 +1,5 @@
-"""delete_data: a person starts it and a second admin approves it; the agent never proposes or schedules it.
+"""delete_data: a person starts it and a second admin approves it; the agent never proposes or schedules it
+(the executor's authorisation checks both people before this runs).
 
 What can be deleted: production data on the bus (`predictions`: requests and predictions, `labels`: late true
 labels) up to an optional time, and stored `reports` files. The AUDIT stream is never deletable (the server
@@ -10,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from agent.actions.base import ActionContext, ActionResult
-from infra import approvals
 from infra.stream_reader import read_stream
 
 # dataset -> where it is stored: (stream, subject filter) pairs
@@ -19,19 +19,6 @@ STREAM_DATA = {
     "labels": (("PREDICTIONS", "driftline.feedback.>"),),
 }
 DATASETS = (*STREAM_DATA, "reports")
-
-
-async def _check_people(ctx: ActionContext) -> None:
-    """Refuse unless two different people stand behind it: an admin's request, another admin's approval."""
-    approval_id = ctx.scheduled.data.approval_id
-    async with ctx.pool.acquire() as conn:
-        row = await approvals.get(conn, approval_id) if approval_id else None
-    if row is None or row["status"] != "approved" or row["required_role"] != "admin":
-        raise PermissionError("delete_data runs only on an approved request that required an admin")
-    if row["requested_by"] == "agent":
-        raise PermissionError("delete_data is never started by the agent")
-    if row["decided_by"] == row["requested_by"] or row["decided_by"] != ctx.scheduled.data.approved_by:
-        raise PermissionError("delete_data needs a second person's approval")
 
 
 async def _first_seq_at(ctx: ActionContext, stream: str, subject: str, before: datetime) -> int | None:
@@ -58,7 +45,6 @@ async def _purge(ctx: ActionContext, stream: str, subject: str, before: datetime
 
 async def delete_data(ctx: ActionContext) -> ActionResult:
     """Purge production data (or report files) older than params.before; idempotent (a rerun finds less)."""
-    await _check_people(ctx)
     dataset = ctx.action.params.get("dataset")
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")

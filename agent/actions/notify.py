@@ -18,8 +18,10 @@ async def log_error(ctx: ActionContext) -> ActionResult:
 
 
 async def send_alert(ctx: ActionContext) -> ActionResult:
-    """Completion only: the notifier consumes driftline.action.completed for send_alert and sends the message."""
+    """A request to the notifier: it delivers the message on `params.channels` (by default the channels the
+    notify routes give the incident's severity) and records each delivery as its own outcome event."""
     a = ctx.action
-    message = a.params.get("message") or f"Driftline incident on {a.model}: {a.reason}"
-    return ActionResult(summary=f"alert for {a.model} handed to the notifier",
-                        result={"message": message, "channels": a.params.get("channels", ["default"])})
+    message = a.params.get("message") or f"Incident on {a.model}: {a.reason}"
+    channels = a.params.get("channels") or ["default"]
+    return ActionResult(summary=f"alert on {a.model} handed to the notifier for {', '.join(channels)}",
+                        result={"message": message, "channels": channels, "severity": a.severity or "medium"})

@@ -56,6 +56,11 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+def _attribute(doc: dict[str, Any], name: str, before_rename: str) -> Any:
+    """A CloudEvents attribute, or its name in events written before the lower-case rename."""
+    return doc.get(name, doc.get(before_rename))
+
+
 class Link(NamedTuple):
     """One row of the audit log, derived from the stream alone (a tuple: made once per event, cheaply)."""
 
@@ -84,8 +89,8 @@ def link(seq: int, subject: str, raw: bytes, prev_hash: str) -> Link:
         subject=subject,
         type=str(doc.get("type") or "invalid"),
         time=doc.get("time") if isinstance(doc.get("time"), str) else None,
-        correlation_id=str(doc.get("correlation_id") or ""),
-        causation_id=doc.get("causation_id") if isinstance(doc.get("causation_id"), str) else None,
+        correlation_id=str(_attribute(doc, "correlationid", "correlation_id") or ""),
+        causation_id=cause if isinstance(cause := _attribute(doc, "causationid", "causation_id"), str) else None,
         canonical=canonical,
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, canonical),

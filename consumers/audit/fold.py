@@ -11,11 +11,36 @@ from consumers.audit.story import tell
 
 LOG_COLUMNS = ("seq", "event_id", "subject", "type", "time", "correlation_id", "causation_id", "actor", "story",
                "outcome", "canonical", "prev_hash", "hash")
-# Periodic or bookkeeping events are not incidents.
-NOT_INCIDENTS = ("driftline.audit.", "driftline.monitoring.drift_report")
-STATUS = {"completed": "resolved", "failed": "failed", "escalated": "escalated", "rejected": "rejected",
-          "pending": "awaiting approval", "approved": "approved", "scheduled": "in progress", "running": "in progress",
-          "expired": "expired", "alert": "open"}
+OPENS = "driftline.alert.raised.v1"  # only an alert opens an incident; other chains (a training run) are not one
+REPAIRS = frozenset({"retrain_model", "deploy_model", "rollback_model", "change_config", "clear_cache"})
+
+
+def status_of(doc: dict) -> str | None:
+    """Where an incident stands after this event; None: the event does not move it (a notification, a report)."""
+    short = str(doc.get("type", "")).removeprefix("driftline.").rsplit(".v", 1)[0]
+    d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    kind = d.get("kind") or (d.get("action") or {}).get("kind")
+    if short == "alert.raised":
+        return "open"
+    if short == "approval.requested":
+        return "waiting for approval"
+    if short == "approval.decided":
+        return "approved" if d.get("decision") == "approve" else f"rejected by {d.get('decided_by', '?')}"
+    if short == "approval.expired":
+        return "expired"
+    if short in ("action.scheduled", "action.started") and kind in REPAIRS:
+        return "remediating"
+    if short == "action.completed" and kind in REPAIRS:
+        return "verifying"
+    if short == "action.failed" and kind in REPAIRS:
+        return "remediation failed"
+    if short == "action.verified":
+        if not d.get("passed"):
+            return "verification failed"
+        return "resolved: condition cleared" if d.get("kind") == "condition_cleared" else "resolved by verification"
+    if short == "action.escalated":
+        return "escalated to a person"
+    return None
 
 
 def _time(value: str | None) -> datetime | None:
@@ -34,20 +59,20 @@ def log_record(link: Link) -> tuple:
 
 
 def incident_updates(links: list[Link]) -> list[tuple]:
-    """Per correlation id in these links: (id, model, title, first, last, start, last_at, count, status or None)."""
+    """Per correlation id in these links: (id, model, title, first, last, start, last_at, count, status or None,
+    opened here). An alert opens an incident; later events of its chain only move it."""
     folded: dict[str, list] = {}
     for link in links:
-        if not link.correlation_id or link.type.startswith(NOT_INCIDENTS) or link.type == "invalid":
+        if not link.correlation_id or link.type == "invalid":
             continue
         doc = link.doc
-        data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-        line = tell(doc)
-        at = _time(link.time)
-        status = STATUS.get(line.outcome)
+        status, at = status_of(doc), _time(link.time)
         row = folded.get(link.correlation_id)
         if row is None:
+            data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
             model = str(data.get("model") or doc.get("subject") or "")
-            folded[link.correlation_id] = [link.correlation_id, model, line.what, link.seq, link.seq, at, at, 1, status]
+            folded[link.correlation_id] = [link.correlation_id, model, tell(doc).what, link.seq, link.seq, at, at, 1,
+                                           status, link.type == OPENS]
             continue
         row[4], row[6], row[7] = link.seq, at, row[7] + 1
         row[8] = status or row[8]
@@ -61,7 +86,9 @@ async def write(conn: asyncpg.Connection, links: list[Link], schema: str = "publ
     await conn.copy_records_to_table("audit_log", schema_name=schema, columns=LOG_COLUMNS,
                                      records=[log_record(link) for link in links])
     updates = incident_updates(links)
-    if updates:
+    opened = [u[:9] for u in updates if u[9]]
+    moved = [(u[0], u[4], u[6], u[7], u[8]) for u in updates if not u[9]]
+    if opened:
         await conn.executemany(
             f"""INSERT INTO {schema}.audit_incidents AS i (correlation_id, model, title, first_seq, last_seq,
                     started_at, last_at, events, status)
@@ -70,7 +97,13 @@ async def write(conn: asyncpg.Connection, links: list[Link], schema: str = "publ
                     model = CASE WHEN i.model = '' THEN EXCLUDED.model ELSE i.model END,
                     last_seq = EXCLUDED.last_seq, last_at = EXCLUDED.last_at, events = i.events + EXCLUDED.events,
                     status = COALESCE($9, i.status)""",
-            updates,
+            opened,
+        )
+    if moved:  # chains that are no incident (nothing opened them) change nothing
+        await conn.executemany(
+            f"""UPDATE {schema}.audit_incidents SET last_seq = $2, last_at = $3, events = events + $4,
+                    status = COALESCE($5, status) WHERE correlation_id = $1""",
+            moved,
         )
 
 

@@ -59,7 +59,7 @@ def checkpoint_for(lk: Link, every: int) -> AuditCheckpoint | None:
         cause = str(uuid.UUID(lk.event_id))
     except ValueError:
         cause = _NO_CAUSE
-    etype = AuditCheckpoint.model_fields["type"].default
+    etype = AuditCheckpoint.type_name()
     return AuditCheckpoint(id=derived_id(cause, etype, f"{lk.seq}:{lk.hash}"), source=SOURCE, subject="audit",
                            data=Checkpoint(last_sequence=lk.seq, head_hash=lk.hash, events=lk.seq))
 
@@ -88,7 +88,7 @@ class Projector:
                 return
             seen = await conn.fetchval(
                 "SELECT 1 FROM audit_log WHERE type = $1 AND seq > $2 AND (canonical::jsonb #>> '{data,last_sequence}')::bigint = $2",
-                AuditCheckpoint.model_fields["type"].default, due)
+                AuditCheckpoint.type_name(), due)
             row = await conn.fetchrow("SELECT * FROM audit_log WHERE seq = $1", due)
         if not seen and row:
             lk = Link(row["seq"], row["event_id"], row["subject"], row["type"], None, row["correlation_id"],

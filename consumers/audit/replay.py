@@ -34,7 +34,7 @@ def chapter(seq: int, raw: bytes) -> Chapter:
     doc = parse_document(raw)
     line = tell(doc)
     short = str(doc.get("type", "invalid")).removeprefix("driftline.").rsplit(".v", 1)[0]
-    return Chapter(seq, str(doc.get("time", "")), short, str(doc.get("correlation_id", "")), str(line.actor),
+    return Chapter(seq, str(doc.get("time", "")), short, str(doc.get("correlationid", doc.get("correlation_id", ""))), str(line.actor),
                    line.what, str(line.why), line.outcome)
 
 

@@ -53,19 +53,27 @@ def tell(doc: dict[str, Any]) -> StoryLine:
     if short == "alert.raised":
         return StoryLine(source, f"raised {d.get('kind', '?')} alert on {d.get('model', '?')}",
                          d.get("summary") or f"{d.get('statistic')}={d.get('value')} > {d.get('threshold')}", "alert")
+    if short == "action.verified":
+        verdict = "verified" if d.get("passed") else "verification failed"
+        return StoryLine(source, f"{verdict}: {d.get('kind', '?')} on {d.get('model', '?')}", d.get("summary", ""),
+                         verdict)
     if short == "alert.cleared":
         return StoryLine(source, f"cleared {d.get('kind', '?')} alert", d.get("summary", ""), "cleared")
     if short == "diagnosis.made":
-        return StoryLine(source, f"diagnosed {d.get('issue', '?')} ({d.get('severity', '?')})",
-                         d.get("reasoning", ""), "proposed " + ", ".join(
+        revision = f", revision {d['revision']}" if (d.get("revision") or 1) > 1 else ""
+        return StoryLine(source, f"diagnosed {d.get('issue', '?')} ({d.get('severity', '?')}{revision})",
+                         d.get("headline") or d.get("reasoning", ""), "proposed " + ", ".join(
                              p.get("kind", "?") for p in d.get("proposed_actions") or []))
     if short == "model.trained":
         return StoryLine(source, f"trained {d.get('model', '?')} v{d.get('version', '?')} ({d.get('best_family')})",
                          f"trigger: {d.get('trigger', '')}", "challenger")
     if short == "model.promoted":
-        done = "promoted" if d.get("promoted", True) else "kept champion, declined"
-        return StoryLine(source, f"{done} v{d.get('version', '?')}", d.get("reason", ""),
-                         "champion" if d.get("promoted", True) else "declined")
+        if d.get("promoted", True):
+            return StoryLine(source, f"promoted v{d.get('version', '?')} to champion", d.get("reason", ""), "champion")
+        challenger = d.get("challenger_version") or "the challenger"
+        challenger = f"v{challenger}" if str(challenger).isdigit() else challenger
+        return StoryLine(source, f"declined {challenger}, v{d.get('version', '?')} stays champion", d.get("reason", ""),
+                         "declined")
     if short == "model.rolled_back":
         return StoryLine(source, f"rolled back v{d.get('from_version')} -> v{d.get('to_version')}",
                          d.get("reason", ""), "champion")

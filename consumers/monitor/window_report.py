@@ -111,11 +111,11 @@ def _limit(monitor: DriftMonitor, kind: str) -> float:
 def _alert_id(cause: Event, fingerprint: str) -> str:
     from schemas.envelope import derived_id
 
-    return derived_id(cause.id, AlertRaised.model_fields["type"].default, f"alert:{fingerprint}")
+    return derived_id(cause.id, AlertRaised.type_name(), f"alert:{fingerprint}")
 
 
 def _raised(cause: Event, fingerprint: str, data: Alert) -> AlertRaised:
     """An alert opens an incident, so it starts its own chain: its correlation id is its own id (the event
     that closed the window stays its causation)."""
-    alert = cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data)
-    return alert.model_copy(update={"correlation_id": alert.id})
+    return cause.caused(AlertRaised, source=SOURCE, subject=data.model, key=f"alert:{fingerprint}", data=data,
+                        correlation_id=_alert_id(cause, fingerprint))

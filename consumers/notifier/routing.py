@@ -12,8 +12,7 @@ from schemas.monitoring import AlertRaised
 
 SEVERITIES = ("low", "medium", "high", "critical")
 CHANNELS = ("email", "slack")
-# Outcomes of our own deliveries are audit records, not news: routing them would notify about notifying.
-OWN_KINDS = frozenset({"send_alert"})
+NOTIFIER = "consumers/notifier"  # the source of our own delivery outcomes: records, not news (no notice of a notice)
 
 GROUPS: dict[type[Event], str] = {
     AlertRaised: "alert",
@@ -43,9 +42,17 @@ class Notification:
     channels: tuple[str, ...] = ()
 
 
+def agent_alert(event: Event) -> bool:
+    """The agent's send_alert action: a message it asks the notifier to deliver (not our own delivery record)."""
+    return isinstance(event, ActionCompleted) and event.data.kind == "send_alert" and event.source != NOTIFIER
+
+
 def severity_of(event: Event) -> str:
     """The event's severity: stated where the event carries one, else by what kind of news it is."""
     data = event.data
+    if agent_alert(event):
+        stated = str(data.result.get("severity", "medium"))
+        return stated if stated in SEVERITIES else "medium"
     if isinstance(event, ActionEscalated):
         return data.severity
     if isinstance(event, AlertRaised):
@@ -73,13 +80,15 @@ def report_for(event: Event) -> tuple[str, str] | None:
 
 def route(event: Event, routes: dict[str, list[str]], groups: list[str], ui_url: str) -> Notification | None:
     """Event -> Notification with its channels, or None when nobody is to be told."""
-    group = GROUPS.get(type(event))
+    if isinstance(event, ActionCompleted | ActionFailed) and event.source == NOTIFIER:
+        return None
+    group = "incident" if agent_alert(event) else GROUPS.get(type(event))
     if group is None or group not in groups:
         return None
-    if isinstance(event, ActionCompleted | ActionFailed) and event.data.kind in OWN_KINDS:
-        return None
     severity = severity_of(event)
-    channels = tuple(c for c in routes.get(severity, []) if c in CHANNELS)
+    asked = [str(c) for c in event.data.result.get("channels", ["default"])] if agent_alert(event) else ["default"]
+    by_severity = routes.get(severity, [])
+    channels = tuple(c for c in (by_severity if "default" in asked else asked) if c in CHANNELS)
     if not channels:
         return None
     title, summary, facts = describe(event)
@@ -119,6 +128,9 @@ def describe(event: Event) -> tuple[str, str, list[tuple[str, str]]]:
         return (f"{d.model} v{d.version} {verb}", d.reason,
                 [("Previous", d.previous_version or "-"), ("Metric", d.metric),
                  ("Challenger", _metrics(d.challenger_metrics)), ("Champion", _metrics(d.champion_metrics))])
+    if agent_alert(event):
+        return (f"Incident on {d.model} ({severity_of(event)})", str(d.result.get("message") or d.summary),
+                [("Model", d.model), ("Severity", severity_of(event))])
     if isinstance(event, ActionCompleted):
         return (f"Action completed: {d.kind} on {d.model}", d.summary or f"{d.kind} completed.",
                 [("Before", _metrics(d.metrics_before)), ("After", _metrics(d.metrics_after))])

@@ -9,8 +9,11 @@ from datetime import timedelta
 import pytest
 import uvicorn
 
+from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from consumers.audit.projector import Projector
 from infra.db import connect_pool
+from infra.outbox import OutboxRelay
 from infra.processes import free_port
 from infra.stream_reader import read_stream
 from infra.users import add_user
@@ -23,14 +26,13 @@ from schemas import (
     PredictionMade,
     parse_event,
 )
-from schemas.action import ActionCompleted, ActionScheduled, ActionStarted
+from schemas.action import ActionCompleted, ActionScheduled, ActionStarted, ActionVerified
 from schemas.envelope import utcnow
 from schemas.monitoring import AlertRaised
 from tests.integration.ui_helpers import pend, request_event
 from ui.app import create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-pytest.importorskip("playwright")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
@@ -58,20 +60,21 @@ async def served(settings, bus, database_url):
     pool = await connect_pool(database_url, max_size=6)
     async with pool.acquire() as conn:
         await add_user(conn, "ada", "approver", password="ada-secret-1")
-    app = create_app(settings, bus, pool)
+    app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
     projecting = asyncio.create_task(Projector(bus, pool, checkpoint_every=0, max_wait=0.1).run(stop))
+    relaying = asyncio.create_task(OutboxRelay(bus, pool).run(stop))  # the agent's relay announces decisions
     while not server.started:
         await asyncio.sleep(0.05)
     yield f"http://127.0.0.1:{port}", pool
     app.state.stopping.set()
     server.should_exit = True
     stop.set()
-    await asyncio.gather(serving, projecting)
+    await asyncio.gather(serving, projecting, relaying)
     await pool.close()
 
 
@@ -138,7 +141,7 @@ async def test_sign_in_approve_and_see_the_action_complete(served, bus, settings
                 await asyncio.sleep(0.25)
                 await page.reload()
             await expect(done).to_contain_text("completed retrain_model")
-            await expect(page.locator("#incident-status")).to_have_text("resolved")
+            await expect(page.locator("#incident-status")).to_have_text("resolved by verification")
             await expect(page.locator("#timeline")).to_contain_text("approved request ap-e2e via web")
             await page.screenshot(path=str(artifacts_dir / "approval-3-timeline.png"), full_page=True)
             await expect(page.locator("#pending-count")).to_have_text("0")
@@ -187,4 +190,7 @@ def executor_events(decided: ApprovalDecided, request) -> list:
     completed = started.caused(ActionCompleted, source="agent/executor", data=dict(
         action_id=action.action_id, kind=action.kind, model=action.model, summary="trained v2; f1 0.95",
         result={"version": "2"}))
-    return [scheduled, started, completed]
+    verified = completed.caused(ActionVerified, source="agent/diagnoser", data=dict(
+        incident_id=decided.correlation_id, model=action.model, action_id=action.action_id, kind=action.kind,
+        passed=True, basis="labels", rows=200, rule="F1 within 0.02 of before", summary="version 2 recovered"))
+    return [scheduled, started, completed, verified]

@@ -59,10 +59,11 @@ def loop_env(tmp_path: Path, settings: Settings) -> dict[str, str]:
     return env
 
 
-async def driftline(env, *args: str, timeout: float = 300) -> str:
+async def driftline(env, *args: str, timeout: float = 300, stdin: str | None = None) -> str:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "driftline", *args, cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(None if stdin is None else (stdin + "\n").encode()), timeout)
     assert proc.returncode == 0, f"driftline {' '.join(args)} failed:\n{out.decode()}"
     return out.decode()
 
@@ -109,7 +110,7 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
     request.addfinalizer(lambda: stop_all(procs))  # also when the test is cut short by its timeout
     watch = await Watch().start(bus)
     try:
-        await driftline(env, "users", "add", "bob", "--role", "approver")
+        await driftline(env, "users", "add", "bob", "--role", "approver", "--password-stdin", stdin="bob-secret-12")
         await driftline(env, "simulate", "--rows", "1600", "--rate", "400", "--drift-at", "400",
                         # a shift the monitor sees and the data contract still accepts for retraining
                         "--shift", "mean_radius=1", "--shift", "worst_radius=1", "--shift", "mean_texture=1",
@@ -118,8 +119,8 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
         [asked, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
                                          timeout=300)
         incident = asked.correlation_id
-        out = await driftline(env, "approvals", "approve", asked.data.approval_id, "--as", "bob",
-                              "--comment", "retrain on the new data")
+        out = await driftline(env, "approvals", "approve", asked.data.approval_id, "--as", "bob", "--password-stdin",
+                              "--comment", "retrain on the new data", stdin="bob-secret-12")
         assert "approved by bob" in out
         [done] = await watch.wait(ActionCompleted, lambda e: e.correlation_id == incident
                                   and e.data.kind == "retrain_model", timeout=600)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from agent.actions import ACTIONS
 from agent.actions.config import change_config
+from agent.approvals.keys import decision_verifier
 from agent.executor import Executor
+from agent.policy import load_policy
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
@@ -32,14 +34,15 @@ async def main(url: str, dsn: str, data_dir: str, linger: str) -> None:
         return result
 
     settings = Settings(data_dir=Path(data_dir), nats_url=url, database_url=dsn)
-    executor = Executor(bus, pool, settings, actions={**ACTIONS, "change_config": slow_change_config},
+    executor = Executor(bus, pool, settings, load_policy(), decision_verifier(settings),
+                        actions={**ACTIONS, "change_config": slow_change_config},
                         heartbeat_s=0.5)
     spec = ConsumerSpec("agent-executor", "AUDIT", (ActionScheduled.topic,), batch=1, max_wait=0.2, ack_wait=2.0,
                         backoff=(0.2,))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     print("ready", flush=True)
-    await ConsumerRunner(bus, spec, executor).run(stop)
+    await ConsumerRunner(bus, spec, executor.routes).run(stop)
     await pool.close()
     await bus.close()
 

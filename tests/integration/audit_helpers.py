@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from agent.approvals import rules as approvals
 from consumers.audit import fold
 from consumers.audit.projector import Projector
-from infra import approvals
 from schemas import AlertRaised, ApprovalDecided, ApprovalRequested
 from schemas.action import ActionCompleted, ActionScheduled, ActionSpec
 from schemas.envelope import utcnow

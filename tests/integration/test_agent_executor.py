@@ -15,7 +15,9 @@ from agent.actions import ActionContext
 from agent.actions.cache import model_cache_dir
 from agent.actions.registry import rollback_model
 from agent.actions.retrain import retrain_model
+from agent.approvals.keys import decision_verifier
 from agent.executor import Executor
+from agent.policy import load_policy
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
 from infra.models import CHAMPION, champion_version, configure_mlflow
@@ -30,10 +32,11 @@ from schemas import (
     ModelRolledBack,
     PredictionMade,
 )
-from tests.integration.agent_helpers import FakeTrainer, Watch
+from tests.integration.agent_helpers import FakeTrainer, Watch, approved_schedule
 from tests.model_fixtures import breast_cancer_frame, register_simple_model
 
 pytestmark = pytest.mark.integration
+POLICY = load_policy()
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -52,6 +55,11 @@ async def pool(database_url):
     await p.close()
 
 
+def executor(bus, pool, settings, **options) -> Executor:
+    """The executor as the agent runs it: the shipped policy, the approvals owner's public key."""
+    return Executor(bus, pool, settings, POLICY, decision_verifier(settings), **options)
+
+
 @pytest.fixture
 async def watch(bus):
     w = await Watch().start(bus)
@@ -59,10 +67,10 @@ async def watch(bus):
     await w.stop()
 
 
-async def run_executor(bus, executor, until, timeout=30):
+async def run_executor(bus, handler, until, timeout=30):
     spec = ConsumerSpec("agent-executor", "AUDIT", (ActionScheduled.topic,), batch=1, max_wait=0.1)
     stop = asyncio.Event()
-    task = asyncio.create_task(ConsumerRunner(bus, spec, executor).run(stop))
+    task = asyncio.create_task(ConsumerRunner(bus, spec, handler).run(stop))
     try:
         async with asyncio.timeout(timeout):
             while not until():
@@ -73,14 +81,15 @@ async def run_executor(bus, executor, until, timeout=30):
 
 
 async def test_duplicated_schedule_executes_once(bus, pool, settings, watch):
-    one = scheduled("change_config", {"config": {"psi_threshold": 0.3}})
-    again = scheduled("change_config", {"config": {"psi_threshold": 0.3}})  # same action, another event id
+    one = await approved_schedule(pool, settings, "change_config", {"config": {"psi_threshold": 0.3}},
+                                  action_id="act-1")
+    again = one.model_copy(update={"id": "01a00000-0000-7000-8000-0000000000aa"})  # same action, another event id
     await bus.publish_many([one, again, one])
-    executor = Executor(bus, pool, settings)
+    running = executor(bus, pool, settings)
     handled = []
 
     async def counting(batch):
-        await executor(batch)
+        await running.routes(batch)
         handled.extend(item.event.id for item in batch)
 
     await run_executor(bus, counting, lambda: len(handled) == 2)
@@ -104,7 +113,8 @@ async def test_executor_killed_mid_action_has_the_effect_once(bus, pool, setting
         return proc
 
     proc = start("60")
-    await bus.publish(scheduled("change_config", {"config": {"window": 500}}, action_id="act-crash"))
+    await bus.publish(await approved_schedule(pool, settings, "change_config", {"config": {"window": 500}},
+                                              action_id="act-crash"))
     assert await asyncio.to_thread(proc.stdout.readline) == "effect\n"  # applied, not yet recorded as completed
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -123,20 +133,47 @@ async def test_executor_killed_mid_action_has_the_effect_once(bus, pool, setting
     assert done.data.result["reused"] is True and "already applied" in done.data.summary
 
 
-async def test_actions_that_need_a_person_are_not_run_on_the_policys_say(bus, pool, settings, watch):
-    await bus.publish_many([scheduled("rollback_model", {}, action_id="a1", tier="one_approver"),
-                            scheduled("delete_data", {}, action_id="a2", tier="human_only", approved_by="root",
-                                      approval_id="x")])
-    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionFailed)) == 2)
-    reasons = sorted(e.data.error for e in watch.of(ActionFailed))
-    assert "runs only on an approved request that required an admin" in reasons[0]
-    assert "needs a person's approval" in reasons[1]
+async def test_the_executor_trusts_no_schedule_its_own_stores_do_not_back(bus, pool, settings, watch):
+    genuine = await approved_schedule(pool, settings, "change_config", {"config": {"window": 500}}, action_id="g1")
+    forged_row = await approved_schedule(pool, settings, "change_config", {"config": {"window": 600}},
+                                         action_id="g2")
+    await pool.execute("UPDATE approvals SET decision_signature = NULL WHERE approval_id = $1",
+                       forged_row.data.approval_id)  # as if written straight into the table
+    other_params = genuine.model_copy(update={"id": "01a00000-0000-7000-8000-0000000000b1", "data": genuine.data.model_copy(
+        update={"action": genuine.data.action.model_copy(update={"action_id": "g3", "params": {"config": {"window": 1}}})})})
+    attempts = [
+        ("no approval named", scheduled("rollback_model", {}, action_id="a1", tier="one_approver")),
+        ("an approval nobody made", scheduled("delete_data", {}, action_id="a2", tier="human_only",
+                                              approved_by="root", approval_id="x")),
+        ("a tier the policy does not give", scheduled("retrain_model", {}, action_id="a3", tier="automatic")),
+        ("automatic, parameters the policy never proposes", scheduled(
+            "scale_service", {"service": "worker", "replicas": 0}, action_id="a4")),
+        ("a decision row without the owner's signature", forged_row),
+        ("a replayed approval with other parameters", other_params),
+        ("someone else named as approver", genuine.model_copy(update={
+            "id": "01a00000-0000-7000-8000-0000000000b2", "data": genuine.data.model_copy(update={"approved_by": "eve"})})),
+    ]
+    await bus.publish_many([event for _, event in attempts] + [genuine])
+    await run_executor(bus, executor(bus, pool, settings).routes,
+                       lambda: len(watch.of(ActionFailed)) == len(attempts) and watch.of(ActionCompleted))
+    errors = {e.data.action_id: e.data.error for e in watch.of(ActionFailed)}
+    expected = {"a1": "needs a person's approval and the schedule names none", "a2": "no approval x",
+                "a3": "retrain_model is one_approver in the policy", "a4": "the policy proposes no automatic scale_service",
+                "g2": "carries no valid signature", "g3": "is for another action", "g1": "decided by bob, not eve"}
+    for action_id, words in expected.items():
+        assert words in errors[action_id], (action_id, errors.get(action_id))
+    [done] = watch.of(ActionCompleted)
+    # the genuine one ran once, although a forged schedule naming its action id came first: a refusal uses nothing up
+    assert done.data.action_id == "g1"
+    assert await pool.fetchval("SELECT count(*) FROM agent_config_versions") == 1
 
 
 async def test_delete_data_needs_two_admins_and_purges_only_older_production_data(bus, pool, settings, watch):
     from datetime import timedelta
 
-    from infra import approvals
+    from agent.approvals import book
+    from agent.approvals import rules as approvals
+    from agent.approvals.keys import decision_signer
     from infra.users import add_user, get_user
     from schemas import ApprovalRequested, PredictionRequested
     from schemas.action import ActionSpec
@@ -163,16 +200,16 @@ async def test_delete_data_needs_two_admins_and_purges_only_older_production_dat
     async with pool.acquire() as conn:
         await add_user(conn, "ann", "admin")
         await add_user(conn, "ben", "admin")
-        await approvals.record_request(conn, request)
-        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ann"), "approve",
-                                            request.data.action_hash, utcnow())
-        assert refusal.reason == "self_approval"  # the one who asked cannot be the second admin
-        _, refusal = await approvals.decide(conn, "ap-del", await get_user(conn, "ben"), "approve",
-                                            request.data.action_hash, utcnow())
-        assert refusal is None
-    await bus.publish(scheduled("delete_data", action.params, action_id="del-1", tier="human_only",
-                                approved_by="ben", approval_id="ap-del"))
-    await run_executor(bus, Executor(bus, pool, settings), lambda: watch.of(ActionCompleted))
+        await book.record_request(conn, request)
+        refused = await book.decide(conn, "ap-del", await get_user(conn, "ann"), "approve", request.data.action_hash,
+                                    utcnow(), signer=decision_signer(settings))
+        assert refused.refusal.reason == "self_approval"  # the one who asked cannot be the second admin
+        assert (await book.decide(conn, "ap-del", await get_user(conn, "ben"), "approve", request.data.action_hash,
+                                  utcnow(), signer=decision_signer(settings))).refusal is None
+    async with pool.acquire() as conn:
+        raw = await conn.fetchval("SELECT payload FROM outbox WHERE type = 'driftline.action.scheduled.v1'")
+    await bus.publish(ActionScheduled.model_validate_json(bytes(raw)))  # as the relay publishes it
+    await run_executor(bus, executor(bus, pool, settings).routes, lambda: watch.of(ActionCompleted))
     [done] = watch.of(ActionCompleted)
     assert done.data.metrics_before == {"messages": 11} and done.data.metrics_after == {"messages": 4}
     left = [m async for m in read_stream(bus.js, "REQUESTS")]
@@ -194,10 +231,10 @@ async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, po
                             data=dict(request_id=f"r{i}", label=int(frame["target"].iloc[i]))) for i in range(20)]
     await bus.publish_many(events + labels)
     trainer = FakeTrainer()
-    action = scheduled("retrain_model", {"include_production_labels": True}, action_id="act-retrain",
-                       tier="one_approver", approved_by="bob", approval_id="ap-1")
+    action = await approved_schedule(pool, settings, "retrain_model", {"include_production_labels": True},
+                                     action_id="act-retrain")
     await bus.publish(action)
-    await run_executor(bus, Executor(bus, pool, settings, train=trainer), lambda: watch.of(ActionCompleted))
+    await run_executor(bus, executor(bus, pool, settings, train=trainer).routes, lambda: watch.of(ActionCompleted))
     [call] = trainer.calls
     assert call["trigger"] == "act-retrain" and call["target"] == "target" and call["cause"].id == action.id
     extra = call["extra_rows"]
@@ -248,8 +285,9 @@ async def test_scale_and_clear_cache(bus, pool, settings, watch):
     (cache / "v1").mkdir(parents=True)
     (cache / "v1" / "model.pkl").write_bytes(b"x" * 100)
     await bus.publish_many([scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s1"),
-                            scheduled("clear_cache", {}, action_id="c1")])
-    await run_executor(bus, Executor(bus, pool, settings), lambda: len(watch.of(ActionCompleted)) == 2)
+                            await approved_schedule(pool, settings, "clear_cache", {}, action_id="c1",
+                                                    tier="automatic")])
+    await run_executor(bus, executor(bus, pool, settings).routes, lambda: len(watch.of(ActionCompleted)) == 2)
     done = {e.data.kind: e.data for e in watch.of(ActionCompleted)}
     assert await pool.fetchval("SELECT replicas FROM service_scale WHERE service = 'worker'") == 3
     assert done["scale_service"].metrics_after == {"replicas": 3}

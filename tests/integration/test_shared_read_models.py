@@ -6,8 +6,12 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from infra import approvals
+from agent.approvals import book
+from agent.approvals import rules as approvals
+from agent.approvals.read import pending
+from infra.keys import Signer
 from infra.stream_reader import read_stream
 from infra.users import add_user, authenticate, get_user
 from schemas import AlertRaised, ApprovalRequested, PredictionRequested
@@ -15,6 +19,7 @@ from schemas.action import ActionSpec
 from schemas.envelope import utcnow
 
 pytestmark = pytest.mark.integration
+SIGNER = Signer(Ed25519PrivateKey.generate())
 
 
 def alert(i: int) -> AlertRaised:
@@ -48,7 +53,7 @@ def request_event(requested_by="agent", minutes=30, tier="one_approver") -> Appr
         summary="retrain", expires_at=utcnow() + timedelta(minutes=minutes)))
 
 
-async def test_users_and_decision_rules(database_url):
+async def test_users_and_the_approvals_owner_writing_rows_with_their_announcements(database_url):
     conn = await asyncpg.connect(database_url)
     try:
         one_time = await add_user(conn, "ada", "approver")
@@ -61,36 +66,41 @@ async def test_users_and_decision_rules(database_url):
         ada, vic = await get_user(conn, "ada"), await get_user(conn, "vic")
 
         event = request_event(requested_by="ada")
-        assert await approvals.record_request(conn, event)
-        assert not await approvals.record_request(conn, event)  # idempotent
+        assert await book.record_request(conn, event)
+        assert not await book.record_request(conn, event)  # idempotent
         h = event.data.action_hash
         now = utcnow()
-        _, refusal = await approvals.decide(conn, "ap1", vic, "approve", h, now)
-        assert refusal.reason == "not_allowed" and refusal.http_status == 403
-        _, refusal = await approvals.decide(conn, "ap1", ada, "approve", h, now)
-        assert refusal.reason == "self_approval"
+        assert (await book.decide(conn, "ap1", vic, "approve", h, now, signer=SIGNER)).refusal.reason == "not_allowed"
+        assert (await book.decide(conn, "ap1", ada, "approve", h, now, signer=SIGNER)).refusal.reason == "self_approval"
+        assert (await book.decide(conn, "ap1", None, "approve", h, now, signer=SIGNER)).refusal.reason == "not_allowed"
         await add_user(conn, "bob", "approver")
         bob = await get_user(conn, "bob")
-        _, refusal = await approvals.decide(conn, "ap1", bob, "approve", "0" * 64, now)
-        assert refusal.reason == "action_changed"
-        _, refusal = await approvals.decide(conn, "ap1", bob, "approve", h, now + timedelta(hours=1))
-        assert refusal.reason == "expired"
-        row, refusal = await approvals.decide(conn, "ap1", bob, "approve", h, now, comment="ok")
-        assert refusal is None and row["status"] == "approved" and row["decided_by"] == "bob"
-        _, refusal = await approvals.decide(conn, "ap1", bob, "reject", h, now)
-        assert refusal.reason == "already_decided" and refusal.http_status == 409
-        assert await approvals.pending(conn) == []
+        assert (await book.decide(conn, "ap1", bob, "approve", "0" * 64, now, signer=SIGNER)).refusal.reason == "action_changed"
+        late = await book.decide(conn, "ap1", bob, "approve", h, now + timedelta(hours=1), signer=SIGNER)
+        assert late.refusal.reason == "expired"
+        done = await book.decide(conn, "ap1", bob, "approve", h, now, signer=SIGNER, comment="ok", via="cli")
+        assert done.refusal is None and done.row["status"] == "approved" and done.row["decided_by"] == "bob"
+        assert (await book.decide(conn, "ap1", bob, "reject", h, now, signer=SIGNER)).refusal.reason == "already_decided"
+        assert await pending(conn) == []
+        types = [r["type"] for r in await conn.fetch("SELECT type FROM outbox ORDER BY id")]
     finally:
         await conn.close()
+    # The request, one refusal per signed-in attempt (the anonymous one is not written), the decision and
+    # what it sets off, in the order they happened.
+    assert types == ["driftline.approval.requested.v1"] + ["driftline.approval.refused.v1"] * 4 + [
+        "driftline.approval.decided.v1", "driftline.action.scheduled.v1", "driftline.approval.refused.v1"]
 
 
-async def test_pending_requests_expire(database_url):
+async def test_pending_requests_expire_and_are_escalated(database_url):
     conn = await asyncpg.connect(database_url)
     try:
-        await approvals.record_request(conn, request_event(minutes=1))
-        assert len(await approvals.pending(conn)) == 1
-        assert await approvals.expire_due(conn, utcnow()) == []
-        expired = await approvals.expire_due(conn, utcnow() + timedelta(minutes=2))
+        await book.record_request(conn, request_event(minutes=1))
+        assert len(await pending(conn)) == 1
+        assert await book.expire_due(conn, utcnow()) == []
+        expired = await book.expire_due(conn, utcnow() + timedelta(minutes=2))
         assert [r["approval_id"] for r in expired] == ["ap1"] and expired[0]["status"] == "expired"
+        types = [r["type"] for r in await conn.fetch("SELECT type FROM outbox ORDER BY id")]
     finally:
         await conn.close()
+    assert types == ["driftline.approval.requested.v1", "driftline.approval.expired.v1",
+                     "driftline.action.escalated.v1"]

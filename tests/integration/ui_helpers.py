@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import httpx
 
-from infra import approvals
+from agent.approvals import book
+from agent.approvals import rules as approvals
+from infra.outbox import OutboxRelay
 from schemas import ApprovalRequested
 from schemas.action import ActionSpec
 from schemas.envelope import utcnow
@@ -39,7 +41,16 @@ def request_event(approval_id: str = "ap-1", requested_by: str = "agent", model:
 
 
 async def pend(bus, pool, event: ApprovalRequested) -> None:
-    """What the approval gate does: record the request, then publish it."""
+    """What the approval gate does: record the request with its announcement; then the relay publishes it."""
     async with pool.acquire() as conn:
-        await approvals.record_request(conn, event)
-    await bus.publish(event)
+        await book.record_request(conn, event)
+    await flush_outbox(bus, pool)
+
+
+async def flush_outbox(bus, pool) -> int:
+    """Publish everything the outbox holds, as the agent's relay does; returns how many events."""
+    relay, sent = OutboxRelay(bus, pool), 0
+    async with pool.acquire() as conn:
+        while n := await relay.publish_pending(conn):
+            sent += n
+    return sent

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from agent.executor import describe_error, refusal
+from agent.authorisation import refusal
+from agent.executor import describe_error
+from agent.policy import load_policy
 from schemas import ActionScheduled
 from schemas.data import CheckFailure
 
+POLICY = load_policy()
 
-def scheduled(kind, tier, approved_by="policy", approval_id=None) -> ActionScheduled:
+
+def scheduled(kind, tier, params=None, approved_by="policy", approval_id=None) -> ActionScheduled:
     return ActionScheduled(source="agent/gate", subject="m", data=dict(
-        action=dict(action_id="a", kind=kind, model="m", tier=tier), approved_by=approved_by,
+        action=dict(action_id="a", kind=kind, model="m", tier=tier, params=params or {}), approved_by=approved_by,
         approval_id=approval_id))
 
 
-def test_only_what_the_tier_allows_is_run():
-    assert refusal(scheduled("log_error", "automatic")) is None
-    assert refusal(scheduled("retrain_model", "one_approver", "bob", "ap-1")) is None
-    assert "needs a person's approval" in refusal(scheduled("retrain_model", "one_approver"))
-    assert "human only" in refusal(scheduled("delete_data", "human_only"))  # never on the policy's say
-    assert "human only" in refusal(scheduled("delete_data", "human_only", "agent", "ap-2"))
-    # A person's approval passes this rule; the action itself then checks two different admins stand behind it.
-    assert refusal(scheduled("delete_data", "human_only", "root", "ap-2")) is None
+async def test_automatic_actions_run_only_as_the_policy_proposes_them():
+    # (the approval path reads the approvals table: tests/integration/test_agent_executor.py)
+    assert await refusal(None, scheduled("log_error", "automatic"), POLICY, None) is None
+    assert await refusal(None, scheduled("scale_service", "automatic", {"service": "worker", "replicas": 3}),
+                         POLICY, None) is None
+    zero = await refusal(None, scheduled("scale_service", "automatic", {"service": "worker", "replicas": 0}), POLICY,
+                         None)
+    assert "the policy proposes no automatic scale_service" in zero
+    assert "one_approver in the policy" in await refusal(None, scheduled("retrain_model", "automatic"), POLICY, None)
+    assert "needs a person's approval" in await refusal(None, scheduled("retrain_model", "one_approver"), POLICY, None)
+    assert "needs a person's approval" in await refusal(None, scheduled("delete_data", "human_only"), POLICY, None)
 
 
 def test_a_refused_data_set_names_the_failed_checks():

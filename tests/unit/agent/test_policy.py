@@ -9,6 +9,7 @@ from agent.diagnoser import diagnose
 from agent.gate import plan
 from agent.policy import DEFAULT_POLICY, PolicyError, load_policy
 from tests.unit.agent.alerts import alert
+from tests.unit.agent.evidence_fixtures import evidence, report
 
 
 def write(tmp_path, doc) -> str:
@@ -38,7 +39,9 @@ def test_defaults_follow_the_design_tiers():
     (lambda d: d["responses"]["low"].pop("default"), "responses.low needs a `default` list"),
     (lambda d: d["responses"]["medium"]["default"].append({"kind": "reboot"}), "responses.medium.default"),
     (lambda d: d["severity"]["bands"].update(high=1), "band minimums must rise"),
-    (lambda d: d["severity"].update(magnitude_ratio=[3, 2]), "ascending"),
+    (lambda d: d["severity"].update(prediction_shift=[0.2, 0.1]), "ascending"),
+    (lambda d: d["verification"].pop("labelled_rows"), "verification.labelled_rows"),
+    (lambda d: d["promotion"].update(decide_on="yesterday"), "promotion.decide_on"),
     (lambda d: d.update(storm_window_minutes=0), "storm_window_minutes"),
     (lambda d: d.update(surprise=True), "surprise"),
 ])
@@ -60,20 +63,23 @@ def test_unreadable_files_are_refused(tmp_path):
 
 
 def test_changing_the_file_changes_behaviour(tmp_path):
-    medium = alert(value=0.45, features=("a", "b", "c"))
-    before = plan(diagnose(medium, load_policy()), load_policy())
+    medium, seen = alert(features=("worst radius",)), evidence(report(
+        drifted={"worst radius": (0.5, 2.0, 0.2)}, positive_rate=0.71))
+    before = plan(diagnose(medium, load_policy(), seen), load_policy())
     assert [r.data.action.kind for r in before.requests] == ["retrain_model"]
 
     doc = defaults()
     doc["tiers"]["retrain_model"] = "automatic"
     doc["severity"]["bands"] = {"low": 0, "medium": 1, "high": 2, "critical": 9}
+    doc["responses"]["high"]["default"] = [{"kind": "send_alert"}, {"kind": "change_config", "params": {"config": {
+        "monitor_window_events": 500}}}]
     changed = load_policy(write(tmp_path, doc))
-    after = plan(diagnose(medium, changed), changed)
-    assert diagnose(medium, changed).data.severity == "high"  # bands moved
-    assert after.requests and after.requests[0].data.action.kind == "rollback_model"
+    after = plan(diagnose(medium, changed, seen), changed)
+    assert diagnose(medium, changed, seen).data.severity == "high"  # bands moved
+    assert after.requests and after.requests[0].data.action.kind == "change_config"
     doc["responses"]["high"]["default"] = [{"kind": "retrain_model"}]
     changed = load_policy(write(tmp_path, doc))
-    after = plan(diagnose(medium, changed), changed)
+    after = plan(diagnose(medium, changed, seen), changed)
     assert not after.requests
     assert [e.data.action.kind for e in after.events if e.type.startswith("driftline.action.scheduled")] == [
         "retrain_model"]

@@ -6,10 +6,11 @@ import hashlib
 import json
 
 from consumers.audit.chain import GENESIS, canonical_json, chain_hash, link
-from consumers.audit.fold import incident_updates
+from consumers.audit.fold import incident_updates, status_of
 from consumers.audit.projector import checkpoint_for, plan
 from consumers.audit.replay import chapter, table
 from consumers.audit.story import tell
+from schemas import ActionCompleted, ActionVerified, DataValidated
 from tests.integration.audit_helpers import incident
 
 
@@ -71,9 +72,26 @@ def test_incident_fold_is_the_same_in_one_batch_or_many():
         links.append(link(seq, event.topic, event.to_bytes(), prev))
         prev = links[-1].hash
     [whole] = incident_updates(links)
-    assert whole[7] == len(events) and whole[8] == "resolved" and whole[1] == "m"
+    # a completed repair is not the end: the incident waits for its verification
+    assert whole[7] == len(events) and whole[8] == "verifying" and whole[1] == "m" and whole[9]
     parts = [incident_updates(links[:3])[0], incident_updates(links[3:])[0]]
     assert parts[0][3] == whole[3] and parts[1][4] == whole[4] and parts[0][7] + parts[1][7] == whole[7]
+    assert parts[0][9] and not parts[1][9]  # the second batch only moves the incident the alert opened
+
+
+def test_only_alerts_open_incidents_and_the_status_follows_the_chain():
+    validated = DataValidated(source="trainer", subject="m", data=dict(
+        dataset="builtin:breast_cancer", content_hash="h", rows=569, columns=["a", "target"], target="target"))
+    [training] = incident_updates([link(1, validated.topic, validated.to_bytes(), GENESIS)])
+    assert not training[9]  # a training run's chain is no incident
+    first = incident()[0]
+    log_done = first.caused(ActionCompleted, source="agent/executor", key="log", data=dict(
+        action_id="a-log", kind="send_alert", model="m", summary="alert handed over"))
+    verified = first.caused(ActionVerified, source="agent/diagnoser", data=dict(
+        incident_id=first.id, model="m", action_id="act-1", kind="retrain_model", passed=True, basis="labels",
+        rule="r", summary="version 2 recovered"))
+    statuses = [status_of(json.loads(e.to_bytes())) for e in (first, log_done, verified)]
+    assert statuses == ["open", None, "resolved by verification"]  # a notification resolves nothing
 
 
 def test_replay_table_and_json_lines():

@@ -58,3 +58,22 @@ def test_our_own_send_alert_outcomes_and_unrouted_groups_are_not_notified():
     assert route(s["alert"], ROUTES, ["promotion"], UI) is None
     assert route(s["diagnosis"], ROUTES, GROUPS, UI) is None  # not a routed event type
     assert route(s["alert"], {"high": []}, GROUPS, UI) is None
+
+
+def test_the_agents_send_alert_is_delivered_on_its_channels_and_our_own_records_are_not():
+    s = story()
+
+    def agent_alert(channels, severity="high"):
+        return s["alert"].caused(ActionCompleted, source="agent/executor", key=str(channels), data=dict(
+            action_id="a1", kind="send_alert", model="m", summary="handed to the notifier",
+            result={"message": "Incident on m: high data drift: `x` moved up", "channels": channels,
+                    "severity": severity}))
+
+    groups = [*GROUPS, "incident"]
+    by_severity = route(agent_alert(["default"]), ROUTES, groups, UI)
+    assert by_severity.group == "incident" and by_severity.severity == "high" and by_severity.channels == ("email",)
+    assert by_severity.summary.startswith("Incident on m: high data drift")
+    assert route(agent_alert(["slack"]), ROUTES, groups, UI).channels == ("slack",)  # the action's own channels
+    assert route(agent_alert(["default"]), ROUTES, GROUPS, UI) is None  # the group is switched off
+    own = agent_alert(["slack"]).model_copy(update={"source": "consumers/notifier"})
+    assert route(own, ROUTES, groups, UI) is None  # a delivery record is no news

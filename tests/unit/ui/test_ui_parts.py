@@ -5,11 +5,9 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 from infra.users import User
-from schemas.envelope import utcnow
 from ui.auth import Session, Signer
 from ui.charts import Series, line_chart
 from ui.csrf import login_token_ok, token_ok
-from ui.decisions import decided, refused
 from ui.evidence import feature_charts, features_to_show, report_href, report_links, trend_charts
 from ui.models_view import versions
 
@@ -84,17 +82,6 @@ def test_model_versions_champion_and_comparisons():
     champion, _ = versions(events + [{"type": "driftline.model.rolled_back.v1",
                                       "data": {"from_version": "1", "to_version": "0", "reason": "r"}}])
     assert champion == "0"
-
-
-def test_decision_events_join_the_request_incident():
-    row = {"approval_id": "ap", "model": "m", "correlation_id": "c1", "request_event_id": "01890000-0000-7000-8000-000000000000",
-           "action_hash": "h"}
-    at = utcnow()
-    ev = decided(row, "ada", "approve", "fine", at)
-    assert (ev.correlation_id, ev.causation_id, ev.time, ev.data.via) == ("c1", row["request_event_id"], at, "web")
-    no = refused(None, "ap", "anonymous", "approve", "bad_csrf", "no token")
-    assert no.data.reason == "bad_csrf" and no.subject == "approval"
-    assert refused(row, "ap", "vic", "approve", "not_allowed", "viewer").correlation_id == "c1"
 
 
 def test_latency_buckets():
