@@ -63,6 +63,19 @@ def test_smoke_layer_only_sets_environment_of_existing_services():
     assert (ROOT / policy.removeprefix("/app/")).exists()  # the image has the repository's infra/ under /app
 
 
+def test_smoke_policy_is_the_shipped_one_with_a_retrain_for_every_drift():
+    import runpy
+
+    from agent.policy import load_policy
+
+    committed = (ROOT / "infra/compose/smoke-policy.yaml").read_text()
+    expected = runpy.run_path(str(ROOT / "scripts/topology/smoke_policy.py"))["render"]()
+    assert committed == expected, ("agent/policy.yaml changed: python scripts/topology/smoke_policy.py > "
+                                   "infra/compose/smoke-policy.yaml")
+    policy = load_policy(ROOT / "infra/compose/smoke-policy.yaml")  # the agent would refuse an invalid one
+    assert all(any(a.kind == "retrain_model" for a in r["default"]) for r in policy.responses.values())
+
+
 # --- TLS on the bus -------------------------------------------------------------------------------------------
 
 def test_every_client_speaks_tls_and_trusts_the_ca_that_init_makes():
@@ -135,6 +148,21 @@ def test_nats_server_accepts_a_node_config_with_the_certificates_init_made(made,
     done = subprocess.run([nats_server_binary(), "-c", str(tmp_path / "nats-1.conf"), "-t"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 0 and "is valid" in done.stdout + done.stderr, done.stderr
+
+
+def test_services_that_sign_or_check_decisions_share_one_key():
+    """The page signs people's decisions, the executor checks them: one key pair, or every approval is refused."""
+    from tests.unit.test_deploy_config import settings_read_by
+    from tests.unit.test_deploy_config_pipeline import render_env, render_host
+
+    holders = [n for n in SERVICES if "approvals_signing_key" in (settings_read_by(n) or set())]
+    assert {"ui", "agent"} <= set(holders)
+    keys_dir = "/data/keys"  # Settings.keys_dir with DRIFTLINE_DATA_DIR=/data
+    volumes = {mounts(n).get(keys_dir) for n in holders}
+    assert len(volumes) == 1 and None not in volumes and volumes <= set(compose()["volumes"]), volumes
+    for name in holders:  # Render has no shared disk between services: the key is asked for on each
+        assert render_env(render_host(name))["DRIFTLINE_APPROVALS_SIGNING_KEY"] == {
+            "key": "DRIFTLINE_APPROVALS_SIGNING_KEY", "sync": False}
 
 
 # --- images: a stand-in for each public one -------------------------------------------------------------------
