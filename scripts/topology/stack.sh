@@ -13,27 +13,31 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-stack_env() {  # WORK/env: the secrets and published ports of this work folder, made once
+stack_env() {  # WORK/env: the secrets of this work folder, made once; WORK/ports: the published ports of this run
   if [ ! -f "$WORK/env" ]; then
-    local ui_port
-    ui_port=$(free_port)
     (umask 077; cat > "$WORK/env" <<ENV
 POSTGRES_PASSWORD=$(openssl rand -hex 16)
 DRIFTLINE_UI_SECRET_KEY=$(openssl rand -hex 32)
 DRIFTLINE_API_KEYS='["$(openssl rand -hex 16)"]'
 DRIFTLINE_ALERTMANAGER_TOKEN=$(openssl rand -hex 24)
 DRIFTLINE_WEBHOOK_SECRET=$(openssl rand -hex 24)
-GATEWAY_PUBLISH_PORT=$(free_port)
-UI_PUBLISH_PORT=$ui_port
-DRIFTLINE_PUBLIC_UI_URL=http://127.0.0.1:$ui_port
 ENV
     )
   fi
+  [ -f "$WORK/ports" ] || stack_ports
   set -a
   . "$WORK/env"
+  . "$WORK/ports"
   set +a
   GATEWAY="http://127.0.0.1:$GATEWAY_PUBLISH_PORT"
   PAGE="http://127.0.0.1:$UI_PUBLISH_PORT"
+}
+
+stack_ports() {  # free loopback ports, chosen at each `up` (a port free last time may be another test's now)
+  local ui_port
+  ui_port=$(free_port)
+  printf 'GATEWAY_PUBLISH_PORT=%s\nUI_PUBLISH_PORT=%s\nDRIFTLINE_PUBLIC_UI_URL=http://127.0.0.1:%s\n' \
+    "$(free_port)" "$ui_port" "$ui_port" > "$WORK/ports"
 }
 
 container_state() {  # container_state NAME -> healthy | starting | unhealthy | exited:<code> | running
@@ -74,6 +78,10 @@ stack_up() {
   timed "engine: dockerd started" engine_start
   build_images
   stack_env
+  if [ -z "$(compose ps -q)" ]; then  # a new stack: new ports
+    stack_ports
+    stack_env
+  fi
   timed "compose up -d (init, NATS healthy, then everything)" compose up -d --no-build --remove-orphans
   timed "every container healthy, init and train exited 0" wait_healthy 600
   timed "gateway ready (first model loaded)" wait_ready 300
