@@ -83,7 +83,7 @@ stack_up() {
     stack_env
   fi
   timed "compose up -d (init, NATS healthy, then everything)" compose up -d --no-build --remove-orphans
-  timed "every container healthy, init and train exited 0" wait_healthy 600
+  timed "every container healthy, init and train exited 0" wait_healthy 900
   timed "gateway ready (first model loaded)" wait_ready 300
   compose ps
   "$DOCKER" stats --no-stream --format '{{.MemUsage}}' | awk '{
