@@ -6,7 +6,7 @@ and a NATS stream leader killed under load (docs/operations.md, "Running it for 
 The script's timings and tallies are kept in the test artifacts (topology.log).
 
 In the default run, because it fits: measured 17 min cold (every image built, on a shared 2-core machine at load
-8 to 12) and 5 to 8 min warm (images cached, load 20), beside a 9-minute suite in CI's 90 minutes
+8 to 12) and 5 to 10.5 min warm (images cached, load 20 to 33), beside a 9-minute suite in CI's 90 minutes
 (docs/operations.md has each step). Needs root, as the whole suite does (scripts/install.sh installs Debian
 packages); `-m "not topology"` leaves it out.
 """
