@@ -18,7 +18,6 @@ from tests.unit.test_deploy_config import (
     INTERPOLATION,
     MUST_SET,
     ROOT,
-    built_services,
     compose,
     container_for,
     env_name,
@@ -212,7 +211,7 @@ def test_render_page_reads_reports_from_a_disk_its_writers_share():
     ui = render_service("driftline-ui")
     reports = f"{render_env(ui)['DRIFTLINE_DATA_DIR']['value']}/reports"  # Settings.reports_dir
     assert ui["disk"]["mountPath"] == reports
-    writers = {name for name in built_services() if "reports_dir" in settings_read_by(name)} - {"agent"}
+    writers = {name for name in SERVICES if "reports_dir" in settings_read_by(name)} - {"agent"}
     assert writers <= set(co_located()), f"{writers - set(co_located())} write reports the page cannot read"
 
 
