@@ -123,6 +123,9 @@ class DriftMonitor:
             self._detected("prediction_drift" if det.column == PREDICTION else "data_drift", det)
         self.hist.update(enc)
         self.window.add_events(preds[0].time, preds[-1].time, len(preds))
+        positive = self.profile.positive_class
+        if positive is not None:
+            self.window.positives += sum(1 for p in preds if str(p.data.predicted_class) == positive)
         self.rows.extend(records)
         ref = self.profile.estimation
         if ref is not None:
@@ -133,6 +136,9 @@ class DriftMonitor:
         for det in self.errors.update(np.array([error])):
             self._detected("quality_drift", det)
         self.window.add_labels(1, int(error), ev.time)
+        positive = self.profile.positive_class
+        if positive is not None:
+            self.window.add_outcome(str(predicted) == positive, str(ev.data.label) == positive)
         ref = self.profile.estimation
         if ref is not None and score is not None:
             self.labelled.add([score], [ref.positive(ev.data.label, predicted)])

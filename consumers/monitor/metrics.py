@@ -17,6 +17,8 @@ STATE_BYTES = Gauge("driftline_monitor_state_bytes", "Bytes of detector state ke
 EVENTS = Counter("driftline_monitor_events_total", "Events the monitor scored.", ["model", "kind"])
 UNJOINED_LABELS = Counter("driftline_monitor_unjoined_labels_total", "Labels whose prediction the monitor never saw.",
                           ["model"])
+STALE_LABELS = Counter("driftline_monitor_stale_labels_total", "Labels of predictions another (earlier) champion "
+                       "version served: not scored against the current one.", ["model"])
 ESTIMATED_QUALITY = Gauge(
     "driftline_monitor_estimated_quality",
     "Last closed window's estimated quality from calibrated probabilities (bound: value, lower, upper), and the same "

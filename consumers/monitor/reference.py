@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from consumers.monitor.impact import build as impact_model
 from consumers.monitor.window_estimate import EstimationRef, reference_estimation
 
 PREDICTION = "__prediction__"
@@ -49,6 +51,7 @@ class Profile:
     positive_class: str | None = None  # class whose probability is the prediction column
     meta: dict = field(default_factory=dict)
     estimation: EstimationRef | None = None  # estimated performance: needs a model and labelled hold-out data
+    impact: Any = field(default=None, compare=False)  # impact.ImpactModel: the champion's view of its features
 
     @property
     def columns(self) -> list[str]:
@@ -147,4 +150,13 @@ def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
                             version=loaded.version, target=target, predict_proba=loaded.model.predict_proba,
                             classes=loaded.classes, holdout=holdout, calibrated="ece" in run.data.metrics)
     meta = {**profile.meta, "run_id": loaded.run_id, "holdout_rows": len(holdout) if holdout is not None else 0}
-    return replace(profile, meta=meta), reference[loaded.features]
+    impact = None
+    if loaded.classes and len(loaded.classes) == 2:  # the effect of a drift is read on the positive probability
+        features = loaded.features
+
+        def positive(frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(loaded.model.predict_proba(frame[features]))[:, 1]
+
+        numeric = [f for f in features if loaded.feature_types.get(f, "double") in NUMERIC_TYPES]
+        impact = impact_model(positive, reference[features], numeric)
+    return replace(profile, meta=meta, impact=impact), reference[loaded.features]

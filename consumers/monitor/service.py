@@ -104,8 +104,13 @@ class MonitorService:
             ref = self.monitor.profile.estimation
             joined = await state_store.remember_and_join(
                 self.pool, model, preds, labels, (lambda p: ref.score(p.data.probabilities)) if ref else (lambda p: None))
-            joins = {rid: cls for rid, (cls, _) in joined.items()}
-            scores = {rid: score for rid, (_, score) in joined.items()}
+            # A label judges the version that served its prediction: the old champion's late labels do not count
+            # against the new one (nor for its verification).
+            version = self.monitor.profile.version
+            mine = {rid: j for rid, j in joined.items() if j[2] in (None, version)}
+            joins = {rid: cls for rid, (cls, _, _) in mine.items()}
+            scores = {rid: score for rid, (_, score, _) in mine.items()}
+            metrics.STALE_LABELS.labels(model).inc(len(joined) - len(mine))
             snapshot, rows = self.monitor.state_dict(), list(self.monitor.rows)
             try:
                 outcome = self.monitor.process(events, joins, scores)
@@ -121,7 +126,7 @@ class MonitorService:
             await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels])
             metrics.EVENTS.labels(model, "prediction").inc(len(preds))
             metrics.EVENTS.labels(model, "label").inc(len(labels))
-            metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joins))
+            metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joined))
             metrics.observe_monitor(self.monitor)
 
     async def _emit(self, outcome: Outcome) -> None:

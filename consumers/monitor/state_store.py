@@ -33,20 +33,21 @@ async def save_state(pool: asyncpg.Pool, model: str, version: str, seq: int, sta
 async def remember_and_join(pool: asyncpg.Pool, model: str, preds: Sequence[PredictionMade],
                             labels: Sequence[LabelReceived],
                             score: Callable[[PredictionMade], float | None] = lambda p: None,
-                            ) -> dict[str, tuple[str, float | None]]:
-    """Keep the predicted class and `score` of each prediction; return request id -> (predicted class, score) for
-    these labels."""
+                            ) -> dict[str, tuple[str, float | None, str | None]]:
+    """Keep the predicted class, `score` and serving version of each prediction; return request id -> (predicted
+    class, score, version) for these labels."""
     async with pool.acquire() as conn:
         if preds:
             await conn.executemany(
-                "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at, score) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                [(model, p.data.request_id, str(p.data.predicted_class), p.time, score(p)) for p in preds])
+                "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at, score, model_version) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                [(model, p.data.request_id, str(p.data.predicted_class), p.time, score(p), p.data.model_version)
+                 for p in preds])
         if not labels:
             return {}
-        rows = await conn.fetch("SELECT request_id, predicted_class, score FROM monitor_predictions "
+        rows = await conn.fetch("SELECT request_id, predicted_class, score, model_version FROM monitor_predictions "
                                 "WHERE model = $1 AND request_id = ANY($2)", model, [lb.data.request_id for lb in labels])
-    return {r["request_id"]: (r["predicted_class"], r["score"]) for r in rows}
+    return {r["request_id"]: (r["predicted_class"], r["score"], r["model_version"]) for r in rows}
 
 
 async def prune(pool: asyncpg.Pool, older_than_s: float) -> int:

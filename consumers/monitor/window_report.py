@@ -8,6 +8,7 @@ from typing import Protocol
 from consumers.monitor.alerts import Hysteresis
 from consumers.monitor.detectors import CusumBank, ErrorCusum
 from consumers.monitor.histograms import WindowHistogram
+from consumers.monitor.impact import window_impact
 from consumers.monitor.reference import PREDICTION, Profile
 from consumers.monitor.window_estimate import flat
 from consumers.monitor.windows import WindowState
@@ -21,6 +22,7 @@ from schemas.monitoring import (
     DriftWindowReport,
     FeatureDrift,
     QualityEstimate,
+    WindowImpact,
 )
 
 SOURCE = "consumers/monitor"
@@ -61,10 +63,18 @@ WHAT = {"data_drift": "Data drift", "prediction_drift": "Prediction drift", "qua
 
 
 def quality(monitor: ClosingWindow) -> dict[str, float]:
+    """The window's realized quality on its labelled rows (of the version the window serves), with its confusion
+    counts, so that readers can add windows up (the diagnoser's evidence, a verification)."""
     w = monitor.window
     out = {"labelled": float(w.labelled), "reference_error_rate": monitor.error_p0}
     if w.labelled:
         out.update(error_rate=w.errors / w.labelled, accuracy=1 - w.errors / w.labelled)
+    if monitor.profile.positive_class is not None:
+        counts = {k: w.confusion.get(k, 0) for k in ("tp", "fp", "fn", "tn")}
+        out.update({k: float(v) for k, v in counts.items()})
+        denominator = 2 * counts["tp"] + counts["fp"] + counts["fn"]
+        if denominator:
+            out["f1"] = 2 * counts["tp"] / denominator
     return out
 
 
@@ -92,8 +102,25 @@ def window_report(monitor: ClosingWindow, cause: Event, report_url: str | None,
     data = DriftWindowReport(model=monitor.profile.model, model_version=monitor.profile.version,
                              window=monitor.window.as_window(), features=features, share_drifted=share,
                              quality={**quality(monitor), **flat(estimate)}, report_url=report_url,
-                             estimate=estimate)
+                             estimate=estimate, impact=_impact(monitor, detected, features))
     return cause.caused(DriftReported, source=SOURCE, subject=monitor.profile.model, key="window", data=data)
+
+
+MAX_EFFECTS = 8  # drifted features whose effect on the predictions is measured per window (~15 ms each here)
+
+
+def _impact(monitor: ClosingWindow, detected: dict, features: list[FeatureDrift]) -> WindowImpact | None:
+    """What the window's drift does to the champion, when the profile can tell (two classes, a model at hand)."""
+    model, w = monitor.profile.impact, monitor.window
+    if model is None or monitor.profile.positive_class is None:
+        return None
+    strength: dict[str, float] = {}
+    for f in features:  # CUSUM detections, then histogram flags: strongest first
+        if f.feature != PREDICTION and (f.feature in detected or f.drifted):
+            strength[f.feature] = max(strength.get(f.feature, 0.0), f.value / (f.threshold or 1.0))
+    drifted = sorted(strength, key=lambda c: -strength[c])[:MAX_EFFECTS]
+    rate = w.positives / w.events if w.events else None
+    return window_impact(model, monitor.rows, drifted, rate, monitor.profile.positive_class)
 
 
 def alert_events(monitor: ClosingWindow, cause: Event, estimate: QualityEstimate | None = None,
