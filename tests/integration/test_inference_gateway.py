@@ -73,8 +73,8 @@ async def test_bad_requests_get_4xx_the_gateway_keeps_serving_and_every_predicti
     version = registry[1]
     good = records(1)[0]
     bad_bodies = [
-        {"features": {k: v for k, v in good.items() if k != "mean_radius"}},
-        {"features": {**good, "mean_area": "big"}},
+        {"features": {k: v for k, v in good.items() if k != "mean radius"}},
+        {"features": {**good, "mean area": "big"}},
         {"features": {**good, "unknown": 1.0}},
         {"records": []},
     ]

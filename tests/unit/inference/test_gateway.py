@@ -53,8 +53,8 @@ def test_one_record_and_a_batch(settings):
 
 
 @pytest.mark.parametrize("body, status, where", [
-    ({"features": {k: v for k, v in records(1)[0].items() if k != "mean_radius"}}, 422, "body.features.mean_radius"),
-    ({"features": {**records(1)[0], "mean_area": "big"}}, 422, "body.features.mean_area"),
+    ({"features": {k: v for k, v in records(1)[0].items() if k != "mean radius"}}, 422, "body.features.mean radius"),
+    ({"features": {**records(1)[0], "mean area": "big"}}, 422, "body.features.mean area"),
     ({"features": {**records(1)[0], "colour": 1}}, 422, "body.features.colour"),
     ({"features": records(1)[0], "debug": True}, 422, "body.debug"),
     ({"records": []}, 422, "body.records"),
