@@ -63,6 +63,8 @@ def _rows(doc: dict) -> tuple[list, tuple]:
         columns = value.get("columns")
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise _error((*where, "columns"), "expected the list of column names (the model reads columns by name)")
+        if "index" in value and not isinstance(value["index"], list):
+            raise _error((*where, "index"), "expected a list (it is ignored)")
         bad = [i for i, row in enumerate(value["data"]) if not isinstance(row, list) or len(row) != len(columns)]
         if bad:
             raise _error((*where, "data", bad[0]), f"expected a list of {len(columns)} values, one per column")
@@ -75,8 +77,10 @@ def _rows(doc: dict) -> tuple[list, tuple]:
 
 
 def _request_ids(doc: dict, n: int) -> list[str | None]:
-    params = doc.get("params")
-    ids = params.get("request_ids") if isinstance(params, dict) else None
+    params = doc.get("params", {})
+    if not isinstance(params, dict):
+        raise _error(("body", "params"), "expected an object")
+    ids = params.get("request_ids")
     if ids is None:
         return [None] * n
     if not isinstance(ids, list) or len(ids) != n or not all(isinstance(i, str) and i for i in ids):

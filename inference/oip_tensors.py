@@ -43,6 +43,14 @@ class InferRequest:
     binary: set[str]  # outputs to send as raw bytes
 
 
+def _parameters(holder: dict, loc: tuple) -> dict:
+    """A `parameters` member: absent, or an object."""
+    params = holder.get("parameters", {})
+    if not isinstance(params, dict):
+        raise _bad((*loc, "parameters"), "expected an object", "type_error")
+    return params
+
+
 def _flatten(data) -> list:
     if not isinstance(data, list):
         return [data]
@@ -77,8 +85,7 @@ def _values(tensor: dict, loc: tuple, binary: memoryview, at: int) -> tuple[list
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                               for d in shape):
         raise _bad((*loc, "shape"), "expected a list of non-negative integers", "type_error")
-    params = tensor.get("parameters") or {}
-    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    size = _parameters(tensor, loc).get("binary_data_size")
     if size is not None:
         if not isinstance(size, int) or size < 0 or at + size > len(binary):
             raise _bad((*loc, "parameters", "binary_data_size"), "more bytes than the body holds after its header")
@@ -91,10 +98,11 @@ def _values(tensor: dict, loc: tuple, binary: memoryview, at: int) -> tuple[list
             if len(raw) % width:
                 raise _bad(loc, f"{len(raw)} bytes is not a whole number of {datatype} elements")
             values = np.frombuffer(raw, dtype=NUMPY[datatype]).tolist()
-    elif "data" in tensor:
+    elif isinstance(tensor.get("data"), list):
         values = _flatten(tensor["data"])
     else:
-        raise _bad((*loc, "data"), "field required (or parameters.binary_data_size with binary data)", "missing")
+        raise _bad((*loc, "data"), "expected a list of values (or parameters.binary_data_size with binary data)",
+                   "missing")
     expected = int(np.prod(shape)) if shape else 1
     if len(values) != expected:
         raise _bad((*loc, "data"), f"shape {shape} holds {expected} values, got {len(values)}")
@@ -134,14 +142,14 @@ def _records(inputs: list, model: LoadedModel, binary: memoryview) -> list[dict]
 
 def _outputs(doc: dict) -> tuple[list[str], set[str]]:
     wanted = doc.get("outputs")
-    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
-    all_binary = params.get("binary_data_output") is True
+    all_binary = _parameters(doc, ()).get("binary_data_output") is True
     if wanted is None:
         return list(OUTPUTS), set(OUTPUTS) if all_binary else set()
     if not isinstance(wanted, list) or not all(isinstance(o, dict) and o.get("name") in OUTPUTS for o in wanted):
         raise _bad(("outputs",), f"expected a list of {{\"name\": ...}} with names among {', '.join(OUTPUTS)}")
     names = [o["name"] for o in wanted]
-    binary = {o["name"] for o in wanted if all_binary or (o.get("parameters") or {}).get("binary_data") is True}
+    binary = {o["name"] for i, o in enumerate(wanted)
+              if _parameters(o, ("outputs", i)).get("binary_data") is True or all_binary}
     return names, binary
 
 
@@ -167,8 +175,7 @@ def read_infer(raw: bytes, header_length: str | None, model: LoadedModel, max_re
     errors = [e for i, record in enumerate(records) for e in check_record(record, model.feature_types, ("records", i))]
     if errors:
         raise InvalidBody(errors)
-    params = doc.get("parameters") if isinstance(doc.get("parameters"), dict) else {}
-    ids = params.get("request_ids")
+    ids = _parameters(doc, ()).get("request_ids")
     if ids is not None and (not isinstance(ids, list) or len(ids) != len(records)
                             or not all(isinstance(i, str) and i for i in ids)):
         raise _bad(("parameters", "request_ids"), f"expected {len(records)} non-empty strings, one per record")
@@ -212,7 +219,7 @@ def write_infer(request: InferRequest, model: LoadedModel, predictions: list[Pre
             outputs.append({"name": name, "datatype": kind, "shape": shape, "parameters": {"binary_data_size": len(blob)}})
         else:
             outputs.append({"name": name, "datatype": kind, "shape": shape, "data": data})
-    doc = {"model_name": model.name, "model_version": model.version, **({"id": request.id} if request.id else {}),
+    doc = {"model_name": model.name, "model_version": model.version, **({"id": request.id} if request.id is not None else {}),
            "parameters": {"request_ids": request_ids}, "outputs": outputs}
     header = orjson.dumps(doc)
     return (header + b"".join(blobs), len(header)) if blobs else (header, None)

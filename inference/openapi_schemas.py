@@ -25,7 +25,8 @@ def ref(name: str) -> dict:
 
 
 def obj(properties: dict, required: list[str] | None = None, **extra) -> dict:
-    return {"type": "object", "properties": properties, "required": required or list(properties), **extra}
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required, **extra}
 
 
 def class_schema(model: LoadedModel | None) -> dict:
@@ -65,13 +66,16 @@ def prediction_schemas(model: LoadedModel | None, max_records: int) -> dict:
         "Features": features(model),
         "FeaturesOpen": features(model, open_=True),
         "Probabilities": probabilities(model),
-        "PredictOne": obj({"features": ref("Features"), "request_id": {"type": "string", "minLength": 1,
-                                                                        "description": "Your id; labels join on it."}},
+        "PredictOne": obj({"features": ref("Features"), "request_id": {
+                              "type": ["string", "null"], "minLength": 1,
+                              "description": "Your id; labels join on it (none or null: the event's id)."}},
                           ["features"], additionalProperties=False, title="One record"),
         "PredictBatch": obj({"records": {"type": "array", "minItems": 1, "maxItems": max_records,
                                          "items": ref("Features")},
-                             "request_ids": {"type": "array", "items": {"type": "string", "minLength": 1},
-                                             "description": "Your ids, one per record (the same count)."}},
+                             "request_ids": {"type": ["array", "null"], "items": {"type": ["string", "null"],
+                                                                                   "minLength": 1},
+                                             "description": "Your ids, one per record (the same count); null: "
+                                                            "the event's id."}},
                             ["records"], additionalProperties=False, title="A batch"),
         "Prediction": obj({**answer["properties"], "model": {"type": "string"}, "model_version": {"type": "string"}},
                           additionalProperties=False),
@@ -91,8 +95,8 @@ def mlflow_schemas(model: LoadedModel | None, max_records: int) -> dict:
     rows = {"type": "array", "minItems": 1, "maxItems": max_records, "items": ref("FeaturesOpen")}
     columns = {"type": "object", "description": "Column name to a list of values (equally long lists).",
                "additionalProperties": {"type": "array"}}
-    params = obj({"request_ids": {"type": "array", "items": {"type": "string", "minLength": 1},
-                                  "description": "Ids for label joins, one per row."}}, [],
+    params = obj({"request_ids": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1},
+                                  "description": "Ids for label joins, one per row (null: minted)."}}, [],
                  description="MLflow's inference params; request_ids is the only one read.")
     split = obj({"columns": {"type": "array", "items": {"type": "string"}},
                  "data": {"type": "array", "minItems": 1, "maxItems": max_records, "items": {"type": "array"}},
