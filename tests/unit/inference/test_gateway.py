@@ -127,3 +127,16 @@ def test_openapi_documents_predict(settings):
         spec = test.get("/openapi.json").json()
         assert test.get("/docs").status_code == 200
     assert "oneOf" in str(spec["paths"]["/predict"]["post"]["requestBody"])
+
+
+def test_values_that_give_no_finite_probabilities_are_a_422_naming_the_record(settings):
+    test, bus, _ = client(settings)
+    good = records(2)
+    extreme = {name: (1e308 if i % 2 else -1e308) for i, name in enumerate(good[0])}
+    with test:
+        response = test.post("/predict", json={"records": [good[0], extreme, good[1]]})
+        single = test.post("/predict", json={"features": extreme})
+        assert test.post("/predict", json={"records": good}).status_code == 200
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "records", 1]
+    assert single.status_code == 422 and single.json()["detail"][0]["loc"] == ["body", "features"]
+    assert "no finite probabilities" in response.json()["message"] and len(bus.stored) == 2
