@@ -10,6 +10,7 @@ Outputs: `predict` (the class, shape [N]) and `predict_proba` (shape [N, classes
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from infra.models import LoadedModel
 NUMPY = {"BOOL": "?", "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "INT8": "<i1",
          "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
 DATATYPES = (*NUMPY, "BYTES")
+DATATYPE_SET = frozenset(DATATYPES)
 FROM_MLFLOW = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32", "boolean": "BOOL",
                "string": "BYTES", "binary": "BYTES"}
 OUTPUTS = ("predict", "predict_proba")
@@ -79,13 +81,13 @@ def _bytes_elements(raw: bytes, loc: tuple) -> list[str]:
 
 def _values(tensor: dict, loc: tuple, binary: memoryview, at: int) -> tuple[list, int]:
     """The tensor's elements as Python values (flattened, row-major), and where the next binary tensor starts."""
+    # Plain type() checks and math.prod: this runs once per feature per request (np.prod alone cost ~5 us).
     datatype, shape = tensor.get("datatype"), tensor.get("shape")
-    if datatype not in DATATYPES:
+    if datatype not in DATATYPE_SET:
         raise _bad((*loc, "datatype"), f"expected one of {', '.join(DATATYPES)}", "type_error")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-                                              for d in shape):
+    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
         raise _bad((*loc, "shape"), "expected a list of non-negative integers", "type_error")
-    size = _parameters(tensor, loc).get("binary_data_size")
+    size = _parameters(tensor, loc).get("binary_data_size") if "parameters" in tensor else None
     if size is not None:
         if not isinstance(size, int) or size < 0 or at + size > len(binary):
             raise _bad((*loc, "parameters", "binary_data_size"), "more bytes than the body holds after its header")
@@ -98,12 +100,12 @@ def _values(tensor: dict, loc: tuple, binary: memoryview, at: int) -> tuple[list
             if len(raw) % width:
                 raise _bad(loc, f"{len(raw)} bytes is not a whole number of {datatype} elements")
             values = np.frombuffer(raw, dtype=NUMPY[datatype]).tolist()
-    elif isinstance(tensor.get("data"), list):
-        values = _flatten(tensor["data"])
+    elif type(data := tensor.get("data")) is list:
+        values = _flatten(data)
     else:
         raise _bad((*loc, "data"), "expected a list of values (or parameters.binary_data_size with binary data)",
                    "missing")
-    expected = int(np.prod(shape)) if shape else 1
+    expected = math.prod(shape)
     if len(values) != expected:
         raise _bad((*loc, "data"), f"shape {shape} holds {expected} values, got {len(values)}")
     return values, at
@@ -115,8 +117,14 @@ def _records(inputs: list, model: LoadedModel, binary: memoryview) -> list[dict]
     for i, tensor in enumerate(inputs):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise _bad(("inputs", i), "expected a tensor object with a name", "type_error")
-        values, at = _values(tensor, ("inputs", i), binary, at)
-        tensors.append((tensor["name"], tensor["shape"], values))
+        shape, data = tensor.get("shape"), tensor.get("data")
+        if (type(data) is list and type(shape) is list and len(shape) == 1 and shape[0] == len(data)
+                and "parameters" not in tensor and tensor.get("datatype") in DATATYPE_SET
+                and type(shape[0]) is int and not (data and type(data[0]) is list)):
+            values = data  # the usual JSON tensor, [N] flat values: no more to check here (~1 us a tensor less)
+        else:
+            values, at = _values(tensor, ("inputs", i), binary, at)
+        tensors.append((tensor["name"], shape, values))
     if len(tensors) == 1 and tensors[0][0] not in model.feature_types:  # one [N, features] matrix
         name, shape, values = tensors[0]
         if len(shape) != 2 or shape[1] != len(names):
@@ -124,19 +132,22 @@ def _records(inputs: list, model: LoadedModel, binary: memoryview) -> list[dict]
                                                f"are the features in order; or send one input per feature by name")
         width = len(names)
         return [dict(zip(names, values[r * width:(r + 1) * width], strict=True)) for r in range(shape[0])]
-    errors = [FieldError(("inputs", i, "name"), f"no feature named {name!r}", "extra_forbidden")
-              for i, (name, _, _) in enumerate(tensors) if name not in model.feature_types]
-    given = [name for name, _, _ in tensors]
-    errors += [FieldError(("inputs",), f"input {name!r} given twice", "value_error")
-               for name in sorted({n for n in given if given.count(n) > 1})]
+    columns: dict[str, list] = {}
+    errors, rows, flat = [], set(), True
+    for i, (name, shape, values) in enumerate(tensors):
+        if name not in model.feature_types:
+            errors.append(FieldError(("inputs", i, "name"), f"no feature named {name!r}", "extra_forbidden"))
+        elif name in columns:
+            errors.append(FieldError(("inputs", i, "name"), f"input {name!r} given twice", "value_error"))
+        columns[name] = values
+        rows.add(len(values))
+        flat = flat and (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1))
     errors += [FieldError(("inputs",), f"no input named {name!r} (one per feature)", "missing")
-               for name in names if name not in given]
+               for name in names if name not in columns]
     if errors:
         raise InvalidBody(errors)
-    rows = {len(values) for _, _, values in tensors}
-    if len(rows) != 1 or any(len(shape) > 2 or (len(shape) == 2 and shape[1] != 1) for _, shape, _ in tensors):
+    if len(rows) != 1 or not flat:
         raise _bad(("inputs",), "one value per record in every input: shapes [N] or [N, 1], the same N")
-    columns = {name: values for name, _, values in tensors}
     return [dict(zip(names, row, strict=True)) for row in zip(*(columns[n] for n in names), strict=True)]
 
 
