@@ -100,10 +100,10 @@ def routes(serving: Serving) -> list[NamedRoute]:
 
     model_paths = ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
     return [
+        *(NamedRoute(f"{path}/infer", infer, methods=["POST"], include_in_schema=False) for path in model_paths),
         NamedRoute("/v2", server_metadata, methods=["GET"], include_in_schema=False),
         NamedRoute("/v2/health/live", live, methods=["GET"], include_in_schema=False),
         NamedRoute("/v2/health/ready", ready, methods=["GET"], include_in_schema=False),
         *(NamedRoute(path, model_metadata, methods=["GET"], include_in_schema=False) for path in model_paths),
         *(NamedRoute(f"{path}/ready", model_ready, methods=["GET"], include_in_schema=False) for path in model_paths),
-        *(NamedRoute(f"{path}/infer", infer, methods=["POST"], include_in_schema=False) for path in model_paths),
     ]
