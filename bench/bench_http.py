@@ -75,19 +75,23 @@ def main() -> None:
             o = results["FastAPI no-op", n]
             print(f"  {n:>2} conn: gateway/mlflow = {g.rps / max(m.rps, 1e-9):6.1f}x   "
                   f"gateway/no-op = {g.rps / max(o.rps, 1e-9):5.0%}   gateway p99 = {g.percentile(99):.2f} ms")
-        protocols(s, record, frame, conns, args)
+        protocols(s, record, frame, conns, args, gateway.pid)
         print("targets: gateway/mlflow >= 20x at 32 conn; gateway/no-op >= 50%; gateway p99 <= 10 ms at 1 conn; "
               "/invocations and OIP infer no slower than /predict")
 
 
-def load(port: int, path: str, body: bytes, connections: int, seconds: float):
+def load(port: int, path: str, body: bytes, connections: int, seconds: float, warmup: float = 1.0):
     return asyncio.run(run_load(HOST, port, http_request(HOST, port, path, body), connections=connections,
-                                seconds=seconds))
+                                seconds=seconds, warmup=warmup))
 
 
-def protocols(s, record: dict, frame: bytes, conns: list[int], args) -> None:
+def protocols(s, record: dict, frame: bytes, conns: list[int], args, pid: int) -> None:
     """The gateway's three protocols in interleaved rounds (the machine's load drifts between runs, and these
-    differ by little): each round runs all three back to back; the median of the per-round ratios counts."""
+    differ by little): each round runs all three back to back; the median of the per-round ratios counts. Beside
+    requests/s, the gateway process's CPU time per request, which another tenant's load moves far less."""
+    import psutil
+
+    gateway = psutil.Process(pid)
     oip = orjson.dumps({"inputs": [{"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
                                    for name, value in record.items()]})
     routes = {"/predict": orjson.dumps({"features": record}), "/invocations": frame,
@@ -95,17 +99,22 @@ def protocols(s, record: dict, frame: bytes, conns: list[int], args) -> None:
     print(f"\nthe gateway's protocols: {args.rounds} interleaved rounds of {args.round_seconds:g} s each, one "
           "record a request (median ratio of requests/s against /predict in the same round; p99 over all rounds)")
     for n in conns:
-        runs = {path: [] for path in routes}
+        runs: dict[str, list] = {path: [] for path in routes}
         for _ in range(args.rounds):
             for path, body in routes.items():
-                runs[path].append(load(s.gateway_port, path, body, n, args.round_seconds))
+                before = sum(gateway.cpu_times()[:2])
+                result = load(s.gateway_port, path, body, n, args.round_seconds, warmup=0.0)  # warm already
+                cpu_us = (sum(gateway.cpu_times()[:2]) - before) * 1e6 / max(result.requests, 1)
+                runs[path].append((result, cpu_us))
         base = runs["/predict"]
         for path, got in runs.items():
-            ratio = statistics.median(r.rps / max(b.rps, 1e-9) for r, b in zip(got, base, strict=True))
-            merged = LoadResult(latencies=[t for r in got for t in r.latencies])
-            print(f"  {n:>2} conn: {path:<38} {statistics.median(r.rps for r in got):7.0f} req/s   "
-                  f"{ratio:5.0%} of /predict   p99 {merged.percentile(99):6.2f} ms   "
-                  f"errors {sum(r.errors for r in got)}")
+            ratio = statistics.median(r.rps / max(b.rps, 1e-9) for (r, _), (b, _) in zip(got, base, strict=True))
+            cpu = statistics.median(c for _, c in got)
+            cpu_ratio = statistics.median(c / max(bc, 1e-9) for (_, c), (_, bc) in zip(got, base, strict=True))
+            merged = LoadResult(latencies=[t for r, _ in got for t in r.latencies])
+            print(f"  {n:>2} conn: {path:<38} {statistics.median(r.rps for r, _ in got):6.0f} req/s "
+                  f"({ratio:4.0%} of /predict)   CPU {cpu:5.0f} us/req ({cpu_ratio:4.0%})   "
+                  f"p99 {merged.percentile(99):6.2f} ms   errors {sum(r.errors for r, _ in got)}")
 
 
 if __name__ == "__main__":
