@@ -41,6 +41,17 @@ class Dataset:
         return self.source.removeprefix(BUILTIN_PREFIX) if self.is_builtin else Path(self.source).stem
 
 
+def legacy_names(names: list[str], columns: list[str]) -> dict[str, str]:
+    """{old name: the data's name} for names as the first trainer wrote them (`mean_radius` for `mean radius`):
+    schema files, registry tags and production rows from before names were kept still use them."""
+    cleaned: dict[str, list[str]] = {}
+    for column in columns:
+        cleaned.setdefault("_".join(str(column).strip().split()), []).append(column)
+    present = set(columns)
+    return {name: cleaned[name][0] for name in names
+            if name not in present and len(cleaned.get(name, ())) == 1}
+
+
 def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame under its own column names (as text), with one kind of missing value."""
     frame = frame.rename(columns=str)
@@ -71,6 +82,7 @@ def load_dataset(spec: str = "builtin:breast_cancer", target: str | None = None)
             frame = clean_frame(pd.read_csv(path, skipinitialspace=True, na_values=["?", "NA", "N/A", "null", ""]))
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             raise DatasetError(f"cannot read {spec} as CSV: {exc}") from exc
+    target = legacy_names([target], list(frame.columns)).get(target, target)
     if target not in frame.columns:
         raise DatasetError(f"target column {target!r} is not in the data set (columns: {', '.join(frame.columns)})")
     return Dataset(source=spec, frame=frame, target=target)
@@ -81,6 +93,7 @@ def with_rows(dataset: Dataset, extra: pd.DataFrame | None) -> pd.DataFrame:
     if extra is None or extra.empty:
         return dataset.frame
     extra = clean_frame(extra.copy())
+    extra = extra.rename(columns=legacy_names(list(extra.columns), list(dataset.frame.columns)))
     missing = [c for c in dataset.frame.columns if c not in extra.columns]
     if missing:
         raise DatasetError(f"extra rows lack columns: {', '.join(missing)}")
