@@ -62,11 +62,13 @@ def test_binary_tensors_after_the_json_header():
     (lambda b: b["inputs"].append(tensor("colour", "BYTES", ["a", "b"])), "no feature named 'colour'"),
     (lambda b: b["inputs"][0].update(shape=[3]), "shape [3] holds 3 values, got 2"),
     (lambda b: b["inputs"][0].update(datatype="FLOAT"), "inputs.0.datatype"),
+    (lambda b: b["inputs"][0].update(datatype={}), "inputs.0.datatype"),
     (lambda b: b["inputs"][1].update(data=[3, "four"]), "records.1.n: expected an integer"),
     (lambda b: b["inputs"][0].update(data=5), "inputs.0.data"),
     (lambda b: b["inputs"][0].update(parameters=[1]), "inputs.0.parameters"),
     (lambda b: b.update(outputs=[{"name": "logits"}]), "outputs"),
     (lambda b: b.update(parameters={"request_ids": ["a"]}), "parameters.request_ids"),
+    (lambda b: b.update(inputs=[{**b["inputs"][0], "name": {"a": 1}}]), "expected a tensor object with a name"),
 ])
 def test_bad_requests_name_what_is_wrong(change, where):
     body = per_feature()
