@@ -7,7 +7,7 @@ cancer (569 rows) split 75/25 as the trainer splits it; every family fitted unca
 (cross-fit over the training part, as trainer/calibration.py does; a split of the training part, 20% calibrating
 a frozen model fitted on 80%; a split of the hold-out, half calibrating the frozen model, which leaves the other
 half to judge promotions) with three methods (temperature, sigmoid, isotonic). Judged on `--rows` fresh rows, in
-distribution and under a 1.5 sd shift of mean_radius: top-label ECE, |accuracy bias| (mean confidence against
+distribution and under a 1.5 sd shift of mean radius: top-label ECE, |accuracy bias| (mean confidence against
 the expected accuracy under the true relation: what the monitor's estimate would miss), Brier, CPU seconds per fit.
 """
 
@@ -78,7 +78,7 @@ def main() -> None:
     world = World()
     rng = np.random.default_rng(999)
     judged = {}
-    for name, drift in (("in distribution", Drift()), ("mean_radius +1.5 sd", Drift(shift=(("mean_radius", 1.5),)))):
+    for name, drift in (("in distribution", Drift()), ("mean radius +1.5 sd", Drift(shift=(("mean radius", 1.5),)))):
         rows, labels = world.stream(args.rows, rng, drift)
         judged[name] = (rows, labels, world.p_true(rows))
     records = []

@@ -7,7 +7,7 @@ Per seed and training size (569 rows: breast cancer's size), a training set from
 relation (bench/ground_truth.py), the four families fitted as the trainer fits them (trainer.fitting.fit_candidate:
 calibrated by cross-fit), the best by F1 kept, as `driftline train` does. Then each scenario streams `--windows` windows of `--window` rows (the
 monitor's default window), drifted from the first row, with labels drawn from the true relation:
-  - control; mean_radius +1.5 sd (the README's `simulate --shift mean_radius=1.5`); the teacher's three most
+  - control; mean radius +1.5 sd (the README's `simulate --shift "mean radius=1.5"`); the teacher's three most
     important features +2.5 sd (issue 14's harmful shift); no concept change in any of them;
   - concept change: the relation flips inside the top 30% (and 10%) of the teacher's most important feature.
 Each window is estimated from its scores with consumers/monitor/estimation.py, the code the monitor runs, and
@@ -51,7 +51,7 @@ def scenarios(world: World) -> dict[str, tuple[Drift, bool]]:
     top = world.ranked
     return {
         "control": (Drift(), False),
-        "mean_radius +1.5 sd": (Drift(shift=(("mean_radius", 1.5),)), False),
+        "mean radius +1.5 sd": (Drift(shift=(("mean radius", 1.5),)), False),
         f"top-3 features +2.5 sd ({', '.join(top[:3])})": (Drift(shift=tuple((f, 2.5) for f in top[:3])), False),
         f"concept: flip top 30% of {top[0]}": (Drift(flip=(top[0], 0.3)), True),
         f"concept: flip top 10% of {top[0]}": (Drift(flip=(top[0], 0.1)), True),

@@ -30,6 +30,16 @@ class Prediction:
     probabilities: dict[str, float]
 
 
+class NonFiniteOutput(ValueError):
+    """The model gave no finite probabilities for some records (values far outside what it was trained on make
+    e.g. a linear model's sum overflow); `rows` are their indices in the call."""
+
+    def __init__(self, rows: list[int]):
+        super().__init__(f"the model gives no finite probabilities for record(s) {rows}: are the values far "
+                         "outside the training range?")
+        self.rows = rows
+
+
 def _plain(value):
     """A numpy scalar as the Python value JSON and the event schema expect."""
     return value.item() if hasattr(value, "item") else value
@@ -92,6 +102,9 @@ def predict_batch(model: LoadedModel, records: Sequence[dict]) -> list[Predictio
         proba = _proba_from_matrix(model, _matrix(records, model.features))
     else:
         proba = model.model.predict_proba(build_frame(records, model.features, model.feature_types))
+    finite = np.isfinite(proba)
+    if not finite.all():  # NaN is no probability: JSON would carry null, and the event would be invalid
+        raise NonFiniteOutput(np.flatnonzero(~finite.all(axis=1)).tolist())
     classes = [_plain(c) for c in (model.classes or range(proba.shape[1]))]
     names = [str(c) for c in classes]
     winners = proba.argmax(axis=1).tolist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from schemas.data import DataRejected, DataValidated
 from schemas.model import Candidate
 from trainer import contract as contracts
 from trainer import events, promotion, selection, tracking
-from trainer.datasets import Dataset, content_hash, load_dataset, with_rows
+from trainer.datasets import Dataset, content_hash, legacy_names, load_dataset, with_rows
 from trainer.fitting import FitJob, Fitter
 from trainer.progress import Progress
 from trainer.validation import describe, validate
@@ -80,6 +80,7 @@ class TrainingRun:
         self.progress.stage("validating data")
         dataset = load_dataset(spec, target)
         contract, schema_path, inferred = contracts.resolve(s, dataset, schema)
+        contract = _under_the_datas_names(contract, dataset)
         if inferred:
             log.info("inferred a schema for %s and saved it to %s", spec, schema_path, extra={"schema": str(schema_path)})
         frame = with_rows(dataset, extra_rows)
@@ -188,6 +189,18 @@ class TrainingRun:
             best_family=best.family, selection_metric=s.selection_metric, candidates=candidates,
             parent_run_id=parent.info.run_id, dataset_hash=p.lineage.dataset_hash,
         )
+
+
+def _under_the_datas_names(contract: contracts.Contract, dataset: Dataset) -> contracts.Contract:
+    """A schema file written before column names were kept names them `mean_radius`: read it under the data's
+    own names (`mean radius`) rather than reject the data set for columns it does have."""
+    renames = legacy_names([*contract.columns, contract.target], list(dataset.frame.columns))
+    if not renames:
+        return contract
+    log.warning("schema names %d column(s) as the first trainer renamed them; read under the data's names: %s",
+                len(renames), ", ".join(f"{old} -> {new}" for old, new in renames.items()))
+    return replace(contract, target=renames.get(contract.target, contract.target),
+                   columns={renames.get(name, name): rule for name, rule in contract.columns.items()})
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:

@@ -55,7 +55,7 @@ async def kinds_of(bus):
 
 async def test_drift_raises_one_alert_with_a_report_and_resumes_after_restart(stage):
     settings, bus, pool, loaded = stage
-    preds, labels = prediction_events(loaded, 3000, seed=1, drift_at=1000, shift={"mean_radius": 0.5})
+    preds, labels = prediction_events(loaded, 3000, seed=1, drift_at=1000, shift={"mean radius": 0.5})
     await bus.publish_many(preds[:1500])
     service, stop, task = await start(settings, bus, pool)
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
@@ -72,14 +72,14 @@ async def test_drift_raises_one_alert_with_a_report_and_resumes_after_restart(st
 
     events = await wait_for(six_reports)
     alerts = [e for e in events if e.type.startswith("driftline.alert.raised")]
-    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean_radius"])]
+    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean radius"])]
     assert alerts[0].causation_id == preds[1499].id  # the window [1000, 1500) holds the detection
     reports = [e for e in events if e.type.startswith("driftline.monitoring.drift_report")]
     assert [r.data.window.events for r in reports] == [500] * 6
     assert reports[2].data.report_url == alerts[0].data.report_url == f"evidently/{alerts[0].id}.html"
     page = settings.reports_dir / alerts[0].data.report_url
     await wait_for(lambda: asyncio.sleep(0, page.exists()), timeout=120)
-    assert "mean_radius" in page.read_text()
+    assert "mean radius" in page.read_text()
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 4000))
     metrics = REGISTRY.get_sample_value("driftline_monitor_share_drifted", {"model": loaded.name})
     assert metrics is not None
@@ -186,7 +186,7 @@ async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
 async def test_river_adwin_by_configuration_resumes_its_state_from_postgresql_after_a_restart(stage):
     settings, bus, pool, loaded = stage
     settings = settings.model_copy(update={"monitor_detector": "adwin"})
-    preds, _ = prediction_events(loaded, 3000, seed=2, drift_at=1000, shift={"mean_radius": 1.0})
+    preds, _ = prediction_events(loaded, 3000, seed=2, drift_at=1000, shift={"mean radius": 1.0})
     await bus.publish_many(preds[:1500])
     service, stop, task = await start(settings, bus, pool)
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
@@ -203,5 +203,5 @@ async def test_river_adwin_by_configuration_resumes_its_state_from_postgresql_af
     await task
     alerts = await audit_events(bus, "driftline.alert.raised")
     assert [(a.data.kind, a.data.features, a.data.detector) for a in alerts] == [
-        ("data_drift", ["mean_radius"], "adwin:change")]
+        ("data_drift", ["mean radius"], "adwin:change")]
     assert "River ADWIN" in alerts[0].data.summary

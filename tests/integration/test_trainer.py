@@ -101,7 +101,7 @@ def test_lineage_hash_schema_and_split_seed_are_on_every_run(store):
     summary = mlflow.artifacts.load_dict(f"runs:/{first.parent_run_id}/{SUMMARY_ARTIFACT}")
     assert summary["rows"] == 569 and summary["holdout_rows"] + summary["train_rows"] == 569
     schema = mlflow.artifacts.load_text(f"runs:/{version.run_id}/{SCHEMA_ARTIFACT}")
-    assert "mean_radius" in schema and (settings.data_dir / "schemas" / "breast_cancer.schema.yaml").is_file()
+    assert "mean radius" in schema and (settings.data_dir / "schemas" / "breast_cancer.schema.yaml").is_file()
     reference, holdout = load_run_frame(version.run_id), load_run_frame(version.run_id, HOLDOUT_ARTIFACT)
     assert len(reference) + len(holdout) == 569 and "target" in reference and "target" in holdout
     assert REFERENCE_ARTIFACT.startswith("reference/")
