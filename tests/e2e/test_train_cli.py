@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def driftline(*args: str, data_dir: Path, nats_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DRIFTLINE_DATA_DIR": str(data_dir), "DRIFTLINE_NATS_URL": nats_url}
+    # Without MLflow's own variables: a module-scoped fixture elsewhere may have exported another test's store.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")}
+    env |= {"DRIFTLINE_DATA_DIR": str(data_dir), "DRIFTLINE_NATS_URL": nats_url}
     return subprocess.run([sys.executable, "-m", "driftline", "train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=280)
 

@@ -73,7 +73,8 @@ def serving(folder: Path, register, *, mlflow: bool = False, **gateway_env: str)
     nats.start()
     procs: list[tuple[subprocess.Popen, bool]] = []
     try:
-        settings = Settings(data_dir=folder / "data", nats_url=nats.url, gateway_port=free_port())
+        settings = Settings(data_dir=folder / "data", nats_url=nats.url, gateway_port=free_port(),
+                            mlflow_tracking_uri=None)  # not an earlier test's store, which MLflow exported
         version = register(settings)
         env = _env(settings, DRIFTLINE_GATEWAY_PORT=str(settings.gateway_port), DRIFTLINE_API_KEYS=f'["{API_KEY}"]',
                    **gateway_env)

@@ -81,7 +81,7 @@ async def test_every_mlflow_input_format_gets_mlflows_predictions_and_each_is_an
         for name, (body, content_type) in bodies(frame).items():
             ours = await post(client, f"{served.gateway}/invocations", body, content_type, key=True)
             theirs = await post(client, f"{served.mlflow}/invocations", body, content_type, key=False)
-            assert (ours.status_code, theirs.status_code) == (200, 200), (name, ours.text, theirs.text[:500])
+            assert (ours.status_code, theirs.status_code) == (200, 200), (name, ours.text, theirs.text[:3000])
             assert set(ours.json()) == {"predictions"}  # MLflow's answer shape, nothing added
             answers[name] = ours.json()["predictions"], theirs.json()["predictions"]
         unkeyed = await client.post(f"{served.gateway}/invocations", json={"dataframe_records": frame.head(1).to_dict(

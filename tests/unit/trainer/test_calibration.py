@@ -40,9 +40,9 @@ def test_calibration_lowers_the_held_out_calibration_error_of_every_family(famil
 
 def test_the_candidate_records_calibration_error_and_serves_text_labels():
     frame = clean_frame(mixed_frame(400))
-    features = ["x1", "x_2", "color"]
+    features = ["x1", "x 2", "color"]
     train, holdout = frame.iloc[:300].reset_index(drop=True), frame.iloc[300:].reset_index(drop=True)
-    fitted = fit_candidate(FitJob("xgboost", train, holdout, "label", ["x1", "x_2"], ["color"], ["no", "yes"], 3))
+    fitted = fit_candidate(FitJob("xgboost", train, holdout, "label", ["x1", "x 2"], ["color"], ["no", "yes"], 3))
     assert {"ece", "brier", "ece_uncalibrated", "brier_uncalibrated", "f1"} <= set(fitted.metrics)
     assert all(0 <= fitted.metrics[k] <= 1 for k in ("ece", "brier", "ece_uncalibrated", "brier_uncalibrated"))
     assert type(fitted.pipeline.named_steps["model"]).__name__ == "CalibratedClassifierCV"
@@ -66,6 +66,6 @@ def test_a_class_too_small_to_fold_trains_uncalibrated():
     frame = clean_frame(mixed_frame(60))
     frame.loc[:, "label"] = "no"
     frame.loc[0, "label"] = "yes"  # one row of a class: no fold can hold it out
-    pipe = pipelines.build("logistic_regression", ["x1", "x_2"], ["color"], ["no", "yes"], 1)
-    served, raw = calibration.calibrate(pipe, frame[["x1", "x_2", "color"]], frame["label"], seed=1)
+    pipe = pipelines.build("logistic_regression", ["x1", "x 2"], ["color"], ["no", "yes"], 1)
+    served, raw = calibration.calibrate(pipe, frame[["x1", "x 2", "color"]], frame["label"], seed=1)
     assert served is raw and list(served.classes_) == ["no", "yes"]
