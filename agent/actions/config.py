@@ -49,7 +49,8 @@ async def change_config(ctx: ActionContext) -> ActionResult:
                 "RETURNING version", json.dumps(config), ctx.scheduled.data.approved_by, ctx.action.action_id)
     event = announce(ctx, version, before, config, sorted(changes))
     words = ", ".join(f"{c.key} {c.old} -> {c.new}" for c in event.data.changes)
-    return ActionResult(summary=f"configuration version {version}: {words}",
+    again = " was already applied" if mine else ""
+    return ActionResult(summary=f"configuration version {version}{again}: {words}",
                         result={"version": version, "config": config, "reused": mine is not None},
                         metrics_before={"config_version": latest["version"] if latest else 0},
                         metrics_after={"config_version": version}, events=[event])
