@@ -9,10 +9,12 @@ import asyncio
 import pytest
 
 from schemas import ConfigChanged
-from tests.e2e.test_approval_page import ARGS, CHROMIUM, served  # noqa: F401 (the served fixture)
+from tests.e2e import test_approval_page as approval_page
 from tests.model_fixtures import register_simple_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+ARGS, CHROMIUM = approval_page.ARGS, approval_page.CHROMIUM
+served = approval_page.served  # the page, the projector and the relay on a free port (a fixture)
 
 
 async def test_configuration_history_and_a_deploy_request_from_the_models_view(served, bus, settings, artifacts_dir):

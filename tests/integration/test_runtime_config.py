@@ -10,12 +10,20 @@ import pytest
 
 from consumers.monitor.service import MonitorService
 from inference.worker import InferenceWorker
+from infra.db import connect_pool
 from infra.runtime_config import ConfigFollower
 from schemas import ActionCompleted, ActionFailed, ConfigChanged
 from tests.integration.agent_helpers import Watch, approved_schedule
-from tests.integration.test_agent_executor import executor, pool, run_executor  # noqa: F401 (the pool fixture)
+from tests.integration.test_agent_executor import executor, run_executor
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database_url):
+    p = await connect_pool(database_url, max_size=4)
+    yield p
+    await p.close()
 
 
 @pytest.fixture
