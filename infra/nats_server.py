@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
 from pathlib import Path
 
+from infra.nats_auth import USERS_FILE, AuthDir
 from infra.processes import port_open, spawn, stop, wait_for_port
 
 
@@ -30,8 +32,10 @@ def render_config(
     server_name: str = "driftline",
     cluster: dict | None = None,
     http_port: int | None = None,
+    auth_include: str | None = None,
 ) -> str:
-    """nats-server configuration text; `cluster` = {name, port, routes} for a clustered node."""
+    """nats-server configuration text; `cluster` = {name, port, routes} for a clustered node; `auth_include`: the
+    users file (infra.nats_auth) to include, relative to the config file's folder (nats-server joins the two)."""
     lines = [
         f"server_name: {server_name}",
         f"listen: {host}:{port}",
@@ -43,6 +47,8 @@ def render_config(
     ]
     if http_port:
         lines.append(f"http: {host}:{http_port}")
+    if auth_include:
+        lines.append(f'include "{auth_include}"')
     if cluster:
         routes = ", ".join(f'"{route}"' for route in cluster["routes"])
         lines += [
@@ -56,15 +62,17 @@ def render_config(
 
 
 class EmbeddedNats:
-    """One nats-server child process with JetStream on disk."""
+    """One nats-server child process with JetStream on disk; with `auth` (an infra.nats_auth.AuthDir whose users
+    file is written) only its identities may connect, each with its permissions."""
 
     def __init__(self, store_dir: Path, host: str = "127.0.0.1", port: int = 4222, sync_interval: str = "always",
-                 server_name: str = "driftline", cluster: dict | None = None):
+                 server_name: str = "driftline", cluster: dict | None = None, auth: AuthDir | None = None):
         self.store_dir = Path(store_dir)
         self.host, self.port = host, port
         self.sync_interval = sync_interval
         self.server_name = server_name
         self.cluster = cluster
+        self.auth = auth
         self.proc = None
 
     @property
@@ -82,9 +90,11 @@ class EmbeddedNats:
                 "or choose another port with DRIFTLINE_NATS_PORT"
             )
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        include = os.path.relpath(self.auth.users_file, self.store_dir.resolve()) if self.auth else None
         self.config_path.write_text(
             render_config(host=self.host, port=self.port, store_dir=self.store_dir / "jetstream",
-                          sync_interval=self.sync_interval, server_name=self.server_name, cluster=self.cluster)
+                          sync_interval=self.sync_interval, server_name=self.server_name, cluster=self.cluster,
+                          auth_include=include)
         )
         self.proc = spawn([nats_server_binary(), "-c", str(self.config_path)],
                           log_path=self.store_dir / f"{self.server_name}.log")
@@ -96,6 +106,10 @@ class EmbeddedNats:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    def reload(self) -> None:
+        """Re-read the configuration (a rotated credential's new users file) without a restart."""
+        self.proc.send_signal(signal.SIGHUP)
 
     def pause(self) -> None:
         self.proc.send_signal(signal.SIGSTOP)
@@ -115,7 +129,7 @@ class NatsCluster:
     """
 
     def __init__(self, root: Path, size: int = 3, host: str = "127.0.0.1", name: str = "driftline",
-                 sync_interval: str = "always"):
+                 sync_interval: str = "always", auth: AuthDir | None = None):
         from infra.processes import free_port
 
         cluster_ports = [free_port(host) for _ in range(size)]
@@ -123,7 +137,7 @@ class NatsCluster:
         self.nodes = {
             f"nats-{i + 1}": EmbeddedNats(
                 Path(root) / f"nats-{i + 1}", host, free_port(host), sync_interval, server_name=f"nats-{i + 1}",
-                cluster={"name": name, "port": cluster_ports[i], "routes": routes},
+                cluster={"name": name, "port": cluster_ports[i], "routes": routes}, auth=auth,
             )
             for i in range(size)
         }
@@ -152,6 +166,8 @@ class NatsCluster:
 
 
 CONTAINER_PORTS = {"client": 4222, "cluster": 6222, "http": 8222}
+# The users file `driftline auth init` writes, mounted beside each node's /etc/nats/nats.conf (public keys only).
+CONTAINER_AUTH_INCLUDE = f"auth/{USERS_FILE}"
 
 
 def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), cluster_name: str = "driftline",
@@ -164,7 +180,7 @@ def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), c
     return {
         name: render_config(
             host="0.0.0.0", port=CONTAINER_PORTS["client"], store_dir=store_dir, server_name=name,
-            http_port=CONTAINER_PORTS["http"],
+            http_port=CONTAINER_PORTS["http"], auth_include=CONTAINER_AUTH_INCLUDE,
             cluster={"name": cluster_name, "port": CONTAINER_PORTS["cluster"], "routes": routes}
             if len(names) > 1 else None,
         )
