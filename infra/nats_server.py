@@ -194,14 +194,16 @@ def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), c
                       store_dir: Path = Path("/data/jetstream")) -> dict[str, str]:
     """Config text of each node of a containerised NATS cluster (infra/nats/<name>.conf, used by compose).
 
-    A cluster speaks TLS to clients and between nodes (certificates from CONTAINER_TLS_DIR). One name gives a
-    single node without a cluster block and without TLS (the Render blueprint's NATS, on Render's private network).
+    A cluster speaks TLS to clients and between nodes (certificates from CONTAINER_TLS_DIR) and admits only the
+    identities of the users include compose's init writes (CONTAINER_AUTH_INCLUDE). One name gives a single node
+    without a cluster block, TLS or the include (the Render blueprint's NATS, on Render's private network: Render has
+    no init step to write the include and the seeds; render.yaml says so at its top).
     """
     routes = [f"nats://{name}:{CONTAINER_PORTS['cluster']}" for name in names]
     return {
         name: render_config(
             host="0.0.0.0", port=CONTAINER_PORTS["client"], store_dir=store_dir, server_name=name,
-            http_port=CONTAINER_PORTS["http"], auth_include=CONTAINER_AUTH_INCLUDE,
+            http_port=CONTAINER_PORTS["http"], auth_include=CONTAINER_AUTH_INCLUDE if len(names) > 1 else None,
             cluster={"name": cluster_name, "port": CONTAINER_PORTS["cluster"], "routes": routes}
             if len(names) > 1 else None,
             tls_dir=CONTAINER_TLS_DIR if len(names) > 1 else None,

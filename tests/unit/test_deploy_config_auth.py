@@ -2,25 +2,25 @@
 them with `driftline auth init` (permissions from the bus map), and a node with the include init wrote lets each
 container's seed in with exactly its permissions and nobody without one.
 
-init.sh is run for real (into a temporary folder), and a real nats-server runs the committed single-node config."""
+init.sh is run for real (into a temporary folder), and a real nats-server runs the committed nats-1 config with it."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import shutil
+import ssl
 import stat
 import subprocess
 from pathlib import Path
 
 import nats
 import pytest
-from nats.errors import NoServersError
 
 from driftline.bus_permissions import permissions
 from driftline.services import SERVICES
 from infra.nats_auth import OPERATOR, connect_options, public_key
-from infra.nats_server import nats_server_binary
+from infra.nats_server import CONTAINER_TLS_DIR, nats_server_binary
 from infra.processes import free_port, wait_for_port
 from tests.unit.test_deploy_config import ROOT, compose
 from tests.unit.test_deploy_config_topology import mounts, run_init
@@ -91,55 +91,53 @@ def test_init_run_again_keeps_every_seed(made):
     assert {p.name: p.read_bytes() for p in (made / "auth").glob("*.nk")} == before
 
 
-async def _sign_in(url: str, seed: Path | None):
-    async def quiet(exc):
-        pass
-
-    options = connect_options(seed) if seed else {}
-    return await nats.connect(url, allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0,
-                              error_cb=quiet, **options)
-
-
 def test_a_node_with_the_include_admits_each_seed_with_its_own_permissions(made, tmp_path):
-    """The committed single-node config (Render's) with init's include, on a free port: the gateway's seed may
-    publish a prediction but not schedule an action, the trainer's may not purge a stream, no seed is refused."""
+    """The committed nats-1 config with init's certificates and include, on free ports (its peers never answer):
+    nobody signs in without a seed; the gateway's may publish a prediction but not schedule an action, the
+    trainer's may not purge a stream, the auditor's may read AUDIT but not write a checkpoint."""
     port = free_port()
-    text = (ROOT / "infra/nats/nats.conf").read_text().replace("0.0.0.0:4222", f"127.0.0.1:{port}")
-    text = text.replace("0.0.0.0:8222", f"127.0.0.1:{free_port()}")
-    text = text.replace('"/data/jetstream"', f'"{tmp_path / "js"}"')
-    (tmp_path / "nats.conf").write_text(text)
-    shutil.copytree(made / "nats-users", tmp_path / "auth")
-    server = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats.conf")], stdout=subprocess.DEVNULL,
+    text = (ROOT / "infra/nats/nats-1.conf").read_text().replace(str(CONTAINER_TLS_DIR), str(made / "nats-tls"))
+    for old, new in [("0.0.0.0:4222", f"127.0.0.1:{port}"), ("0.0.0.0:8222", f"127.0.0.1:{free_port()}"),
+                     ("0.0.0.0:6222", f"127.0.0.1:{free_port()}"), ('"/data/jetstream"', f'"{tmp_path / "js"}"')]:
+        assert old in text
+        text = text.replace(old, new)
+    (tmp_path / "nats-1.conf").write_text(text)
+    shutil.copytree(made / "nats-users", tmp_path / "auth")  # compose mounts the nats-users volume there
+    server = subprocess.Popen([nats_server_binary(), "-c", str(tmp_path / "nats-1.conf")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        wait_for_port("127.0.0.1", port, timeout=30)
-        asyncio.run(_probe(f"nats://127.0.0.1:{port}", made / "creds"))
+        wait_for_port("127.0.0.1", port, timeout=30, proc=server)
+        tls = ssl.create_default_context(cafile=str(made / "trust/nats-ca.pem"))
+        asyncio.run(_probe(f"tls://127.0.0.1:{port}", made / "creds", tls))
     finally:
         server.terminate()
         server.wait(timeout=10)
 
 
-async def _probe(url: str, creds: Path) -> None:
-    with pytest.raises((NoServersError, nats.errors.Error, OSError)):
-        await _sign_in(url, None)  # no credential: refused at connect
-    grants = permissions()
-    assert "driftline.prediction.made" in grants["gateway"].publish
-    assert "driftline.action.scheduled" not in grants["gateway"].publish
+async def _probe(url: str, creds: Path, tls: ssl.SSLContext) -> None:
+    async def quiet(exc):
+        pass
+
+    with pytest.raises(Exception, match="(?i)authorization|no servers"):  # no credential: refused at connect
+        await nats.connect(url, tls=tls, allow_reconnect=False, connect_timeout=3, max_reconnect_attempts=0,
+                           error_cb=quiet)
     for identity, allowed, refused in [
         ("gateway", "driftline.prediction.made", "driftline.action.scheduled"),
         ("trainer", "driftline.model.trained", "$JS.API.STREAM.PURGE.REQUESTS"),
         ("auditor", "$JS.API.DIRECT.GET.AUDIT", "driftline.audit.checkpoint"),
     ]:
+        assert allowed in permissions()[identity].publish and refused not in permissions()[identity].publish
         errors: list[Exception] = []
 
         async def seen(exc, errors=errors):
             errors.append(exc)
 
-        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=3, error_cb=seen,
+        nc = await nats.connect(url, tls=tls, allow_reconnect=False, connect_timeout=3, error_cb=seen,
                                 **connect_options(creds / identity / f"{identity}.nk"))
         try:
             await nc.publish(allowed, b"{}")
             await nc.flush(timeout=3)
+            await asyncio.sleep(0.3)
             assert not errors, (identity, allowed, errors)
             await nc.publish(refused, b"{}")
             await nc.flush(timeout=3)
