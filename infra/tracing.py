@@ -1,4 +1,4 @@
-"""Traces across the bus: W3C trace context in NATS headers, one span per hop, exported by the standard OTEL_* variables.
+"""Traces across the bus: W3C trace context in NATS headers, one span per hop, exported by the OTEL_* variables.
 
 Off unless `configure` finds OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_TRACES_EXPORTER
 (anything but `none`). While off, every function here returns at its first line on `ENABLED`, and nothing reaches a
@@ -45,6 +45,14 @@ def wanted(environ: Mapping[str, str]) -> bool:
     if exporters:
         return exporters != "none"
     return bool(environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"))
+
+
+def described(environ: Mapping[str, str]) -> str:
+    """Where traces go, in the words of `driftline up`'s banner."""
+    if not wanted(environ):
+        return "off (set OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:4318, to export them)"
+    return "to " + (environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    or environ.get("OTEL_TRACES_EXPORTER", ""))
 
 
 def configure(service: str, environ: Mapping[str, str]) -> str | None:
@@ -225,6 +233,14 @@ def end(spans: Iterable[Span | None]) -> None:
     for span in spans:
         if span is not None:
             span.end()
+
+
+def log_ids() -> dict[str, str]:
+    """trace_id and span_id of the span in hand, for a JSON log line; {} when off or outside a span."""
+    if not ENABLED:
+        return {}
+    sc = trace.get_current_span().get_span_context()
+    return {"trace_id": format(sc.trace_id, "032x"), "span_id": format(sc.span_id, "016x")} if sc.is_valid else {}
 
 
 def exemplar() -> dict[str, str] | None:

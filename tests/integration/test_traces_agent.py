@@ -10,7 +10,7 @@ import pytest
 from infra import tracing
 from schemas import ActionCompleted, ActionScheduled, DiagnosisMade, parse_event
 from tests.integration.agent_helpers import running_agent
-from tests.integration.trace_helpers import Parent, ids, in_trace, parent_of
+from tests.traces import Parent, ids, in_trace, parent_of
 from tests.unit.agent.alerts import alert
 
 pytestmark = pytest.mark.integration

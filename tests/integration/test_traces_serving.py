@@ -21,7 +21,7 @@ from producers.publisher import request_and_wait, request_event
 from schemas import PredictionMade, parse_event
 from schemas.streams import PREDICTIONS
 from tests.integration.stored import stored
-from tests.integration.trace_helpers import Parent, ids, linked, parent_of, spans_named
+from tests.traces import Parent, ids, linked, parent_of, spans_named
 from tests.unit.inference.models import memory_model, records
 
 pytestmark = pytest.mark.integration
