@@ -79,7 +79,9 @@ def configure(service: str, environ: Mapping[str, str]) -> str | None:
     provider = TracerProvider(resource=Resource.create(attributes))
     for exporter, _ in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)  # other instrumentation in the process (if any) joins the same traces
+    # Not the global provider: FastAPI (0.16x) traces every request through the global one by itself, which would
+    # duplicate the gateway's and the page's spans and trace every probe and scrape (seen in the e2e dashboard run:
+    # two "POST /predict" spans a request, one per "GET /metrics").
     install(provider)
     return ", ".join(where for _, where in exporters)
 
