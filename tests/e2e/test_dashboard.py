@@ -17,7 +17,6 @@ import httpx
 import pytest
 import yaml
 
-from infra.processes import free_port
 from infra.settings import Settings
 from tests.e2e.test_up import ROOT, start_up, stop_up, up_env
 from tests.model_fixtures import register_simple_model
@@ -71,9 +70,10 @@ def wait_for(prom: httpx.Client, expressions: dict[str, str], seconds: float) ->
 
 def test_dashboard_and_rule_expressions_return_data_from_prometheus_scraping_the_loop(tmp_path):
     data_dir = tmp_path / "data"
-    register_simple_model(Settings(data_dir=data_dir))  # `up` then skips its first training
+    settings = Settings(data_dir=data_dir)
+    register_simple_model(settings)  # `up` then skips its first training
     env = {k: v for k, v in up_env(data_dir).items() if not k.startswith(("MLFLOW_", "OTEL_"))}
-    env.update(DRIFTLINE_PROMETHEUS_PORT=str(free_port()), DRIFTLINE_ALERTMANAGER_PORT=str(free_port()),
+    env.update(DRIFTLINE_MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,  # the same store, named: no MLflow UI
                DRIFTLINE_PROMETHEUS_SCRAPE_INTERVAL_S="1", DRIFTLINE_MONITOR_WINDOW_EVENTS="200",
                DRIFTLINE_MONITOR_IDLE_CLOSE_S="2", DRIFTLINE_AGENT_EXPIRY_INTERVAL_S="1",
                OTEL_TRACES_EXPORTER="console")  # traces on (spans go to the services' logs): exemplars to see
@@ -86,6 +86,10 @@ def test_dashboard_and_rule_expressions_return_data_from_prometheus_scraping_the
         assert re.search(r"^\s+traces\s+to console", banner, re.M), banner
         gateway = httpx.Client(base_url=f"http://127.0.0.1:{env['DRIFTLINE_GATEWAY_PORT']}", timeout=30)
         prom = httpx.Client(base_url=prom_url, timeout=30)
+        deadline = time.monotonic() + 180  # `up` is ready when the ports answer; the gateway then loads the model
+        while gateway.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, gateway.get("/ready").text
+            time.sleep(0.5)
 
         # load: HTTP predictions (some invalid), a drift on the bus with late labels, one serving alert
         for record in records(150):
