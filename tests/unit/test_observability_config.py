@@ -41,7 +41,7 @@ def test_every_panel_queries_the_chosen_prometheus_for_metrics_the_code_defines(
             assert named <= defined, (panel["title"], named - defined)
     titles = {p["title"] for p in panels}
     for wanted in ("Requests per second", "Prediction latency", "Errors", "Predictions per second by version",
-                   "Drift statistic per feature", "Realized quality (last window with labels)", "Consumer lag",
+                   "Drift statistic per feature", "Estimated vs realized quality", "Consumer lag",
                    "Pending approvals"):
         assert wanted in titles
 
