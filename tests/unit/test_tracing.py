@@ -95,3 +95,23 @@ def test_a_json_log_line_names_its_trace(recorded_spans):
         line = json.loads(JsonFormatter().format(record))
         assert tracing.exemplar() == {"trace_id": ids(span).trace_id}
     assert (line["trace_id"], line["span_id"]) == (ids(span).trace_id, ids(span).span_id)
+
+
+async def test_an_empty_fetch_is_no_span_and_a_fetched_message_is_one(recorded_spans):
+    from infra.consumer import ConsumerSpec, RawBatchRunner
+
+    handled: list[list] = []
+
+    async def handler(msgs):
+        handled.append(msgs)
+
+    class Msg:  # what the raw runner reads of a fetched message: its headers and subject
+        headers = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+        subject = "driftline.audit.x"
+
+    runner = RawBatchRunner(None, ConsumerSpec("audit-projector", "AUDIT", ("driftline.>",)), handler)
+    await runner.handle_batch([])
+    assert handled == [[]] and recorded_spans.get_finished_spans() == ()
+    await runner.handle_batch([Msg()])
+    [span] = recorded_spans.get_finished_spans()
+    assert span.name == "audit-projector process" and parent_of(span).span_id == "00f067aa0ba902b7"
