@@ -98,8 +98,11 @@ def test_dashboard_and_rule_expressions_return_data_from_prometheus_scraping_the
             assert gateway.post("/predict", json={"features": {"mean_radius": "big"}}).status_code == 422
         simulate = subprocess.run(
             [sys.executable, "-m", "driftline", "simulate", "--rows", "1200", "--rate", "400", "--drift-at", "500",
-             "--shift", "mean_radius=3", "--shift", "mean_texture=3", "--shift", "mean_perimeter=3",
-             "--shift", "mean_area=3", "--label-delay", "1", "--seed", "7"],
+             "--shift", "mean radius=3", "--shift", "mean texture=3", "--shift", "mean perimeter=3",
+             "--shift", "mean area=3", "--shift", "mean smoothness=3", "--shift", "mean compactness=3",
+             "--shift", "mean concavity=3", "--shift", "mean symmetry=3", "--shift", "worst radius=3",
+             "--shift", "worst texture=3",  # 10 of 30 features: DriftlineDriftShareHigh (> 25%) fires in Prometheus
+             "--label-delay", "1", "--seed", "7"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
         assert simulate.returncode == 0, simulate.stdout + simulate.stderr
         now = datetime.now(UTC).isoformat()
@@ -116,6 +119,16 @@ def test_dashboard_and_rule_expressions_return_data_from_prometheus_scraping_the
         scraped = wait_for(prom, {"two workers": 'count(up{job="driftline-worker"} == 1) == 2'}, 120)
         assert not scraped, query(prom, 'up{job="driftline-worker"}')
         assert query(prom, 'driftline_webhook_alerts_total{source="alertmanager"}')
+
+        # a rule Prometheus evaluates itself fires, reaches Alertmanager from it, and is delivered to the gateway
+        fired = wait_for(prom, {"drift rule": 'ALERTS{alertname="DriftlineDriftShareHigh", alertstate="firing"}'}, 120)
+        assert not fired, query(prom, "max by (model) (driftline_monitor_share_drifted)")
+        held = httpx.get(f"{alertmanager}/api/v2/alerts", params={"filter": 'alertname="DriftlineDriftShareHigh"'})
+        port = f":{env['DRIFTLINE_PROMETHEUS_PORT']}/"  # the generator's URL names its host, not always 127.0.0.1
+        assert [port in a["generatorURL"] for a in held.json()] == [True], held.text
+        delivered = wait_for(prom, {"both": 'sum(driftline_webhook_alerts_total{source="alertmanager", '
+                                            'status="firing"}) >= 2'}, 120)
+        assert not delivered, query(prom, 'driftline_webhook_alerts_total{source="alertmanager"}')
         active = prom.get("/api/v1/alertmanagers").json()["data"]["activeAlertmanagers"]
         assert [a["url"] for a in active] == [f"{alertmanager}/api/v2/alerts"]
 
