@@ -1,6 +1,7 @@
 """Bus benchmark: predictions/s end to end through one worker process, against the raw pipelined publish ceiling.
 
     .venv/bin/python bench/bench_bus.py [--requests 20000] [--rounds 3] [--latency-seconds 20] [--model simple|trained]
+                                        [--tracing]
 
 On one nats-server (JetStream on disk, the embedded defaults; the bench's own messages go to streams configured
 like REQUESTS and PREDICTIONS):
@@ -14,12 +15,18 @@ and after the rounds
 (4) p50/p99 latency at 200 requests/s offered, from a request published to its prediction event stored (the
     server's store time) and to a subscriber seeing it;
 (5) after each phase, the worker's durable consumer: pending, ack-pending, redelivered.
+
+With --tracing, the peer is the worker itself with tracing on (OTLP/HTTP to a local sink, every trace sampled, each
+request carrying its own traceparent as a traced client's would): alternating rounds of the worker off and on, each
+a burst and a latency run; predictions/s, CPU per prediction, p50/p99, the spans the sink received, and what the
+tracing hooks cost per message while tracing is off.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -88,13 +95,23 @@ async def settle(bus: Bus, timeout: float = 30.0) -> tuple[int, int, int, float]
         await asyncio.sleep(0.05)
 
 
-async def burst(bus: Bus, record: dict, model: str, n: int) -> float:
+def traceparent() -> dict[str, str]:
+    """A traced client's header: a new trace per request, sampled."""
+    return {"traceparent": f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"}
+
+
+async def burst(bus: Bus, record: dict, model: str, n: int, traced: bool = False) -> float:
     """Predictions per second: n requests published pipelined, until the n-th prediction event is stored."""
     base = await stored_count(bus, MADE)
     events = [request_event(record, model=model, request_id=f"burst-{i}") for i in range(n)]
     start = time.perf_counter()
     for i in range(0, n, 1000):
-        await bus.publish_many(events[i:i + 1000])
+        if traced:  # each its own trace: publish_many's headers are one dict for all
+            futures = [await bus.js.publish_async(e.topic, e.to_bytes(), headers=event_headers(e, traceparent()))
+                       for e in events[i:i + 1000]]
+            await asyncio.gather(*futures)
+        else:
+            await bus.publish_many(events[i:i + 1000])
     while await stored_count(bus, MADE) < base + n:
         await asyncio.sleep(0.01)
     return n / (time.perf_counter() - start)
@@ -115,7 +132,7 @@ class Latencies:
 
 
 async def latency(bus: Bus, record: dict, model: str, rate: float, seconds: float, publish_to: str | None = None,
-                  listen_to: str = MADE) -> Latencies:
+                  listen_to: str = MADE, traced: bool = False) -> Latencies:
     """Request-to-event latencies at `rate` requests/s offered. With publish_to == listen_to it is the one-hop
     floor: the same publish -> stored -> subscriber path with no worker in between."""
     sent: dict[str, tuple[float, float]] = {}
@@ -142,7 +159,7 @@ async def latency(bus: Bus, record: dict, model: str, rate: float, seconds: floa
         if delay > 0:
             await asyncio.sleep(delay)
         event = request_event(record, model=model, request_id=f"lat-{i}")
-        payload, headers = event.to_bytes(), event_headers(event)
+        payload, headers = event.to_bytes(), event_headers(event, traceparent() if traced else None)
         sent[event.data.request_id] = (time.time(), time.perf_counter())
         await bus.js.publish_async(publish_to or event.topic, payload, headers=headers)
     try:
@@ -220,6 +237,60 @@ async def run(stage: Stage, args) -> None:
     await bus.close()
 
 
+async def tracing_comparison(stage: Stage, args) -> None:
+    """The worker with tracing off and on, in alternating rounds (one worker at a time: they share the durable)."""
+    from tracing_peer import off_hook_cost_us, spans_received, start_sink, tracing_env, tracing_off_env
+
+    from infra.processes import free_port
+
+    record, model, py = sample_record(), stage.settings.model_name, sys.executable
+    sink = free_port()
+    start_sink(stage, sink)
+    bus = await Bus.connect(stage.settings.resolved_nats_url, name="bench")
+    from infra.streams import ensure_streams
+
+    await ensure_streams(bus.js, stage.settings)
+    print(f"{args.rounds} rounds of: a burst of {args.requests} requests, then {args.latency_seconds:.0f} s at "
+          f"200 req/s; tracing on = OTLP/HTTP to a local sink, every request its own sampled trace")
+    results: dict[str, list] = {"off": [], "on": []}
+    for round_no in range(1, args.rounds + 1):
+        for mode in ("off", "on"):
+            env = tracing_env(sink) if mode == "on" else tracing_off_env()
+            child = stage.start(f"worker-{mode}-{round_no}", [py, "-m", "driftline", "serve", "worker"], **env)
+            worker = psutil.Process(child.pid)
+            async with asyncio.timeout(180):
+                while True:
+                    try:
+                        await request_and_wait(bus, record, model=model, timeout=2)
+                        break
+                    except TimeoutError:
+                        continue
+            before = sum(worker.cpu_times()[:2])
+            rate = await burst(bus, record, model, args.requests, traced=mode == "on")
+            cpu_us = (sum(worker.cpu_times()[:2]) - before) / args.requests * 1e6
+            await settle(bus)
+            lat = await latency(bus, record, model, 200.0, args.latency_seconds, traced=mode == "on")
+            results[mode].append((rate, cpu_us, pct(lat.stored, 50), pct(lat.stored, 99)))
+            print(f"round {round_no}, tracing {mode:<3}: {rate:6.0f} predictions/s, worker CPU {cpu_us:4.0f} us per "
+                  f"prediction; at 200 req/s published -> stored p50 {pct(lat.stored, 50):.2f} ms, "
+                  f"p99 {pct(lat.stored, 99):.2f} ms")
+            stop_child(child)
+            stage.children.remove(child)
+    med = {mode: [statistics.median(r[i] for r in rs) for i in range(4)] for mode, rs in results.items()}
+    for mode in ("off", "on"):
+        rate, cpu_us, p50, p99 = med[mode]
+        print(f"worker, tracing {mode:<3} (median): {rate:6.0f} predictions/s, CPU {cpu_us:4.0f} us per prediction, "
+              f"p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(f"tracing on vs off: {med['on'][0] / med['off'][0]:.0%} of the predictions/s, CPU per prediction "
+          f"+{med['on'][1] - med['off'][1]:.0f} us, p99 {med['on'][3] / med['off'][3]:.2f}x")
+    await asyncio.sleep(6)  # the last worker exported on stop; the sink has counted
+    print(f"spans the sink received from the traced workers: {spans_received(sink)}")
+    hooks = off_hook_cost_us()["bus"]
+    print(f"tracing off: the hooks on the message path cost {hooks:.2f} us per message (timeit), "
+          f"{hooks / med['off'][1]:.2%} of the worker's CPU per prediction")
+    await bus.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000, help="Messages in the ceiling run and the burst.")
@@ -228,10 +299,12 @@ def main() -> None:
     parser.add_argument("--model", choices=["simple", "trained"], default="simple")
     parser.add_argument("--sync-interval", default="always",
                         help="JetStream fsync interval of the server: always (the embedded default) or e.g. 2m.")
+    parser.add_argument("--tracing", action="store_true",
+                        help="Compare the worker with tracing off and on instead of the ceiling and the echo peer.")
     args = parser.parse_args()
     with Stage(args.model, args.sync_interval) as stage:
         print(f"model: {args.model} (registry version {stage.version}); JetStream sync_interval {args.sync_interval}")
-        asyncio.run(run(stage, args))
+        asyncio.run(tracing_comparison(stage, args) if args.tracing else run(stage, args))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ def memory(up: subprocess.Popen) -> dict[str, float]:
             rss["postgres"] += mb
         elif "mlflow" in " ".join(cmd[:4]):
             rss["mlflow-ui"] += mb
+        elif cmd and cmd[0].endswith(("prometheus", "alertmanager")):
+            rss[Path(cmd[0]).name.removeprefix("prometheus-")] += mb
     return dict(rss)
 
 
@@ -156,7 +158,8 @@ async def wait_ready(url: str, up: subprocess.Popen, timeout: float) -> None:
 async def run(args: argparse.Namespace, data_dir: Path) -> int:
     from bench.champion import breast_cancer_frame, register_simple_model
 
-    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI")}
+    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI", "PROMETHEUS",
+                                            "ALERTMANAGER")}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({f"DRIFTLINE_{name}_PORT": str(port) for name, port in ports.items()})
     env.update(DRIFTLINE_LOG_LEVEL="WARNING", DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),

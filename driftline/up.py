@@ -15,11 +15,13 @@ from pathlib import Path
 
 from driftline.cmd_auth import write_credentials
 from driftline.services import SERVICES, Service
+from infra import tracing
 from infra.bootstrap import prepare
+from infra.local_monitoring import INSTALL_HINT, LocalMonitoring
 from infra.nats_auth import AUDITOR, OPERATOR, AuthDir, inbox_prefix
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
-from infra.processes import port_open, spawn, stop, wait_for_port
+from infra.processes import free_port, port_open, spawn, stop, wait_for_port
 from infra.settings import Settings
 
 log = logging.getLogger("driftline.up")
@@ -37,6 +39,7 @@ class Child:
     extra: dict = field(default_factory=dict)
 
     def start(self, env: dict[str, str]) -> None:
+        env = {**env, **self.extra.get("env", {})}  # e.g. a replica's own metrics port
         self.proc = spawn(self.cmd, log_path=self.log_path, env=env, start_new_session=self.own_group)
         self.started_at = time.monotonic()
 
@@ -67,6 +70,8 @@ class Supervisor:
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[Child] = []
         self.services: dict[str, Service] = {}
+        self.monitoring = LocalMonitoring(settings, self.data_dir) if settings.local_monitoring else None
+        self.alertmanager_token: str | None = None
 
     def _lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +95,8 @@ class Supervisor:
         env.pop("DRIFTLINE_NATS_CREDENTIAL", None)
         if identity:
             env["DRIFTLINE_NATS_CREDENTIAL"] = str(self.auth.seed_file(identity))
+        if self.alertmanager_token:  # the gateway accepts the Alertmanager that `up` started
+            env["DRIFTLINE_ALERTMANAGER_TOKEN"] = self.alertmanager_token
         return env
 
     def start(self) -> dict[str, str]:
@@ -123,7 +130,9 @@ class Supervisor:
         if one_time:
             where["first admin"] = f"sign in as admin with the one-time password {one_time}"
         (self.data_dir / "mlflow").mkdir(exist_ok=True)
-        env = self.child_env()  # the MLflow UI: no bus
+        if self.monitoring and not self.monitoring.missing:
+            self.alertmanager_token = self.monitoring.alertmanager_token()
+        env = self.child_env()
         if s.mlflow_tracking_uri is None:
             mlflow_ui = Child(
                 "mlflow-ui",
@@ -155,7 +164,32 @@ class Supervisor:
         # The MLflow UI is for people, not for the loop: do not hold readiness for it.
         if "mlflow ui" in where and not port_open("127.0.0.1", s.mlflow_ui_port):
             where["mlflow ui"] += " (still starting)"
+        where.update(self.start_monitoring(env))
+        where["traces"] = tracing.described(env)
         return where
+
+    def start_monitoring(self, env: dict[str, str]) -> dict[str, str]:
+        """Alertmanager, then Prometheus with the project's rules, scraping every service (banner lines)."""
+        m, s = self.monitoring, self.settings
+        if m is None:
+            return {}
+        if m.missing:
+            return {"prometheus": f"not started: {' and '.join(m.missing)} not installed ({INSTALL_HINT}); "
+                                  "the serving alerts and the scale action need them"}
+        m.write(self.alertmanager_token, self.worker_metrics_ports())
+        for name, cmd, port in (("alertmanager", m.alertmanager_cmd(), s.alertmanager_port),
+                                ("prometheus", m.prometheus_cmd(), s.prometheus_port)):
+            child = Child(name, cmd, self.logs / f"{name}.log")
+            child.start(env)
+            self.children.append(child)
+            wait_for_port("127.0.0.1", port, 30, child.proc, what=name)
+        return {"prometheus": f"http://127.0.0.1:{s.prometheus_port} (rules: infra/prometheus/rules.yml)",
+                "alertmanager": f"http://127.0.0.1:{s.alertmanager_port} (to the gateway's /webhooks/alertmanager)"}
+
+    def worker_metrics_ports(self) -> list[int]:
+        ports = [int(c.extra.get("env", {}).get("DRIFTLINE_WORKER_METRICS_PORT", self.settings.worker_metrics_port))
+                 for c in self.children if c.name.split("#")[0] == "worker" and not c.extra.get("retired")]
+        return [p for p in ports if p]
 
     def watch(self, stop_flag: list[bool]) -> None:
         """Restart services that die, apply desired replica counts, until asked to stop."""
@@ -191,8 +225,11 @@ class Supervisor:
             if service.url:
                 continue  # HTTP services bind one port: scale them behind a load balancer, not here
             for index in range(len(running), want):
+                # Its own /metrics port: Prometheus scrapes each replica (one port per process on one machine).
+                own = {f"DRIFTLINE_{name.upper()}_METRICS_PORT": str(free_port())} \
+                    if getattr(self.settings, f"{name}_metrics_port", None) else {}
                 child = Child(f"{name}#{index + 1}", [sys.executable, "-m", "driftline", "serve", name],
-                              self.logs / f"{name}-{index + 1}.log", extra={"service": service})
+                              self.logs / f"{name}-{index + 1}.log", extra={"service": service, "env": own})
                 child.start(self.child_env(name))
                 self.children.append(child)
                 log.info("scaled %s up to %d", name, index + 1)
@@ -200,6 +237,8 @@ class Supervisor:
                 child.extra["retired"] = True
                 child.stop()
                 log.info("scaled %s down (stopped %s)", name, child.name)
+            if name == "worker" and len(running) != want and self.monitoring and not self.monitoring.missing:
+                self.monitoring.write_workers(self.worker_metrics_ports())
 
     def shutdown(self) -> None:
         for child in reversed(self.children):

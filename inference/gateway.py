@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from inference import metrics, mlflow_route, oip_routes, predict_route
 from inference.batcher import MicroBatcher
@@ -23,6 +24,7 @@ from inference.openapi_doc import documented
 from inference.serving import Serving, json_response
 from infra.bus import Bus
 from infra.settings import Settings
+from infra.tracing_http import TracingMiddleware
 from schemas import new_id
 
 SOURCE = "inference/gateway"
@@ -87,9 +89,10 @@ def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers:
         return json_response(doc, 200 if doc["ready"] else 503)
 
     @app.get("/metrics")
-    async def prometheus_metrics() -> Response:
-        """Prometheus text format."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format, or OpenMetrics (with trace-id exemplars) when the scraper asks for it."""
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), media_type=content_type)
 
     for router in extra_routers:
         app.include_router(router)
@@ -99,4 +102,5 @@ def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers:
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, 500)
 
     app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(TracingMiddleware)  # added last, so outermost: its span is current inside the metrics one
     return app

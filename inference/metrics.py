@@ -6,6 +6,8 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from infra import tracing
+
 HTTP_REQUESTS = Counter("driftline_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "driftline_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route", "status"],
@@ -80,4 +82,5 @@ class MetricsMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             labels = (scope["method"], path, str(status[0]))
             child(HTTP_REQUESTS, *labels).inc()
-            child(HTTP_LATENCY, *labels).observe(time.perf_counter() - start)
+            # With tracing on, the request's trace id is the exemplar (OpenMetrics scrapes show it).
+            child(HTTP_LATENCY, *labels).observe(time.perf_counter() - start, tracing.exemplar())

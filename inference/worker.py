@@ -11,6 +11,7 @@ from inference import metrics
 from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, NonFiniteOutput, predict_batch
+from infra import tracing
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel
@@ -127,15 +128,26 @@ class InferenceWorker:
         model = self.holder.current
         if model is None:
             raise RuntimeError("no model loaded yet")  # transient: nak with backoff
-        answers = answer_requests([item.event for item in batch], model, time.time() * 1000)
-        failed = [a for a in answers if not a.ok]
-        if failed and len(batch) > 1:
-            raise PoisonInBatch(f"{len(failed)} of {len(batch)} requests cannot be answered")
-        await self.bus.publish_many([a.event for a in answers])
+        # Tracing on, a batch of several traces: each answer continues its own request's trace, in a span that
+        # covers the shared model call and the publish (tracing off: no spans, nothing to end).
+        spans = tracing.start_children(f"{DURABLE} predict", [item.trace for item in batch]) if tracing.ENABLED else ()
+        try:
+            answers = answer_requests([item.event for item in batch], model, time.time() * 1000)
+            for answer, span in zip(answers, spans, strict=False):  # spans: () when tracing is off
+                if span is not None and answer.ok:
+                    answer.event.trace = tracing.headers_of(span)
+            failed = [a for a in answers if not a.ok]
+            if failed and len(batch) > 1:
+                raise PoisonInBatch(f"{len(failed)} of {len(batch)} requests cannot be answered")
+            await self.bus.publish_many([a.event for a in answers])
+        finally:
+            tracing.end(spans)
+        ambient = tracing.current_headers()
         for item, answer in zip(batch, answers, strict=True):
             reply = item.headers.get(REPLY_HEADER)
             if reply:
-                await self.bus.nc.publish(reply, answer.event.to_bytes(), headers={TYPE_HEADER: answer.event.type})
+                await self.bus.nc.publish(reply, answer.event.to_bytes(), headers={
+                    TYPE_HEADER: answer.event.type, **(getattr(answer.event, "trace", None) or ambient)})
         if failed:
             metrics.PREDICTION_FAILURES.labels("bus", "invalid").inc()
             raise Rejected(failed[0].event.data.error)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from infra import tracing
+
 _STANDARD = set(vars(logging.makeLogRecord({})))
 MASK = "***"
 
@@ -55,6 +57,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         doc.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
+        doc.update(tracing.log_ids())  # tracing on: the line names the trace and span it was written in
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str)

@@ -254,6 +254,13 @@ class Settings(BaseSettings):
         "none", description="Who runs the services: `up` when `driftline up` supervises them (it sets this for its "
                             "children; scale_service then applies), none under compose, Render or by hand."
     )
+
+    # Prometheus and Alertmanager started by `driftline up` (when their binaries are installed)
+    local_monitoring: bool = Field(True, description="`driftline up` starts Prometheus and Alertmanager when installed.")
+    prometheus_port: int = Field(9090, description="Port of the Prometheus `driftline up` starts.")
+    alertmanager_port: int = Field(9093, description="Port of the Alertmanager `driftline up` starts.")
+    prometheus_scrape_interval_s: float = Field(15.0, description="Scrape and rule evaluation interval of that "
+                                                                  "Prometheus.")
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 

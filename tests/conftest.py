@@ -134,3 +134,21 @@ async def bus(nats_server, settings):
     await ensure_streams(b.js, settings)
     yield b
     await b.close()
+
+
+@pytest.fixture
+def recorded_spans():
+    """Tracing on in this process for one test, every finished span kept in memory (OpenTelemetry's own exporter)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from infra import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.install(provider)
+    yield exporter
+    tracing.uninstall()
+    provider.shutdown()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 import asyncpg
 
@@ -19,6 +20,7 @@ from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
 from consumers.monitor.evidently_report import save_report
 from consumers.monitor.reference import load_champion_profile
 from consumers.monitor.windows import WindowPolicy
+from infra import tracing
 from infra.bus import Bus
 from infra.champion import ChampionFollower, forced
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
@@ -62,6 +64,9 @@ class MonitorService:
         self.last_activity = self.last_prune = time.monotonic()
         self.lock = asyncio.Lock()
         self.reports: asyncio.Queue = asyncio.Queue()
+        # Tracing on: the trace contexts of the window's latest predictions, linked from the span its report and
+        # alerts are published in (a window fans in from up to a thousand requests; a span keeps 128 links).
+        self.window_traces: deque = deque(maxlen=tracing.MAX_LINKS)
 
     async def load(self, cause: Event | None = None) -> bool:
         """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
@@ -104,6 +109,9 @@ class MonitorService:
                 return
             model = self.monitor.profile.model
             events = [r.event for r in fresh]
+            if tracing.ENABLED:  # a message without its own context here is the batch span's parent
+                here = tracing.current_context()
+                self.window_traces.extend(r.trace or here for r in fresh if isinstance(r.event, PredictionMade))
             preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
             labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
             ref = self.monitor.profile.estimation
@@ -135,8 +143,11 @@ class MonitorService:
             metrics.observe_monitor(self.monitor)
 
     async def _emit(self, outcome: Outcome) -> None:
-        if outcome.events:
-            await self.bus.publish_many(outcome.events)
+        if outcome.events:  # what a closed window made: published in a span linked to the window's predictions
+            with tracing.fan_in("monitor window", self.window_traces, {"driftline.events": len(outcome.events)}):
+                await self.bus.publish_many(outcome.events)
+            if any(e.type == "driftline.monitoring.drift_report.v1" for e in outcome.events):
+                self.window_traces.clear()
         for event in outcome.events:
             if event.type == "driftline.monitoring.drift_report.v1":
                 metrics.observe_report(event)

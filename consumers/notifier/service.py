@@ -88,7 +88,8 @@ class Notifier:
     async def handle(self, batch: list[Received]) -> None:
         """AUDIT events (alerts, escalations, approvals, promotions, outcomes) -> notifications."""
         for item in batch:
-            await self.notify(item.event)
+            with item.span():
+                await self.notify(item.event)
 
     async def notify(self, event: Event) -> None:
         note = route(event, self.settings.notify_routes, self.settings.notify_events, self.ui_url)

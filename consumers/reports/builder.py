@@ -15,6 +15,7 @@ from consumers.reports.audit_log import load_events
 from consumers.reports.current_data import window_features
 from consumers.reports.model_evidence import model_evidence, reference_frame
 from consumers.reports.render import KINDS, render_pdf
+from infra import tracing
 from infra.settings import Settings
 from schemas.data import DataValidated
 from schemas.model import ModelPromoted, ModelTrained
@@ -71,7 +72,7 @@ class ReportBuilder:
         tmp.write_bytes(pdf)
         tmp.replace(path)  # readers never see half a file
         metrics.REPORTS.labels(kind, "built").inc()
-        metrics.REPORT_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        metrics.REPORT_SECONDS.labels(kind).observe(time.perf_counter() - started, tracing.exemplar())
         log.info("%s report %s written to %s", kind, ident, path)
         return BuiltReport(kind, ident, path, version)
 

@@ -78,12 +78,15 @@ class AutoReports:
             wanted = trigger(item.event)
             if wanted is None:
                 continue
-            kind, ident = wanted
-            path = await self.builder.ensure(kind, ident, not_before=item.event.time.timestamp())
-            if self.settings.reports_log_mlflow:
-                version = self._version(item.event)
-                run_id = await asyncio.to_thread(log_report, self.settings, kind, ident, path, version)
-                log.info("%s report %s logged to MLflow run %s", kind, ident, run_id)
+            with item.span("report"):
+                await self._build(item.event, *wanted)
+
+    async def _build(self, event: Event, kind: str, ident: str) -> None:
+        path = await self.builder.ensure(kind, ident, not_before=event.time.timestamp())
+        if self.settings.reports_log_mlflow:
+            version = self._version(event)
+            run_id = await asyncio.to_thread(log_report, self.settings, kind, ident, path, version)
+            log.info("%s report %s logged to MLflow run %s", kind, ident, run_id)
 
     @staticmethod
     def _version(event: Event) -> str | None:

@@ -32,6 +32,8 @@ def up_env(data_dir: Path) -> dict[str, str]:
         DRIFTLINE_WORKER_METRICS_PORT=str(free_port()),
         DRIFTLINE_AGENT_METRICS_PORT=str(free_port()),
         DRIFTLINE_PROJECTOR_METRICS_PORT=str(free_port()),
+        DRIFTLINE_PROMETHEUS_PORT=str(free_port()),
+        DRIFTLINE_ALERTMANAGER_PORT=str(free_port()),
     )
     return env
 
@@ -65,7 +67,7 @@ def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
         text = "\n".join(lines)
         print(text)
         assert seconds < 30, f"ready after {seconds:.1f}s"
-        for part in ("nats", "postgres", "mlflow ui"):
+        for part in ("nats", "postgres", "mlflow ui", "prometheus", "alertmanager", "traces"):
             assert any(line.strip().startswith(part) for line in lines), f"{part} missing from:\n{text}"
         assert f"127.0.0.1:{env['DRIFTLINE_NATS_PORT']}" in text
         auditor = check_the_bus_is_authenticated(lines, env)
