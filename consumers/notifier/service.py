@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -91,7 +92,8 @@ class Notifier:
             await self.notify(item.event)
 
     async def notify(self, event: Event) -> None:
-        note = route(event, self.settings.notify_routes, self.settings.notify_events, self.ui_url)
+        note = route(event, self.settings.notify_routes, self.settings.notify_events, self.ui_url,
+                     self.settings.notify_group_routes)
         if note is None:
             return
         for channel in note.channels:
@@ -153,10 +155,12 @@ class Notifier:
                                 event.id, channel)
 
     async def _sender(self, event: Event, note: Notification, channel: str) -> tuple[Callable[[], Awaitable[None]], str | None]:
-        if channel == "slack":
-            url = self.settings.slack_webhook_url
-            return (lambda: slack.post(self.http, url, note, self.secret)), None
         attachment = await self._attachment(event, note)
+        if attachment is None:  # a report that is not there is not linked either
+            note = replace(note, report_link=None)
+        if channel == "slack":  # the message links to the report on the page; the mail carries the PDF
+            url = self.settings.slack_webhook_url
+            return (lambda: slack.post(self.http, url, note, self.secret)), str(attachment) if attachment else None
         msg = email.build_message(note, self.smtp, attachment)
         return (lambda: email.send(msg, self.smtp)), str(attachment) if attachment else None
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from consumers.reports.names import KINDS
+
 TEMPLATES = Path(__file__).parent / "templates"
-KINDS = ("deployment", "drift", "incident")
+__all__ = ["KINDS", "render_html", "render_pdf"]  # KINDS: the builder and the CLI read it here
 
 
 def _num(value, digits: int = 4) -> str:
