@@ -26,21 +26,23 @@ def _legend(x: float, y: float, entries: list[tuple[str, str]]) -> list[str]:
     return out
 
 
-def distribution_chart(impact: dict, *, width: int = 360, height: int = 200) -> str:
+def distribution_chart(impact: dict, *, width: int = 330, height: int = 214) -> str:
     """Reference (blue) against the last window (orange) as shares of rows per bin, the two means marked."""
     name, dist = impact["feature"], impact.get("distribution") or {}
     ref, now = dist.get("reference") or [], dist.get("window") or []
     ref_mean, win_mean, shift = impact.get("reference_mean"), impact.get("window_mean"), impact.get("shift", 0.0)
     if ref_mean is not None and win_mean is not None:
-        title = f"{name}: mean {number_text(ref_mean)} → {number_text(win_mean)} ({shift:+.1f} SD)"
+        moved = f"mean {number_text(ref_mean)} → {number_text(win_mean)} ({shift:+.1f} SD)"
     else:
-        title = f"{name}: {shift:.0%} of values moved category"
-    pad_l, pad_r, pad_t, pad_b = 44, 10, 40, 34
+        moved = f"{shift:.0%} of values moved to another category"
+    title = f"{name}: {moved}"
+    pad_l, pad_r, pad_t, pad_b = 44, 10, 54, 34
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
     axis = Axis("share of rows", RATE)
     lo, hi, step = axis.span([*ref, *now])
-    parts = [f'<text x="{pad_l}" y="14" class="chart-title">{escape(title)}</text>',
-             *_legend(pad_l, 30, [("reference", REFERENCE), ("last window", CURRENT)])]
+    parts = [f'<text x="8" y="14" class="chart-title">{escape(name)}</text>',
+             f'<text x="8" y="29" class="unit">{escape(moved)}</text>',
+             *_legend(8, 45, [("reference", REFERENCE), ("last window", CURRENT)])]
 
     def y(v: float) -> float:
         return pad_t + plot_h * (1 - (v - lo) / (hi - lo))
@@ -88,7 +90,7 @@ def distribution_chart(impact: dict, *, width: int = 360, height: int = 200) -> 
     return _svg(width, height, title, parts, "chart dist-chart")
 
 
-def prediction_shift_chart(impact: dict, *, width: int = 360, height: int | None = None) -> str:
+def prediction_shift_chart(impact: dict, *, width: int = 330, height: int | None = None) -> str:
     """The predicted positive share before and now, then what each drifted feature alone does to the mean predicted
     probability (percentage points, all else equal)."""
     label = impact.get("positive_class") or "positive"
@@ -98,7 +100,7 @@ def prediction_shift_chart(impact: dict, *, width: int = 360, height: int | None
     height = height or 58 + 24 * rows
     title = f"Predicted {label}: " + (f"{before:.0%} → {now:.0%}" if before is not None and now is not None else
                                       "share not measured")
-    pad_l, pad_r = 112, 62  # feature names left, the figures right
+    pad_l, pad_r = 128, 64  # feature names left, the figures in a column of their own right
     plot_w = width - pad_l - pad_r
     parts = [f'<text x="8" y="14" class="chart-title">{escape(title)}</text>']
     y = 34
@@ -106,25 +108,27 @@ def prediction_shift_chart(impact: dict, *, width: int = 360, height: int | None
         parts.append(f'<text x="{pad_l - 6}" y="{y + 11}" class="tick" text-anchor="end">{name}</text>')
         if rate is not None:
             parts.append(f'<rect x="{pad_l}" y="{y}" width="{plot_w * rate:.1f}" height="15" fill="{colour}"/>'
-                         f'<text x="{pad_l + plot_w * rate + 4:.1f}" y="{y + 11}" class="end-label">{rate:.0%}</text>')
+                         f'<text x="{pad_l + plot_w + 6:.1f}" y="{y + 11}" class="end-label">{rate:.0%}</text>')
         y += 24
     if features:
         parts.append(f'<text x="8" y="{y + 10}" class="unit">Each drifted feature alone (points of probability):'
                      '</text>')
         y += 18
-        most = max(abs(f.get("effect", 0.0)) for f in features) or 0.01
-        middle = pad_l + plot_w / 2
+        effects = [f.get("effect", 0.0) for f in features]
+        most = max(abs(e) for e in effects) or 0.01
+        both = min(effects) < 0 < max(effects)  # bars both ways from a middle line; else the whole width one way
+        span = plot_w / 2 if both else plot_w
+        middle = pad_l + plot_w / 2 if both else pad_l if max(effects) > 0 else pad_l + plot_w
         parts.append(f'<line x1="{middle}" y1="{y - 4}" x2="{middle}" y2="{y + 24 * len(features) - 6}" class="axis"/>')
         for f in features:
             effect = f.get("effect", 0.0)
-            w = plot_w / 2 * abs(effect) / most
+            w = span * abs(effect) / most
             x = middle if effect >= 0 else middle - w
             parts.append(f'<text x="{pad_l - 6}" y="{y + 11}" class="tick" text-anchor="end">'
-                         f'{escape(f["feature"][:22])}</text><rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" '
+                         f'{escape(f["feature"][:20])}</text><rect x="{x:.1f}" y="{y}" width="{max(w, 1):.1f}" '
                          f'height="15" fill="{RED if effect > 0 else REFERENCE}"><title>flips '
                          f'{f.get("flip_rate", 0):.0%} of reference predictions</title></rect>'
-                         f'<text x="{(middle + w + 4) if effect >= 0 else (middle - w - 4):.1f}" y="{y + 11}" '
-                         f'class="end-label" text-anchor="{"start" if effect >= 0 else "end"}">'
+                         f'<text x="{pad_l + plot_w + 6:.1f}" y="{y + 11}" class="end-label">'
                          f'{effect * 100:+.1f} pts</text>')
             y += 24
     return _svg(width, height, title, parts, "chart shift-chart")
@@ -146,7 +150,7 @@ def small_multiple(name: str, ratios: list[float | None], marked: list[bool], *,
         return pad_t + plot_h * (1 - min(v, hi) / hi)
 
     last = values[-1] if values else None
-    label = f"{name[:20]}" + (f" · {last:.1f}×" if last is not None else "")
+    label = f"{name[:24]}" + (f" · {last:.1f}×" if last is not None else "")
     colour = RED if drifted else GREY
     parts = [f'<text x="{pad_x}" y="11" class="{"sm-title drifted" if drifted else "sm-title"}">{escape(label)}</text>',
              f'<line x1="{pad_x}" y1="{y(1.0):.1f}" x2="{pad_x + plot_w}" y2="{y(1.0):.1f}" class="threshold"/>']

@@ -78,9 +78,16 @@ def drift_pictures(reports: list[dict]) -> dict:
 
 
 def _realized(report: dict, metric: str) -> float | None:
+    """A metric on the window's labelled rows: as reported, else from its confusion counts, else the estimate's."""
     quality = report.get("quality") or {}
     if metric in quality:
         return quality[metric]
+    tp, fp, fn, tn = (quality.get(k) for k in ("tp", "fp", "fn", "tn"))
+    if None not in (tp, fp, fn, tn) and tp + fp + fn + tn > 0:
+        if metric == "f1":
+            return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if metric == "accuracy":
+            return (tp + tn) / (tp + fp + fn + tn)
     return ((report.get("estimate") or {}).get("realized") or {}).get(metric)
 
 

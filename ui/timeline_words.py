@@ -100,5 +100,9 @@ def timeline(rows: list[dict]) -> list[dict]:
     for row in rows:
         said = line(row["doc"], chain) if row.get("doc") else None
         who_, what, why = said or (row.get("actor", ""), row.get("story", ""), "")
-        out.append({**row, "who": who_, "what": what, "why": why})
+        outcome = row.get("outcome", "")
+        if said and row["doc"].get("type") == "driftline.diagnosis.made.v1":
+            proposed = [action_words(p) for p in row["doc"].get("data", {}).get("proposed_actions") or []]
+            outcome = "proposed: " + ", ".join(proposed) if proposed else "nothing proposed"
+        out.append({**row, "who": who_, "what": what, "why": why, "outcome": outcome})
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from markupsafe import Markup, escape
+
 ACTIONS = {
     "retrain_model": "retrain {model}", "rollback_model": "roll {model} back to v{to_version}",
     "deploy_model": "deploy {model} v{version}", "change_config": "change the configuration",
@@ -19,7 +21,7 @@ ALERTS = {"data_drift": "Data drift", "prediction_drift": "Prediction drift", "q
           "error_rate": "Serving errors", "data_quality": "Data quality", "consumer_lag": "Processing lag",
           "external": "External alert"}
 SERVICES = {"agent/diagnoser": "agent", "agent/gate": "agent", "agent/executor": "agent (executor)",
-            "agent/verifier": "agent", "consumers/monitor": "monitor", "consumers/notifier": "notifier",
+            "agent/approvals": "agent", "producers/webhooks": "webhook", "consumers/monitor": "monitor", "consumers/notifier": "notifier",
             "consumers/audit": "audit", "trainer": "trainer", "policy": "agent (automatic)"}
 
 
@@ -106,7 +108,11 @@ def resolution(status: str, last_word: dict | None) -> str:
         return "nobody decided in time"
     if kind == "action.escalated":
         return "a person must look" + (f" ({d['severity']})" if d.get("severity") else "")
-    return "" if status in ("open", "waiting for approval", "remediating", "verifying") else status
+    return WAITING.get(status, status)
+
+
+WAITING = {"open": "", "waiting for approval": "waiting for an approver", "remediating": "waiting for the remediation",
+           "verifying": "waiting for the verification on new traffic"}
 
 
 def incident_view(row: dict) -> dict:
@@ -117,3 +123,9 @@ def incident_view(row: dict) -> dict:
             "severity": diagnosis.get("severity", ""),
             "headline": diagnosis.get("headline") or alert.get("summary", ""),
             "resolved_by": resolution(row.get("status", ""), row.get("last_word"))}
+
+
+def names(text: str) -> Markup:
+    """A sentence of the agent's, escaped, with the `names` it quotes in bold (the words module marks them so)."""
+    parts = str(escape(text or "")).split("`")
+    return Markup("".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts)))

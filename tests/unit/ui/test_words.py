@@ -61,7 +61,7 @@ def test_an_incident_says_who_or_what_ended_it():
     assert resolution("resolved: condition cleared", cleared) == "the condition cleared by itself"
     rejected = {"type": "driftline.approval.decided.v1", "data": {"decision": "reject", "decided_by": "bob"}}
     assert resolution("rejected by bob", rejected) == "rejected by bob"
-    assert resolution("waiting for approval", None) == ""
+    assert resolution("waiting for approval", None) == "waiting for an approver" and resolution("open", None) == ""
     view = incident_view({"status": "open", "title": "raised data_drift alert", "last_word": None,
                           "alert": {"data": {"kind": "data_drift", "model": MODEL, "model_version": "3"}},
                           "diagnosis": {"data": {"severity": "high", "headline": "`worst radius` moved up."}}})
