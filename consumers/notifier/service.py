@@ -55,8 +55,9 @@ def smtp_config(settings: Settings) -> email.SmtpConfig | None:
 
 
 def delivery_budget_s(settings: Settings) -> float:
-    """The longest one delivery may take: every attempt timing out, the backoff between them, a report build."""
-    return settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s) + 30
+    """The longest one delivery may take: every attempt timing out, the backoff between them, a report build (in a
+    process of its own: ~10 s on a quiet machine, a minute and more on a loaded one)."""
+    return settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s) + 120
 
 
 def consumer_spec(settings: Settings, durable: str = "notifier") -> ConsumerSpec:
