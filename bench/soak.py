@@ -9,7 +9,7 @@ half-way and the end, and the total; it says whether memory levelled off (growth
 within --rss-tolerance) and stayed under --budget-mb (PSS summed: the memory the machine gives the loop; RSS summed
 counts each shared library page once per process), and exits non-zero if not.
 
-Drift is switched on in every other minute (mean_radius shifted by --shift standard deviations), so the monitor,
+Drift is switched on in every other minute (`mean radius` shifted by --shift standard deviations), so the monitor,
 the agent, the projector and the notifier all have work, and true labels follow each request after --label-delay.
 
 Usage: python bench/soak.py                 # 10 minutes at 50 requests/s (the bounded soak; not in the test run)
@@ -128,7 +128,7 @@ class Soak:
         row = self.rows[i % len(self.rows)]
         features = {k: v for k, v in row.items() if k != "target"}
         if drifting:
-            features["mean_radius"] = features["mean_radius"] + self.args.shift * self.sd
+            features["mean radius"] = features["mean radius"] + self.args.shift * self.sd
         model = self.settings.model_name
         req = PredictionRequested(source="bench/soak", subject=model,
                                   data={"request_id": f"soak-{i}", "model": model, "features": features})
@@ -203,7 +203,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
             await visit_mlflow_ui(ports["MLFLOW_UI"])
         bus = await Bus.connect(f"nats://127.0.0.1:{ports['NATS']}", name="soak")
         soak = Soak(args, settings, gateway)
-        soak.rows, soak.sd = frame.to_dict("records"), float(frame["mean_radius"].std())
+        soak.rows, soak.sd = frame.to_dict("records"), float(frame["mean radius"].std())
         async def on_msg(msg) -> None:
             soak.on_event(msg)
 
@@ -295,7 +295,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, default=10, help="length of the run (the soak is 10 or more)")
     parser.add_argument("--rate", type=float, default=50.0, help="prediction requests per second")
     parser.add_argument("--label-delay", type=float, default=5.0, help="seconds until each true label arrives")
-    parser.add_argument("--shift", type=float, default=1.0, help="drift: mean_radius shift in standard deviations")
+    parser.add_argument("--shift", type=float, default=1.0, help="drift: `mean radius` shift in standard deviations")
     parser.add_argument("--window", type=int, default=500, help="predictions per drift-report window")
     parser.add_argument("--rss-tolerance", type=float, default=0.10, help="allowed RSS growth over the second half")
     parser.add_argument("--budget-mb", type=float, default=1500.0, help="total resident memory allowed (issue 20)")

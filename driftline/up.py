@@ -93,6 +93,7 @@ class Supervisor:
             DRIFTLINE_NATS_URL=s.resolved_nats_url,
             DRIFTLINE_DATABASE_URL=self.dsn,
             DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
+            DRIFTLINE_SUPERVISOR="up",  # the agent's scale_service applies here, and only here
         )
         return env
 
