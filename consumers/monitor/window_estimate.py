@@ -10,6 +10,7 @@ import numpy as np
 
 from consumers.monitor import estimation
 from consumers.monitor.score_bins import ScoreBins
+from consumers.monitor.windows import too_small
 from schemas.monitoring import MetricEstimate, QualityEstimate
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def close_window(monitor: DriftMonitor) -> QualityEstimate | None:
     watched = ref.watched
     if watched in estimated and watched in ref.estimated:
         drop = ref.estimated[watched] - estimated[watched].value
-        if drop >= monitor.config.estimated_drop:
+        if drop >= monitor.config.estimated_drop and not too_small(monitor.window, monitor.config.window):
             e = estimated[watched]
             monitor.window.add_detection("estimated_quality", COLUMN, {
                 "row": monitor.bank.seen, "test": "cbpe", "value": drop, "threshold": monitor.config.estimated_drop,

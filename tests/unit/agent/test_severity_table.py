@@ -101,3 +101,10 @@ def test_labels_that_cannot_yet_tell_a_drop_from_chance_are_not_called_a_confirm
     better = diagnose(alert(features=tuple(IMPORTANT)), POLICY,
                       evidence(report(drifted=IMPORTANT, positive_rate=0.71, counts=(190, 5, 5, 200))))
     assert "labels so far (400) show no drop in F1 (0.97; reference 0.96)" in better.data.headline
+
+
+def test_a_tail_window_too_small_to_tell_leaves_the_sentence_on_the_last_full_window():
+    full = report(drifted=IMPORTANT, positive_rate=0.71, reference_rate=0.62, counts=F1_092)
+    tail = report(drifted=IMPORTANT, events=1, minutes=2).model_copy(update={"impact": None})  # as the monitor sends it
+    made = diagnose(alert(features=tuple(IMPORTANT)), POLICY, evidence(full, tail))
+    assert "in the last 1,000 predictions" in made.data.headline and "from 62% to 71%" in made.data.headline
