@@ -185,11 +185,11 @@ async def wait_ready(url: str, up: subprocess.Popen, timeout: float) -> None:
 async def run(args: argparse.Namespace, data_dir: Path) -> int:
     from bench.champion import breast_cancer_frame, register_simple_model
 
-    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI")}
+    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI", "MONITOR_METRICS",
+                                            "WORKER_METRICS", "AGENT_METRICS", "PROJECTOR_METRICS")}  # none default
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({f"DRIFTLINE_{name}_PORT": str(port) for name, port in ports.items()})
-    env.update(DRIFTLINE_LOG_LEVEL="WARNING", DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
-               DRIFTLINE_MONITOR_WINDOW_EVENTS=str(args.window))
+    env.update(DRIFTLINE_LOG_LEVEL="WARNING", DRIFTLINE_MONITOR_WINDOW_EVENTS=str(args.window))
     settings = Settings(data_dir=data_dir)
     print(f"soak: registering a champion in {data_dir} ...", flush=True)
     await asyncio.to_thread(register_simple_model, settings)

@@ -75,13 +75,16 @@ def close_window(monitor: DriftMonitor) -> QualityEstimate | None:
     if ref is None or (scored.n == 0 and labelled.n == 0):
         return None
     seed = monitor.bank.seen  # deterministic: a replayed window gives the same figures
-    estimated = estimation.estimate(scored, ref.binary, calibration_sd=ref.calibration_sd, seed=seed)
+    # A tail of a few predictions estimates nothing (it read F1 0.000 [-0.011, 0.011] on 1 prediction); the labels
+    # that arrived in it are still checked.
+    small = too_small(monitor.window, monitor.config.window)
+    estimated = {} if small else estimation.estimate(scored, ref.binary, calibration_sd=ref.calibration_sd, seed=seed)
     validity = estimation.check(labelled, ref.binary, calibration_sd=ref.calibration_sd,
                                 min_rows=monitor.config.estimate_min_labels, seed=seed + 1)
     watched = ref.watched
     if watched in estimated and watched in ref.estimated:
         drop = ref.estimated[watched] - estimated[watched].value
-        if drop >= monitor.config.estimated_drop and not too_small(monitor.window, monitor.config.window):
+        if drop >= monitor.config.estimated_drop:
             e = estimated[watched]
             monitor.window.add_detection("estimated_quality", COLUMN, {
                 "row": monitor.bank.seen, "test": "cbpe", "value": drop, "threshold": monitor.config.estimated_drop,

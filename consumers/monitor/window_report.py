@@ -94,9 +94,10 @@ def window_report(monitor: ClosingWindow, cause: Event, report_url: str | None,
         features.append(FeatureDrift.model_construct(feature=column, statistic=monitor.bank.statistic_name,
                                                      value=float(value), threshold=1.0, drifted=hit is not None,
                                                      detector=f"{monitor.bank.name}:{test}"))
+    small = too_small(monitor.window, monitor.config.window)  # one row is "far" from every reference histogram
     for stat in monitor.hist.statistics():
         features.append(FeatureDrift.model_construct(feature=stat.column, statistic=stat.statistic, value=stat.value,
-                                                     threshold=stat.threshold, drifted=stat.drifted,
+                                                     threshold=stat.threshold, drifted=stat.drifted and not small,
                                                      detector="histogram"))
     names = monitor.profile.features
     share = sum(1 for f in names if f in detected) / max(len(names), 1)

@@ -160,6 +160,8 @@ def test_a_tail_closed_when_traffic_stops_reports_no_impact_and_raises_no_estima
     out = run(monitor, preds, joins, scores) + monitor.close_idle(preds[-1]).events
     full, tail = [e.data for e in out if isinstance(e, DriftReported)]
     assert full.window.events == 500 and full.impact is not None and full.impact.positive_rate is not None
-    assert tail.window.events == 3 and tail.estimate.rows == 3  # still reported, for the record
+    assert tail.window.events == 3 and tail.estimate.rows == 3 and tail.estimate.estimated == {}  # no estimate
+    assert "estimated_f1" not in tail.quality and "estimated_f1" in full.quality
     assert tail.impact is None  # the agent and the page keep the last window that could tell
+    assert not [f for f in tail.features if f.drifted]  # 3 rows are "far" from every reference histogram
     assert not [e for e in out if isinstance(e, AlertRaised) and e.data.kind == "estimated_quality"]
