@@ -48,6 +48,10 @@ class ReportProcess:
                 proc.kill()
                 await proc.wait()
                 raise RuntimeError(f"{kind} report {ident}: not built within {TIMEOUT_S:.0f}s") from None
+            except asyncio.CancelledError:  # the notifier stops: the build goes with it (it outlived `up` otherwise)
+                proc.kill()
+                await asyncio.shield(proc.wait())
+                raise
             if proc.returncode != 0:
                 tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
                 raise RuntimeError(f"{kind} report {ident} failed: {tail}")
