@@ -17,11 +17,14 @@ from consumers.reports.service import AutoReports
 from infra.bus import Bus
 from infra.logs import configure_logging
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.settings import Settings
 
 
 async def build(settings: Settings, kind: str, ident: str, not_before: float, log_as: str | None) -> str:
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-report-job")
+    # the notifier's own build, on the notifier's credential (its permissions: the streams its reports read)
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-report-job",
+                            credential=credential_for(settings, "notifier"))
     try:
         builder = ReportBuilder(settings, bus.js)
         if log_as is None:

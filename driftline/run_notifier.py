@@ -14,8 +14,9 @@ from driftline.report_process import ReportProcess
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
+from infra.nats_auth import credential_for
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -44,11 +45,12 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.notifier_metrics_port, addr="127.0.0.1")
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier",
+                            credential=credential_for(settings, "notifier"))
     pool = await connect_pool(await database_dsn(settings), max_size=3)
     http = httpx.AsyncClient(timeout=settings.smtp_timeout_s)
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         builder = ReportProcess(settings)  # each report in its own process: the notifier's memory stays flat
         note = notifier.Notifier(settings, bus, pool, http, attachments=attachments_from(builder))
         handlers = [note.handle]

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftline import mlflow_store, try_it
+from driftline.cmd_auth import write_credentials
 from driftline.mlflow_ui import MlflowUi
 from driftline.services import SERVICES, Service
 from infra.bootstrap import prepare
+from infra.nats_auth import AUDITOR, OPERATOR, AuthDir, inbox_prefix
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import port_open, spawn, stop, wait_for_port
@@ -85,7 +87,8 @@ class Supervisor:
         except BlockingIOError:
             raise RuntimeError(f"another `driftline up` is running on {self.data_dir}; stop it first") from None
 
-    def child_env(self) -> dict[str, str]:
+    def child_env(self, identity: str | None = None) -> dict[str, str]:
+        """The environment of a child; `identity`: the NATS credential it signs in with (its own, nobody else's)."""
         s = self.settings
         env = dict(os.environ)
         env.update(
@@ -95,6 +98,9 @@ class Supervisor:
             DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
             DRIFTLINE_SUPERVISOR="up",  # the agent's scale_service applies here, and only here
         )
+        env.pop("DRIFTLINE_NATS_CREDENTIAL", None)
+        if identity:
+            env["DRIFTLINE_NATS_CREDENTIAL"] = str(self.auth.seed_file(identity))
         return env
 
     def start(self) -> dict[str, str]:
@@ -105,17 +111,25 @@ class Supervisor:
         store = mlflow_store.start(s, dict(os.environ) | {"DRIFTLINE_DATA_DIR": str(self.data_dir),
                                                           "DRIFTLINE_MLFLOW_TRACKING_URI": s.resolved_mlflow_uri})
         where: dict[str, str] = {}
+        self.auth = AuthDir(s.auth_dir)
+        write_credentials(self.auth.path, s)  # kept across runs; the permissions follow the current bus map
         if s.nats_url is None:
-            self.nats = EmbeddedNats(s.nats_store_dir, s.nats_host, s.nats_port, s.nats_sync_interval)
+            self.nats = EmbeddedNats(s.nats_store_dir, s.nats_host, s.nats_port, s.nats_sync_interval,
+                                     auth=self.auth)
             self.nats.start()
-        where["nats"] = s.resolved_nats_url
+            where["nats"] = f"{s.resolved_nats_url} (one credential per service in {self.auth.path})"
+        else:
+            where["nats"] = (f"{s.resolved_nats_url} (its configuration must include {self.auth.users_file} "
+                             "for the services' credentials)")
+        where["auditor credential"] = (f"{self.auth.seed_file(AUDITOR)} (reads AUDIT and nothing else; inbox prefix "
+                                       f"{inbox_prefix(self.auth.public_key(AUDITOR))})")
         if s.database_url is None:
             self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port)
             self.dsn = self.postgres.start()
         else:
             self.dsn = s.database_url
         where["postgres"] = self.dsn
-        asyncio.run(prepare(s.resolved_nats_url, self.dsn, s))
+        asyncio.run(prepare(s.resolved_nats_url, self.dsn, s, credential=self.auth.seed_file(OPERATOR)))
         from driftline.cmd_users import ensure_first_admin
 
         one_time = asyncio.run(ensure_first_admin(self.dsn))
@@ -124,13 +138,12 @@ class Supervisor:
             where["first admin"] = f"sign in as admin with the one-time password {one_time}"
         (self.data_dir / "mlflow").mkdir(exist_ok=True)
         mlflow_store.finish(store)
-        env = self.child_env()
         ui_where = self.mlflow_ui.open()
         if ui_where:
             where["mlflow ui"] = ui_where
         first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
                             self.logs / "train.log")
-        first_model.start(env)
+        first_model.start(self.child_env("trainer"))
         self.children.append(first_model)
         self.first_model = first_model
         where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
@@ -138,7 +151,7 @@ class Supervisor:
             self.services[service.name] = service
             child = Child(service.name, [sys.executable, "-m", "driftline", "serve", service.name],
                           self.logs / f"{service.name}.log", extra={"service": service})
-            child.start(env)
+            child.start(self.child_env(service.name))
             self.children.append(child)
             where[service.name] = service.url(s) if service.url else f"log: {child.log_path}"
         for child in self.children:  # ready means every HTTP endpoint answers
@@ -172,7 +185,6 @@ class Supervisor:
 
     def watch(self, stop_flag: list[bool]) -> None:
         """Restart services that die, apply desired replica counts, until asked to stop."""
-        env = self.child_env()
         last_scale_check = 0.0
         while not stop_flag[0]:
             self.tell_what_to_try()
@@ -185,13 +197,13 @@ class Supervisor:
                     log.warning("%s exited with %s; restarting (restart %d)", child.name, child.proc.returncode,
                                 child.restarts)
                     time.sleep(min(2**child.restarts, 30) * 0.1)
-                    child.start(env)
+                    child.start(self.child_env(child.extra["service"].name))
             if time.monotonic() - last_scale_check > 2:
                 last_scale_check = time.monotonic()
-                self.apply_scale(env)
+                self.apply_scale()
             time.sleep(0.2)
 
-    def apply_scale(self, env: dict[str, str]) -> None:
+    def apply_scale(self) -> None:
         """Start or stop replicas so each service runs as many processes as service_scale asks."""
         try:
             desired = asyncio.run(_desired_replicas(self.dsn))
@@ -208,7 +220,7 @@ class Supervisor:
             for index in range(len(running), want):
                 child = Child(f"{name}#{index + 1}", [sys.executable, "-m", "driftline", "serve", name],
                               self.logs / f"{name}-{index + 1}.log", extra={"service": service})
-                child.start(env)
+                child.start(self.child_env(name))
                 self.children.append(child)
                 log.info("scaled %s up to %d", name, index + 1)
             for child in running[want:]:
