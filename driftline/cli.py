@@ -61,11 +61,17 @@ app.command("report")(cmd_report.report)
 app.command("deploy")(cmd_deploy.deploy)
 
 @app.command()
-def up(data_dir: DataDir = None) -> None:
-    """Run the whole loop on this machine on embedded defaults; Ctrl-C stops it all."""
+def up(
+    data_dir: DataDir = None,
+    no_mlflow_ui: Annotated[bool, typer.Option(
+        "--no-mlflow-ui", help="Do not offer the MLflow UI (by default it starts on the first visit to its port; "
+                               "DRIFTLINE_MLFLOW_UI=on starts it at once).")] = False,
+) -> None:
+    """Run the whole loop on this machine on embedded defaults; Ctrl-C stops it all. The banner ends with three
+    commands to try once the first model is trained."""
     from driftline.up import up as run_up
 
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, mlflow_ui="off" if no_mlflow_ui else None)
     try:
         run_up(settings, echo=typer.echo)
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:

@@ -52,8 +52,13 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 
 def default_train():
-    """The trainer, imported only by the executor (DESIGN.md's one in-process call)."""
-    from trainer.api import train_async
+    """The trainer, imported only by the executor (DESIGN.md's one in-process call), and only at its first retrain:
+    scikit-learn, the model families and MLflow's tracking add ~90 MB resident to an agent that may never retrain."""
+
+    async def train_async(*args, **kwargs):
+        from trainer.api import train_async as train
+
+        return await train(*args, **kwargs)
 
     return train_async
 

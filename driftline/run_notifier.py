@@ -9,12 +9,11 @@ import httpx
 
 from consumers.notifier import service as notifier
 from consumers.reports import service as reports
-from consumers.reports.builder import ReportBuilder
 from driftline.common import database_dsn
+from driftline.report_process import ReportProcess
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
-from infra.models import configure_mlflow
 from infra.nats_auth import credential_for
 from infra.settings import Settings
 from infra.streams import require_streams
@@ -23,7 +22,7 @@ from schemas import Event
 log = logging.getLogger(__name__)
 
 
-def attachments_from(builder: ReportBuilder):
+def attachments_from(builder: ReportProcess):
     """The notifier's report provider: the stored report, rebuilt when older than the event."""
 
     async def attachment(report: tuple[str, str], event: Event):
@@ -42,7 +41,6 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
-    configure_mlflow(settings)
     if settings.notifier_metrics_port:
         from prometheus_client import start_http_server
 
@@ -53,11 +51,11 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     http = httpx.AsyncClient(timeout=settings.smtp_timeout_s)
     try:
         await require_streams(bus.js)
-        builder = ReportBuilder(settings, bus.js)
+        builder = ReportProcess(settings)  # each report in its own process: the notifier's memory stays flat
         note = notifier.Notifier(settings, bus, pool, http, attachments=attachments_from(builder))
         handlers = [note.handle]
         if settings.reports_auto:
-            handlers.append(reports.AutoReports(settings, builder).handle)
+            handlers.append(reports.AutoReports(settings, publish=builder.publish).handle)
         runners = [ConsumerRunner(bus, spec, handle) for spec, handle in
                    zip(consumer_specs(settings), handlers, strict=True)]
         await asyncio.gather(*(runner.run(stop) for runner in runners))

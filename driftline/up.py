@@ -1,4 +1,5 @@
-"""`driftline up`: embedded servers, MLflow UI, a first model, and every service, supervised."""
+"""`driftline up`: embedded servers, MLflow UI, a first model, and every service, supervised; the banner ends with
+three commands to try."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from driftline import mlflow_store, try_it
 from driftline.cmd_auth import write_credentials
+from driftline.mlflow_ui import MlflowUi
 from driftline.services import SERVICES, Service
 from infra import tracing
 from infra.bootstrap import prepare
@@ -25,6 +29,9 @@ from infra.processes import free_port, port_open, spawn, stop, wait_for_port
 from infra.settings import Settings
 
 log = logging.getLogger("driftline.up")
+# Ready means every HTTP endpoint answers. Seven services importing at once took over 60 s on this 2-core machine
+# while others ran test suites (10 s when it is quiet): wait long enough for a loaded machine, then say who is late.
+READY_WAIT_S = 180.0
 
 
 @dataclass
@@ -62,8 +69,8 @@ class Child:
 class Supervisor:
     """Starts everything in order, restarts a crashed service, and stops it all on Ctrl-C or SIGTERM."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
+    def __init__(self, settings: Settings, echo=print):
+        self.settings, self.echo = settings, echo
         self.data_dir = settings.data_dir.resolve()
         self.logs = self.data_dir / "logs"
         self.nats: EmbeddedNats | None = None
@@ -72,6 +79,10 @@ class Supervisor:
         self.services: dict[str, Service] = {}
         self.monitoring = LocalMonitoring(settings, self.data_dir) if settings.local_monitoring else None
         self.alertmanager_token: str | None = None
+        self.first_model: Child | None = None
+        self.one_time: str | None = None
+        self.mlflow_ui = MlflowUi(settings, self._start_mlflow_ui)
+        self._told = False  # the commands to try are printed once, when the first model is there
 
     def _lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +115,8 @@ class Supervisor:
         s = self.settings
         self._lock()
         self.logs.mkdir(parents=True, exist_ok=True)
+        store = mlflow_store.start(s, dict(os.environ) | {"DRIFTLINE_DATA_DIR": str(self.data_dir),
+                                                          "DRIFTLINE_MLFLOW_TRACKING_URI": s.resolved_mlflow_uri})
         where: dict[str, str] = {}
         self.auth = AuthDir(s.auth_dir)
         write_credentials(self.auth.path, s)  # kept across runs; the permissions follow the current bus map
@@ -127,27 +140,22 @@ class Supervisor:
         from driftline.cmd_users import ensure_first_admin
 
         one_time = asyncio.run(ensure_first_admin(self.dsn))
+        self.one_time = one_time
         if one_time:
             where["first admin"] = f"sign in as admin with the one-time password {one_time}"
         (self.data_dir / "mlflow").mkdir(exist_ok=True)
         if self.monitoring and not self.monitoring.missing:
             self.alertmanager_token = self.monitoring.alertmanager_token()
         env = self.child_env()
-        if s.mlflow_tracking_uri is None:
-            mlflow_ui = Child(
-                "mlflow-ui",
-                [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", s.resolved_mlflow_uri,
-                 "--artifacts-destination", str(s.mlflow_artifacts_dir), "--host", "127.0.0.1",
-                 "--port", str(s.mlflow_ui_port), "--workers", "1"],
-                self.logs / "mlflow-ui.log", own_group=True,
-            )
-            mlflow_ui.start(env)
-            self.children.append(mlflow_ui)
-            where["mlflow ui"] = f"http://127.0.0.1:{s.mlflow_ui_port}"
+        mlflow_store.finish(store)
+        ui_where = self.mlflow_ui.open()
+        if ui_where:
+            where["mlflow ui"] = ui_where
         first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
                             self.logs / "train.log")
         first_model.start(self.child_env("trainer"))
         self.children.append(first_model)
+        self.first_model = first_model
         where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
         for service in SERVICES.values():
             self.services[service.name] = service
@@ -160,9 +168,9 @@ class Supervisor:
             service: Service | None = child.extra.get("service")
             if service and service.url:
                 host, port = service.url(s).split("//")[1].split(":")
-                wait_for_port(host, int(port), 60, child.proc, what=service.name)
+                wait_for_port(host, int(port), READY_WAIT_S, child.proc, what=service.name)
         # The MLflow UI is for people, not for the loop: do not hold readiness for it.
-        if "mlflow ui" in where and not port_open("127.0.0.1", s.mlflow_ui_port):
+        if s.mlflow_ui == "on" and "mlflow ui" in where and not port_open("127.0.0.1", s.mlflow_ui_port):
             where["mlflow ui"] += " (still starting)"
         where.update(self.start_monitoring(env))
         where["traces"] = tracing.described(env)
@@ -191,10 +199,30 @@ class Supervisor:
                  for c in self.children if c.name.split("#")[0] == "worker" and not c.extra.get("retired")]
         return [p for p in ports if p]
 
+    def _start_mlflow_ui(self, cmd: list[str], extra_env: dict[str, str]) -> Child:
+        child = Child("mlflow-ui", cmd, self.logs / "mlflow-ui.log", own_group=True)
+        child.start(self.child_env() | extra_env)
+        for old in [c for c in self.children if c.name == "mlflow-ui"]:  # one that died: its successor replaces it
+            self.children.remove(old)
+        self.children.append(child)
+        return child
+
+    def tell_what_to_try(self) -> None:
+        """Once the first model is there: three commands to paste, made from the champion itself."""
+        if self._told or self.first_model is None or self.first_model.proc.poll() is None:
+            return
+        self._told = True
+        if self.first_model.proc.returncode != 0:
+            self.echo(f"The first model could not be trained; see {self.first_model.log_path}.")
+            return
+        threading.Thread(target=try_it.announce, args=(self.settings, self.child_env(), self.data_dir,
+                                                       self.one_time, self.echo), name="try-it", daemon=True).start()
+
     def watch(self, stop_flag: list[bool]) -> None:
         """Restart services that die, apply desired replica counts, until asked to stop."""
         last_scale_check = 0.0
         while not stop_flag[0]:
+            self.tell_what_to_try()
             for child in list(self.children):
                 if child.extra.get("service") and child.proc.poll() is not None and not stop_flag[0]:
                     if child.extra.get("retired"):
@@ -241,6 +269,7 @@ class Supervisor:
                 self.monitoring.write_workers(self.worker_metrics_ports())
 
     def shutdown(self) -> None:
+        self.mlflow_ui.close()
         for child in reversed(self.children):
             child.stop()
         if self.postgres:
@@ -263,7 +292,7 @@ async def _desired_replicas(dsn: str) -> dict[str, int]:
 
 def up(settings: Settings, echo=print) -> None:
     """Run everything until Ctrl-C or SIGTERM; leave no process behind."""
-    supervisor = Supervisor(settings)
+    supervisor = Supervisor(settings, echo)
     stop_flag = [False]
 
     def _stop(signum, frame):
@@ -279,6 +308,8 @@ def up(settings: Settings, echo=print) -> None:
         for name, place in where.items():
             echo(f"  {name:<{width}}  {place}")
         echo("Press Ctrl-C to stop.")
+        if supervisor.first_model and supervisor.first_model.proc.poll() is None:
+            echo("The first model is training; the commands to try follow when it is ready.")
         supervisor.watch(stop_flag)
     finally:
         echo("stopping...")

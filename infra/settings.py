@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     )
     model_name: str = Field("driftline-classifier", description="Registered model name.")
     mlflow_ui_port: int = Field(5000, description="Port of the MLflow UI started by `driftline up`.")
+    mlflow_ui: Literal["lazy", "on", "off"] = Field(
+        "lazy", description="The MLflow UI under `driftline up`: lazy (it starts on the first visit to its port: "
+                            "about 250 MB resident, only once someone uses it), on (at start) or off.")
 
     # Trainer (issue 3)
     training_experiment: str = Field("driftline-training", description="MLflow experiment of training runs.")
@@ -160,6 +163,11 @@ class Settings(BaseSettings):
     notify_routes: dict[str, list[str]] = Field(
         {"low": ["slack"], "medium": ["slack", "email"], "high": ["slack", "email"], "critical": ["slack", "email"]},
         description="Channels (email, slack) per severity (JSON object).",
+    )
+    notify_group_routes: dict[str, list[str]] = Field(
+        {"promotion": ["email", "slack"]},
+        description="Channels per event group, over the severity routes (JSON object): by default a promotion goes "
+                    "by email too, with its deployment report attached.",
     )
     notify_events: Annotated[list[str], NoDecode] = Field(
         ["alert", "incident", "escalation", "approval", "promotion", "action"],

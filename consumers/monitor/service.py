@@ -17,7 +17,7 @@ import asyncpg
 
 from consumers.monitor import metrics, state_store
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
-from consumers.monitor.evidently_report import save_report
+from consumers.monitor.evidently_report import save_report_apart
 from consumers.monitor.reference import load_champion_profile
 from consumers.monitor.windows import WindowPolicy
 from infra import tracing
@@ -180,8 +180,7 @@ class MonitorService:
             request = await self.reports.get()
             path = self.settings.reports_dir / request.path
             try:
-                await asyncio.to_thread(save_report, self.reference, request.rows,
-                                        self.monitor.profile.features, path)
+                await save_report_apart(self.reference, request.rows, self.monitor.profile.features, path)
                 log.info("monitor: Evidently report %s", path)
             except Exception:  # the alert is already out; a missing page must not stop the monitor
                 log.exception("monitor: Evidently report %s failed", path)

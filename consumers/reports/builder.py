@@ -14,6 +14,7 @@ from consumers.reports import deployment, drift, incident, metrics
 from consumers.reports.audit_log import load_events
 from consumers.reports.current_data import window_features
 from consumers.reports.model_evidence import model_evidence, reference_frame
+from consumers.reports.names import file_name
 from consumers.reports.render import KINDS, render_pdf
 from infra import tracing
 from infra.settings import Settings
@@ -30,10 +31,6 @@ class BuiltReport:
     ident: str
     path: Path
     model_version: str | None = None
-
-
-def file_name(kind: str, ident: str) -> str:
-    return f"{kind}-{ident}.pdf" if kind != "deployment" else f"deployment-v{ident}.pdf"
 
 
 class ReportBuilder:

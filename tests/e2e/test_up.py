@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from infra.processes import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -60,6 +63,36 @@ def stop_up(proc: subprocess.Popen) -> list[psutil.Process]:
     return alive
 
 
+def read_until(proc: subprocess.Popen, lines: list[str], last: str, timeout: float) -> list[str]:
+    """Banner lines up to (and with) the first one starting with `last`."""
+    deadline = time.monotonic() + timeout
+    found: list[str] = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        found.append(line.rstrip())
+        if line.strip().startswith(last):
+            return found
+    raise AssertionError(f"no line starting with {last!r} within {timeout:.0f}s:\n" + "\n".join(lines))
+
+
+def try_the_banner(proc: subprocess.Popen, lines: list[str], env: dict[str, str]) -> None:
+    """The three commands the banner ends with, once the first model is trained, do what they say."""
+    block = read_until(proc, lines, "sign in as admin", 300)
+    curl = shlex.split(next(line for line in block if line.strip().startswith("curl")))
+    body = json.loads(curl[curl.index("-d") + 1])
+    assert len(body["features"]) == 30 and all(isinstance(v, float | int) for v in body["features"].values())
+    reply = httpx.post(curl[2], json=body, timeout=30)
+    assert reply.status_code == 200 and reply.json()["model_version"] == "1", reply.text
+    simulate = shlex.split(next(line for line in block if line.strip().startswith("driftline simulate")))
+    column = simulate[simulate.index("--shift") + 1].rsplit("=", 1)[0]
+    assert column in body["features"] and simulate[-2:] == ["--data-dir", env["DRIFTLINE_DATA_DIR"]]
+    assert f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}" in "\n".join(block)
+    assert any("one-time password" in line for line in block)
+
+
 def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
     env = up_env(tmp_path / "data")
     proc, lines, seconds = start_up(env)
@@ -70,6 +103,13 @@ def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
         for part in ("nats", "postgres", "mlflow ui", "prometheus", "alertmanager", "traces"):
             assert any(line.strip().startswith(part) for line in lines), f"{part} missing from:\n{text}"
         assert f"127.0.0.1:{env['DRIFTLINE_NATS_PORT']}" in text
+        assert "starts on your first visit" in text  # the MLflow UI holds no memory until someone opens it
+        assert not any("mlflow" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children(recursive=True))
+        try_the_banner(proc, lines, env)
+        health = httpx.get(f"http://127.0.0.1:{env['DRIFTLINE_MLFLOW_UI_PORT']}/health", timeout=240)
+        assert health.status_code == 200  # started by this first visit, reached through up's port
+        mlflow = [p for p in psutil.Process(proc.pid).children(recursive=True) if "mlflow" in " ".join(p.cmdline())]
+        assert len(mlflow) == 1, [p.cmdline() for p in mlflow]  # one process: no CLI parent, no job runner
         auditor = check_the_bus_is_authenticated(lines, env)
     finally:
         alive = stop_up(proc)
