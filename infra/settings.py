@@ -234,6 +234,8 @@ class Settings(BaseSettings):
         None, description="HMAC-SHA256 secret (whsec_<base64> or raw) of /webhooks/evidently; unset refuses every call."
     )
     webhook_tolerance_s: float = Field(300.0, description="Largest clock skew a signed webhook may have.")
+    webhook_max_body_bytes: int = Field(1024**2, description="Largest webhook body read; a larger one gets 413 before "
+                                                             "more than this is read.")
 
     # Metrics of services that have no HTTP port of their own (the gateway serves /metrics itself).
     metrics_host: str = Field("127.0.0.1", description="Bind address of the /metrics endpoints of services.")

@@ -1,6 +1,7 @@
 """Webhooks in: Alertmanager (v4 payload, bearer token) and Evidently (Standard Webhooks HMAC) -> driftline.alert.*.
 
-A forged, stale or replayed call is refused with 401 and counted. Event ids are derived from what the sender
+A forged, stale or replayed call is refused with 401 and counted; a body over `webhook_max_body_bytes` with 413
+before more than that is read (the signature is checked on the bytes, so they are read first, but never all). Event ids are derived from what the sender
 identifies (Alertmanager's fingerprint and start time, the webhook id), so a retried delivery is the same event
 and JetStream drops the copy; a replayed signed id is refused as well.
 """
@@ -18,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Request
 from prometheus_client import Counter
 
 from infra.bus import Bus
+from infra.http_limits import CLOSE, BodyTooLarge, read_limited
 from infra.settings import Settings
 from infra.webhook_signing import refusal
 from schemas.envelope import derived_id
@@ -39,6 +41,15 @@ def stable_id(when: datetime | float, key: str) -> str:
 def _refuse(source: str, reason: str) -> HTTPException:
     REFUSED.labels(source, reason).inc()
     return HTTPException(401, detail=f"refused: {reason}", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _body(request: Request, source: str, limit: int) -> bytes:
+    """The body within `limit` bytes, else 413 before more than that is read (a signature is checked only after)."""
+    try:
+        return await read_limited(request, limit)
+    except BodyTooLarge as exc:
+        REFUSED.labels(source, "too large").inc()
+        raise HTTPException(413, detail=str(exc), headers=CLOSE) from None
 
 
 def _number(value: Any) -> float:
@@ -110,6 +121,7 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
     """POST /webhooks/alertmanager and POST /webhooks/evidently, publishing onto `bus`."""
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     guard = ReplayGuard(settings.webhook_tolerance_s)
+    limit = settings.webhook_max_body_bytes
 
     @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)")
     async def alertmanager(request: Request) -> dict:
@@ -118,7 +130,7 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise _refuse("alertmanager", "bad token")
         try:
-            events = alertmanager_events(json.loads(await request.body()), settings.model_name)
+            events = alertmanager_events(json.loads(await _body(request, "alertmanager", limit)), settings.model_name)
         except (ValueError, TypeError, AttributeError) as exc:
             raise HTTPException(422, detail=f"not an Alertmanager v4 payload: {exc}")
         acks = await bus.publish_many(events)
@@ -129,9 +141,11 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
     @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)")
     async def evidently(request: Request) -> dict:
         secret = settings.evidently_webhook_secret.get_secret_value() if settings.evidently_webhook_secret else None
-        body, now = await request.body(), time.time()
-        reason = refusal(secret, request.headers, body, tolerance_s=settings.webhook_tolerance_s, now=now) \
-            if secret else "unsigned"
+        if not secret:
+            raise _refuse("evidently", "unsigned")
+        body = await _body(request, "evidently", limit)
+        now = time.time()
+        reason = refusal(secret, request.headers, body, tolerance_s=settings.webhook_tolerance_s, now=now)
         if reason:
             raise _refuse("evidently", reason)
         webhook_id, stamp = request.headers["webhook-id"], request.headers["webhook-timestamp"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,21 @@ class BuiltReport:
     model_version: str | None = None
 
 
+# An id becomes part of a file name (and of an MLflow tag filter): letters, digits, '.', '_' and '-' only, not starting
+# with a dot, so no "../", no separator and no quote ever reaches a path. Event ids (UUIDs) and versions fit.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class BadReportName(ValueError):
+    """The id a report would be named after is not a safe file name."""
+
+
 def file_name(kind: str, ident: str) -> str:
+    if kind not in KINDS:
+        raise BadReportName(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
+    if not isinstance(ident, str) or not SAFE_NAME.fullmatch(ident) or ".." in ident:
+        raise BadReportName(f"report id {str(ident)[:80]!r} is not a safe name: use letters, digits, '.', '_' and '-' "
+                            "(an event id, a correlation id or a model version)")
     return f"{kind}-{ident}.pdf" if kind != "deployment" else f"deployment-v{ident}.pdf"
 
 
@@ -43,13 +58,14 @@ class ReportBuilder:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def path_for(self, kind: str, ident: str) -> Path:
+        """Where a report is stored; BadReportName for an id that is no safe file name."""
         return self.settings.reports_dir / kind / file_name(kind, ident)
 
     async def ensure(self, kind: str, ident: str, not_before: float = 0.0) -> Path:
         """The stored report, built unless one exists that was written at or after `not_before` (epoch s)."""
+        path = self.path_for(kind, ident)
         lock = self._locks.setdefault((kind, ident), asyncio.Lock())
         async with lock:
-            path = self.path_for(kind, ident)
             if path.exists() and path.stat().st_mtime >= not_before:
                 return path
             return (await self.build(kind, ident)).path
@@ -58,6 +74,8 @@ class ReportBuilder:
         """Gather, render and store one report (ident None: the default subject of its kind)."""
         if kind not in KINDS:
             raise ValueError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
+        if ident is not None:
+            file_name(kind, ident)  # refused before anything is gathered
         started = time.perf_counter()
         try:
             context, ident, version = await getattr(self, f"_{kind}")(ident)

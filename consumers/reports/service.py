@@ -6,9 +6,9 @@ import asyncio
 import logging
 from pathlib import Path
 
-from consumers.reports.builder import ReportBuilder
+from consumers.reports.builder import BadReportName, ReportBuilder
 from consumers.reports.incident import closes_incident
-from infra.consumer import ConsumerSpec, Received
+from infra.consumer import ConsumerSpec, Received, Rejected
 from infra.settings import Settings
 from schemas import Event
 from schemas.action import ActionCompleted, ActionEscalated, ActionFailed
@@ -79,7 +79,10 @@ class AutoReports:
             if wanted is None:
                 continue
             kind, ident = wanted
-            path = await self.builder.ensure(kind, ident, not_before=item.event.time.timestamp())
+            try:
+                path = await self.builder.ensure(kind, ident, not_before=item.event.time.timestamp())
+            except BadReportName as exc:  # an id such as "../x": never a path; the event is dead-lettered
+                raise Rejected(str(exc)) from None
             if self.settings.reports_log_mlflow:
                 version = self._version(item.event)
                 run_id = await asyncio.to_thread(log_report, self.settings, kind, ident, path, version)
