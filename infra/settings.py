@@ -203,6 +203,18 @@ class Settings(BaseSettings):
     ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
     audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
     audit_checkpoint_every: int = Field(1000, description="The projector publishes a checkpoint every this many events.")
+    audit_checkpoint_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (base64) the audit projector alone signs checkpoints with; unset: "
+                          "data_dir/keys/audit-checkpoint.key, made once."
+    )
+    audit_verify_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="Public keys (base64, list) `audit verify` accepts checkpoints from, current and retired; "
+                        "empty: data_dir/keys/audit-checkpoint.pub and data_dir/keys/audit-checkpoint.retired/*.pub."
+    )
+    audit_anchor_dir: Path | None = Field(
+        None, description="Where every signed checkpoint head is also written, once, outside NATS and PostgreSQL "
+                          "(write-once storage: a bucket with retention, a WORM volume); unset: data_dir/audit-anchor."
+    )
 
     # Agent (issue 6): diagnoser, approval gate, executor
     agent_policy_file: Path | None = Field(None, description="Policy YAML of the agent; unset means the shipped defaults.")
@@ -246,7 +258,8 @@ class Settings(BaseSettings):
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
-    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", mode="before")
+    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", "audit_verify_keys",
+                     mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return list_setting(value)
@@ -291,6 +304,15 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return (self.data_dir / "keys").resolve()
+
+    @property
+    def db_auth_dir(self) -> Path:
+        """One DSN file per database role (`<role>.dsn`), written by `driftline up` or `driftline db roles --apply`."""
+        return (self.data_dir / "auth" / "db").resolve()
+
+    @property
+    def anchor_dir(self) -> Path:
+        return (self.audit_anchor_dir or self.data_dir / "audit-anchor").resolve()
 
     @property
     def reports_dir(self) -> Path:

@@ -29,6 +29,7 @@ from schemas import (
 from schemas.action import ActionCompleted, ActionScheduled, ActionStarted, ActionVerified
 from schemas.envelope import utcnow
 from schemas.monitoring import AlertRaised
+from tests.integration.audit_helpers import signer_and_anchor
 from tests.integration.ui_helpers import pend, request_event
 from ui.app import create_app
 
@@ -66,7 +67,9 @@ async def served(settings, bus, database_url):
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
-    projecting = asyncio.create_task(Projector(bus, pool, checkpoint_every=0, max_wait=0.1).run(stop))
+    signer, anchor = signer_and_anchor(settings)
+    projecting = asyncio.create_task(Projector(bus, pool, signer, anchor=anchor, checkpoint_every=0,
+                                               max_wait=0.1).run(stop))
     relaying = asyncio.create_task(OutboxRelay(bus, pool).run(stop))  # the agent's relay announces decisions
     while not server.started:
         await asyncio.sleep(0.05)
