@@ -21,15 +21,15 @@ from inference.made_events import SerializedEvent, prediction_made
 from inference.model_holder import ModelHolder
 from inference.predict_route import NamedRoute, documented
 from infra.bus import Bus
-from infra.http_limits import CLOSE, BodyTooLarge, read_limited
+from infra.http_limits import BodyTooLarge, read_limited, too_large
 from infra.settings import Settings
 from schemas import new_id
 
 SOURCE = "inference/gateway"
 
 
-def _json(doc, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(doc), status_code=status, media_type="application/json", headers=headers)
+def _json(doc, status: int = 200) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
 def build_event(item) -> SerializedEvent:
@@ -92,7 +92,7 @@ def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers:
             body = parse_predict_body(raw, model.feature_types, settings.gateway_max_records)
         except BodyTooLarge as exc:
             metrics.PREDICTION_FAILURES.labels("http", "too_large").inc()
-            return _json({"detail": str(exc)}, 413, headers=CLOSE)
+            return too_large(request, exc)
         except InvalidBody as exc:
             metrics.PREDICTION_FAILURES.labels("http", "invalid").inc()
             return _json({"detail": [e.as_dict() for e in exc.errors], "message": summary(exc.errors)}, 422)

@@ -15,11 +15,11 @@ import uuid
 from datetime import datetime
 from typing import Any, get_args
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import Counter
 
 from infra.bus import Bus
-from infra.http_limits import CLOSE, BodyTooLarge, read_limited
+from infra.http_limits import BodyTooLarge, read_limited, too_large
 from infra.settings import Settings
 from infra.webhook_signing import refusal
 from schemas.envelope import derived_id
@@ -43,13 +43,14 @@ def _refuse(source: str, reason: str) -> HTTPException:
     return HTTPException(401, detail=f"refused: {reason}", headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _body(request: Request, source: str, limit: int) -> bytes:
-    """The body within `limit` bytes, else 413 before more than that is read (a signature is checked only after)."""
+async def _body(request: Request, source: str, limit: int) -> bytes | Response:
+    """The body within `limit` bytes, else the 413 to return, before more than that is read (a signature is checked
+    only on the bytes within it)."""
     try:
         return await read_limited(request, limit)
     except BodyTooLarge as exc:
         REFUSED.labels(source, "too large").inc()
-        raise HTTPException(413, detail=str(exc), headers=CLOSE) from None
+        return too_large(request, exc)
 
 
 def _number(value: Any) -> float:
@@ -123,14 +124,17 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
     guard = ReplayGuard(settings.webhook_tolerance_s)
     limit = settings.webhook_max_body_bytes
 
-    @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)")
-    async def alertmanager(request: Request) -> dict:
+    @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)", response_model=None)
+    async def alertmanager(request: Request) -> dict | Response:
         token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
         given = request.headers.get("authorization", "")
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise _refuse("alertmanager", "bad token")
+        body = await _body(request, "alertmanager", limit)
+        if isinstance(body, Response):
+            return body
         try:
-            events = alertmanager_events(json.loads(await _body(request, "alertmanager", limit)), settings.model_name)
+            events = alertmanager_events(json.loads(body), settings.model_name)
         except (ValueError, TypeError, AttributeError) as exc:
             raise HTTPException(422, detail=f"not an Alertmanager v4 payload: {exc}")
         acks = await bus.publish_many(events)
@@ -138,12 +142,14 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
             ACCEPTED.labels("alertmanager", "resolved" if isinstance(event, AlertCleared) else "firing").inc()
         return {"published": sum(not a.duplicate for a in acks), "events": [e.id for e in events]}
 
-    @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)")
-    async def evidently(request: Request) -> dict:
+    @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)", response_model=None)
+    async def evidently(request: Request) -> dict | Response:
         secret = settings.evidently_webhook_secret.get_secret_value() if settings.evidently_webhook_secret else None
         if not secret:
             raise _refuse("evidently", "unsigned")
         body = await _body(request, "evidently", limit)
+        if isinstance(body, Response):
+            return body
         now = time.time()
         reason = refusal(secret, request.headers, body, tolerance_s=settings.webhook_tolerance_s, now=now)
         if reason:
