@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from driftline import cmd_approvals, cmd_audit, cmd_produce, cmd_report, cmd_train, cmd_users
+from driftline import cmd_approvals, cmd_audit, cmd_db, cmd_produce, cmd_report, cmd_train, cmd_users
 from driftline.common import DataDir, fail, load_settings, usage
 
 app = typer.Typer(
@@ -41,6 +41,7 @@ schemas_app = typer.Typer(help="The bus contract: JSON Schema and AsyncAPI.", no
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_audit.app, name="audit")
+app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_users.app, name="users")
 app.command("train")(cmd_train.train)
 app.command("publish")(cmd_produce.publish)

@@ -64,7 +64,7 @@ async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
         log.error("%s", exc)
         raise SystemExit(f"agent not started: {exc}") from None
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-agent")
-    pool = await connect_pool(await database_dsn(settings), max_size=8)
+    pool = await connect_pool(await database_dsn(settings, "agent"), max_size=8)
     try:
         await ensure_streams(bus.js, settings)
         async with pool.acquire() as conn:

@@ -31,7 +31,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     server, thread = start_http_server(settings.monitor_metrics_port, addr=settings.monitor_metrics_host)
     log.info("monitor: metrics on http://%s:%d/metrics", settings.monitor_metrics_host, settings.monitor_metrics_port)
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-monitor")
-    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    pool = await connect_pool(await database_dsn(settings, "monitor"), max_size=3)
     try:
         await ensure_streams(bus.js, settings)
         service = MonitorService(settings, bus, pool)

@@ -6,19 +6,22 @@ import asyncio
 import fcntl
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from driftline.services import SERVICES, Service
 from infra.bootstrap import prepare
+from infra.db_roles import ROLES, provision, read_dsn, write_dsn
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import port_open, spawn, stop, wait_for_port
-from infra.settings import Settings
+from infra.settings import Settings, shown_url
 
 log = logging.getLogger("driftline.up")
 
@@ -65,6 +68,7 @@ class Supervisor:
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[Child] = []
         self.services: dict[str, Service] = {}
+        self.role_dsns: dict[str, str] = {}  # one database role per service (infra.db_roles), when set up
 
     def _lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,15 +78,19 @@ class Supervisor:
         except BlockingIOError:
             raise RuntimeError(f"another `driftline up` is running on {self.data_dir}; stop it first") from None
 
-    def child_env(self) -> dict[str, str]:
+    def child_env(self, role: str | None = None) -> dict[str, str]:
+        """A child's environment; its database URL is its own role's (infra.db_roles), none if it has no role."""
         s = self.settings
         env = dict(os.environ)
         env.update(
             DRIFTLINE_DATA_DIR=str(self.data_dir),
             DRIFTLINE_NATS_URL=s.resolved_nats_url,
-            DRIFTLINE_DATABASE_URL=self.dsn,
             DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
         )
+        env.pop("DRIFTLINE_DATABASE_URL", None)
+        dsn = self.role_dsns.get(role) if self.role_dsns else self.dsn
+        if dsn:
+            env["DRIFTLINE_DATABASE_URL"] = dsn
         return env
 
     def start(self) -> dict[str, str]:
@@ -96,19 +104,22 @@ class Supervisor:
             self.nats.start()
         where["nats"] = s.resolved_nats_url
         if s.database_url is None:
-            self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port)
+            self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port, password=_admin_password(s))
             self.dsn = self.postgres.start()
+            write_dsn(s.db_auth_dir, "admin", self.dsn)
         else:
             self.dsn = s.database_url
-        where["postgres"] = self.dsn
+        where["postgres"] = shown_url(self.dsn)
         asyncio.run(prepare(s.resolved_nats_url, self.dsn, s))
+        self.role_dsns = asyncio.run(_database_roles(self.dsn, s, embedded=self.postgres is not None))
+        where["database roles"] = (f"one per service, credentials in {s.db_auth_dir}" if self.role_dsns else
+                                   "one role for every service (set them up: `driftline db roles --help`)")
         from driftline.cmd_users import ensure_first_admin
 
         one_time = asyncio.run(ensure_first_admin(self.dsn))
         if one_time:
             where["first admin"] = f"sign in as admin with the one-time password {one_time}"
         (self.data_dir / "mlflow").mkdir(exist_ok=True)
-        env = self.child_env()
         if s.mlflow_tracking_uri is None:
             mlflow_ui = Child(
                 "mlflow-ui",
@@ -117,19 +128,19 @@ class Supervisor:
                  "--port", str(s.mlflow_ui_port), "--workers", "1"],
                 self.logs / "mlflow-ui.log", own_group=True,
             )
-            mlflow_ui.start(env)
+            mlflow_ui.start(self.child_env())
             self.children.append(mlflow_ui)
             where["mlflow ui"] = f"http://127.0.0.1:{s.mlflow_ui_port}"
         first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
                             self.logs / "train.log")
-        first_model.start(env)
+        first_model.start(self.child_env())
         self.children.append(first_model)
         where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
         for service in SERVICES.values():
             self.services[service.name] = service
             child = Child(service.name, [sys.executable, "-m", "driftline", "serve", service.name],
                           self.logs / f"{service.name}.log", extra={"service": service})
-            child.start(env)
+            child.start(self.child_env(service.name))
             self.children.append(child)
             where[service.name] = service.url(s) if service.url else f"log: {child.log_path}"
         for child in self.children:  # ready means every HTTP endpoint answers
@@ -144,7 +155,6 @@ class Supervisor:
 
     def watch(self, stop_flag: list[bool]) -> None:
         """Restart services that die, apply desired replica counts, until asked to stop."""
-        env = self.child_env()
         last_scale_check = 0.0
         while not stop_flag[0]:
             for child in list(self.children):
@@ -156,13 +166,13 @@ class Supervisor:
                     log.warning("%s exited with %s; restarting (restart %d)", child.name, child.proc.returncode,
                                 child.restarts)
                     time.sleep(min(2**child.restarts, 30) * 0.1)
-                    child.start(env)
+                    child.start(self.child_env(child.extra["service"].name))
             if time.monotonic() - last_scale_check > 2:
                 last_scale_check = time.monotonic()
-                self.apply_scale(env)
+                self.apply_scale()
             time.sleep(0.2)
 
-    def apply_scale(self, env: dict[str, str]) -> None:
+    def apply_scale(self) -> None:
         """Start or stop replicas so each service runs as many processes as service_scale asks."""
         try:
             desired = asyncio.run(_desired_replicas(self.dsn))
@@ -179,7 +189,7 @@ class Supervisor:
             for index in range(len(running), want):
                 child = Child(f"{name}#{index + 1}", [sys.executable, "-m", "driftline", "serve", name],
                               self.logs / f"{name}-{index + 1}.log", extra={"service": service})
-                child.start(env)
+                child.start(self.child_env(name))
                 self.children.append(child)
                 log.info("scaled %s up to %d", name, index + 1)
             for child in running[want:]:
@@ -194,6 +204,27 @@ class Supervisor:
             self.postgres.stop()
         if self.nats:
             self.nats.stop()
+
+
+def _admin_password(settings: Settings) -> str:
+    """The embedded server's superuser password: kept in data_dir/auth/db/admin.dsn, made on the first start."""
+    kept = read_dsn(settings.db_auth_dir, "admin")
+    password = urlsplit(kept).password if kept else None
+    return unquote(password) if password else secrets.token_urlsafe(24)
+
+
+async def _database_roles(admin_dsn: str, settings: Settings, embedded: bool) -> dict[str, str]:
+    """{role: dsn}: on the embedded server, the roles of infra.db_roles made (or brought up to date) now; on a
+    configured server, the DSN files an admin wrote with `driftline db roles --apply`, if any."""
+    if not embedded:
+        return {role: dsn for role in ROLES if (dsn := read_dsn(settings.db_auth_dir, role))}
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        return await provision(conn, admin_dsn, settings.db_auth_dir)
+    finally:
+        await conn.close()
 
 
 async def _desired_replicas(dsn: str) -> dict[str, int]:
