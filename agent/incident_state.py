@@ -17,7 +17,8 @@ from schemas.agent import Evidence as EvidenceItem
 
 SOURCE = "agent/diagnoser"
 REPAIRS = frozenset({"retrain_model", "deploy_model", "rollback_model", "change_config"})
-FAMILY = {"data_drift": "drift", "prediction_drift": "drift", "quality_drift": "drift", "latency": "serving",
+FAMILY = {"data_drift": "drift", "prediction_drift": "drift", "quality_drift": "drift", "estimated_quality": "drift",
+          "concept_drift": "drift", "latency": "serving",
           "error_rate": "serving", "consumer_lag": "serving", "data_quality": "data_quality"}
 
 

@@ -20,15 +20,19 @@ from infra.models import (
 from infra.settings import Settings
 
 
-def breast_cancer_frame():
+def breast_cancer_frame(legacy_names: bool = False):
+    """scikit-learn's breast cancer data under its own names (`mean radius`); `legacy_names`: as the first
+    trainer renamed them (`mean_radius`), for models registered before names were kept."""
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    if legacy_names:
+        frame.columns = [c.replace(" ", "_") for c in frame.columns]
     return frame
 
 
-def register_simple_model(settings: Settings, *, alias: str = CHAMPION, C: float = 1.0, seed: int = 0) -> str:
+def register_simple_model(settings: Settings, *, alias: str = CHAMPION, C: float = 1.0, seed: int = 0,
+                          legacy_names: bool = False) -> str:
     """Train a logistic regression on breast cancer, register it, point `alias` at it; returns the version."""
     import mlflow
     import mlflow.sklearn
@@ -40,7 +44,7 @@ def register_simple_model(settings: Settings, *, alias: str = CHAMPION, C: float
     from sklearn.preprocessing import StandardScaler
 
     configure_mlflow(settings)
-    frame = breast_cancer_frame()
+    frame = breast_cancer_frame(legacy_names)
     train, test = train_test_split(frame, test_size=0.25, random_state=seed, stratify=frame["target"])
     features = train.drop(columns="target")
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=500)).fit(features, train["target"])

@@ -5,7 +5,7 @@ events), prediction latency percentiles (bus requests: request time -> predictio
 the resident memory of every service, nats-server and PostgreSQL. At the end it says whether memory levelled off
 (growth over the second half of the run within --rss-tolerance) and exits non-zero if it did not.
 
-Drift is switched on in every other minute (mean_radius shifted by --shift standard deviations), so the monitor,
+Drift is switched on in every other minute (`mean radius` shifted by --shift standard deviations), so the monitor,
 the agent, the projector and the notifier all have work, and true labels follow each request after --label-delay.
 
 Usage: python bench/soak.py                 # 10 minutes at 50 requests/s (the bounded soak; not in the test run)
@@ -99,7 +99,7 @@ class Soak:
         row = self.rows[i % len(self.rows)]
         features = {k: v for k, v in row.items() if k != "target"}
         if drifting:
-            features["mean_radius"] = features["mean_radius"] + self.args.shift * self.sd
+            features["mean radius"] = features["mean radius"] + self.args.shift * self.sd
         model = self.settings.model_name
         req = PredictionRequested(source="bench/soak", subject=model,
                                   data={"request_id": f"soak-{i}", "model": model, "features": features})
@@ -172,7 +172,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
         await wait_ready(gateway, up, 600)
         bus = await Bus.connect(f"nats://127.0.0.1:{ports['NATS']}", name="soak")
         soak = Soak(args, settings, gateway)
-        soak.rows, soak.sd = frame.to_dict("records"), float(frame["mean_radius"].std())
+        soak.rows, soak.sd = frame.to_dict("records"), float(frame["mean radius"].std())
         async def on_msg(msg) -> None:
             soak.on_event(msg)
 
@@ -235,7 +235,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, default=10, help="length of the run (the soak is 10 or more)")
     parser.add_argument("--rate", type=float, default=50.0, help="prediction requests per second")
     parser.add_argument("--label-delay", type=float, default=5.0, help="seconds until each true label arrives")
-    parser.add_argument("--shift", type=float, default=1.0, help="drift: mean_radius shift in standard deviations")
+    parser.add_argument("--shift", type=float, default=1.0, help="drift: `mean radius` shift in standard deviations")
     parser.add_argument("--window", type=int, default=500, help="predictions per drift-report window")
     parser.add_argument("--rss-tolerance", type=float, default=0.10, help="allowed RSS growth over the second half")
     parser.add_argument("--data-dir", type=Path, help="keep the run's data here (default: a temporary folder)")

@@ -40,6 +40,7 @@ from schemas import (
     Event,
     LabelReceived,
     ModelPromoted,
+    ModelReloadRequested,
     ModelRolledBack,
     ModelTrained,
     PredictionFailed,
@@ -59,7 +60,7 @@ PUBLISHES: dict[str, tuple[type[Event], ...]] = {
     # A retrain runs the trainer in-process and publishes its events.
     "agent": (DiagnosisMade, ActionVerified, ActionScheduled, ApprovalRequested, ApprovalDecided, ApprovalRefused,
               ApprovalExpired, ActionEscalated, ActionStarted, ActionCompleted, ActionFailed, DataValidated,
-              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack),
+              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack, ModelReloadRequested),
     "notifier": (ActionCompleted, ActionFailed),  # each delivery, as a send_alert action
     "ui": (),  # people's requests and decisions go through the approvals outbox; the agent's relay publishes them
 }

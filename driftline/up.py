@@ -86,6 +86,7 @@ class Supervisor:
             DRIFTLINE_DATA_DIR=str(self.data_dir),
             DRIFTLINE_NATS_URL=s.resolved_nats_url,
             DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
+            DRIFTLINE_SUPERVISOR="up",  # the agent's scale_service applies here, and only here
         )
         env.pop("DRIFTLINE_DATABASE_URL", None)
         dsn = self.role_dsns.get(role) if self.role_dsns else self.dsn

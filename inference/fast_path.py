@@ -97,8 +97,31 @@ def _two_columns(p1: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p1, p1])
 
 
+def _calibrated(est) -> Transform | None:
+    """CalibratedClassifierCV with temperature scaling and one classifier (what the trainer serves): the inner
+    model's probabilities, sharpened by its temperature. sklearn's scaling reads the inner model's decision values
+    when it has them (two classes: logits -d/2, d/2) and its log-probabilities otherwise."""
+    if getattr(est, "method", None) != "temperature" or len(getattr(est, "calibrated_classifiers_", [])) != 1:
+        return None
+    fitted = est.calibrated_classifiers_[0]
+    inner = _estimator(fitted.estimator)
+    if inner is None or len(fitted.calibrators) != 1 or not hasattr(fitted.calibrators[0], "beta_"):
+        return None
+    beta = float(fitted.calibrators[0].beta_)
+    binary_logits = hasattr(fitted.estimator, "decision_function") and len(est.classes_) == 2
+    power, eps = (2.0 * beta, 0.0) if binary_logits else (beta, 1e-12)
+
+    def scaled(x: np.ndarray) -> np.ndarray:
+        z = (inner(x) + eps) ** power
+        return z / z.sum(axis=1, keepdims=True)
+
+    return scaled
+
+
 def _estimator(est) -> Transform | None:
     kind = type(est).__name__
+    if kind == "CalibratedClassifierCV":
+        return _calibrated(est)
     if kind == "LogisticRegression":
         coef, intercept = np.asarray(est.coef_), np.asarray(est.intercept_)
         if coef.shape[0] == 1:

@@ -11,6 +11,9 @@ import pandas as pd
 NUMBER_TYPES = {"double", "float"}
 INTEGER_TYPES = {"long", "integer"}
 _DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32", "boolean": "bool"}
+# JSON integers have no bound; numpy's columns do (a larger one would fail the model call, not the request).
+FLOAT_MAX = 1.7976931348623157e308
+INTEGER_BOUNDS = {"long": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,14 @@ def _value_error(value, wanted: str) -> str | None:
     if wanted in NUMBER_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"expected a number, got {_type_name(value)}"
+        if isinstance(value, int) and not -FLOAT_MAX <= value <= FLOAT_MAX:
+            return "number out of range (beyond a 64-bit float)"
     elif wanted in INTEGER_TYPES:
         if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
             return f"expected an integer, got {_type_name(value)}"
+        low, high = INTEGER_BOUNDS[wanted]
+        if not low <= value <= high:
+            return f"integer out of range ({low} to {high})"
     elif wanted == "boolean":
         if not isinstance(value, bool):
             return f"expected a boolean, got {_type_name(value)}"
@@ -52,8 +60,9 @@ def check_record(record, feature_types: dict[str, str], loc: tuple = ()) -> list
         return [FieldError(loc, f"expected an object of feature values, got {_type_name(record)}", "type_error")]
     # Hot path (every request): plain type() checks, and the slow explanation only for a value that fails them.
     for name, wanted in feature_types.items():
-        kind = type(record.get(name))
-        if not (kind is float or kind is int) or wanted not in NUMBER_TYPES:
+        value = record.get(name)
+        kind = type(value)
+        if not (kind is float or (kind is int and -FLOAT_MAX <= value <= FLOAT_MAX)) or wanted not in NUMBER_TYPES:
             break
     else:
         if len(record) == len(feature_types):

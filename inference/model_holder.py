@@ -14,6 +14,7 @@ import numpy as np
 from inference import metrics
 from inference.fast_path import compile_model
 from inference.features import build_frame
+from infra.champion import forced
 from infra.models import LoadedModel, champion_version, load_version
 from infra.settings import Settings
 from schemas import Event
@@ -27,6 +28,16 @@ class Prediction:
 
     predicted_class: int | str
     probabilities: dict[str, float]
+
+
+class NonFiniteOutput(ValueError):
+    """The model gave no finite probabilities for some records (values far outside what it was trained on make
+    e.g. a linear model's sum overflow); `rows` are their indices in the call."""
+
+    def __init__(self, rows: list[int]):
+        super().__init__(f"the model gives no finite probabilities for record(s) {rows}: are the values far "
+                         "outside the training range?")
+        self.rows = rows
 
 
 def _plain(value):
@@ -91,6 +102,9 @@ def predict_batch(model: LoadedModel, records: Sequence[dict]) -> list[Predictio
         proba = _proba_from_matrix(model, _matrix(records, model.features))
     else:
         proba = model.model.predict_proba(build_frame(records, model.features, model.feature_types))
+    finite = np.isfinite(proba)
+    if not finite.all():  # NaN is no probability: JSON would carry null, and the event would be invalid
+        raise NonFiniteOutput(np.flatnonzero(~finite.all(axis=1)).tolist())
     classes = [_plain(c) for c in (model.classes or range(proba.shape[1]))]
     names = [str(c) for c in classes]
     winners = proba.argmax(axis=1).tolist()
@@ -132,15 +146,18 @@ class ModelHolder:
         return True
 
     async def follow(self, version: str | None, cause: Event | None) -> bool:
-        """infra.champion.ChampionFollower's callback: the version a model event names, else the alias."""
-        if version is None:
-            return await self.load_alias()
-        return await self.load(version, f"{cause.type} {cause.id}" if cause else "champion")
+        """infra.champion.ChampionFollower's callback: the version a model event names, else the alias; a reload
+        request loads again even the version already served."""
+        if not version:
+            version = await asyncio.to_thread(self._resolver, self.settings)
+            if version is None:
+                return False
+        return await self.load(version, f"{cause.type} {cause.id}" if cause else "champion alias", force=forced(cause))
 
-    async def load(self, version: str, reason: str) -> bool:
-        """Load and swap to `version` unless it is already served; True when a swap happened."""
+    async def load(self, version: str, reason: str, *, force: bool = False) -> bool:
+        """Load and swap to `version` unless it is already served (or `force`); True when a swap happened."""
         async with self._lock:
-            if version == self.version:
+            if version == self.version and not force:
                 return False
             try:
                 model = await asyncio.to_thread(self._loader, self.settings, version)

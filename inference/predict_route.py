@@ -1,58 +1,41 @@
-"""How POST /predict is routed and documented: a plain Starlette route (FastAPI's per-request dependency solving
-costs about as much as the model call), described in the OpenAPI document by hand."""
+"""POST /predict, our own protocol: {"features": {...}} for one record or {"records": [...]} for a batch, answered
+with the class, the probabilities, the model version and a request id that labels join on."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
-from starlette.routing import Match, Route
+from collections.abc import Sequence
 
-PREDICT_OPENAPI = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"oneOf": [
-            {"title": "One record", "type": "object", "additionalProperties": False, "required": ["features"],
-             "properties": {"features": {"type": "object", "description": "Feature name to value (the champion's "
-                                         "signature; GET /model lists them)."},
-                            "request_id": {"type": "string", "description": "Your id; labels join on it."}}},
-            {"title": "A batch", "type": "object", "additionalProperties": False, "required": ["records"],
-             "properties": {"records": {"type": "array", "minItems": 1, "items": {"type": "object"}},
-                            "request_ids": {"type": "array", "items": {"type": "string"}}}},
-        ]}}},
-    }
-}
+from inference.features import FieldError, summary
+from inference.http_body import parse_predict_body
+from inference.serving import NamedRoute, Parsed, Served, Serving, json_response
 
 
-class NamedRoute(Route):
-    """A Starlette route that names itself in the scope, as FastAPI's do, for the per-route metrics."""
-
-    def matches(self, scope):
-        match, child = super().matches(scope)
-        if match is not Match.NONE:
-            child["route"] = self
-        return match, child
+def error(status: int, message: str, errors: Sequence[FieldError]):
+    if errors:
+        return json_response({"detail": [e.as_dict() for e in errors], "message": summary(errors)}, status)
+    return json_response({"detail": message}, status)
 
 
-def documented(app: FastAPI):
-    """app.openapi with POST /predict described (body shapes, API key, error answers)."""
+def route(serving: Serving) -> NamedRoute:
+    max_records = serving.settings.gateway_max_records
 
-    def openapi() -> dict:
-        if not app.openapi_schema:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            schema["paths"]["/predict"] = {"post": {
-                "summary": "Predict with the champion",
-                "description": "One record or a batch; every prediction is also published as "
-                               "driftline.prediction.made.",
-                **PREDICT_OPENAPI, "security": [{"APIKey": []}],
-                "responses": {"200": {"description": "Class, probabilities, model name and version, request id."},
-                              "401": {"description": "Missing or wrong X-API-Key."},
-                              "413": {"description": "Body over the size bound."},
-                              "422": {"description": "Each wrong field, named."},
-                              "503": {"description": "No model loaded yet."}}}}
-            schema.setdefault("components", {})["securitySchemes"] = {"APIKey": {
-                "type": "apiKey", "in": "header", "name": "X-API-Key",
-                "description": "One of DRIFTLINE_API_KEYS (only when keys are configured)."}}
-            app.openapi_schema = schema
-        return app.openapi_schema
+    def parse(raw: bytes, request, model) -> Parsed:
+        body = parse_predict_body(raw, model.feature_types, max_records)
+        locate = (lambda row: ("body", "features")) if body.single else (lambda row: ("body", "records", row))
+        return Parsed(body.records, body.request_ids, {"single": body.single, "locate": locate})
 
-    return openapi
+    def answer(parsed: Parsed, served: Served):
+        model, ids = served.model, served.request_ids
+        if parsed.context["single"]:
+            p = served.predictions[0]
+            return json_response({"request_id": ids[0], "model": model.name, "model_version": model.version,
+                                  "predicted_class": p.predicted_class, "probabilities": p.probabilities})
+        return json_response({"model": model.name, "model_version": model.version, "predictions": [
+            {"request_id": rid, "predicted_class": p.predicted_class, "probabilities": p.probabilities}
+            for rid, p in zip(ids, served.predictions, strict=True)]})
+
+    async def predict(request):
+        """Predict one record ({"features": {...}}) or a batch ({"records": [...]}) with the champion."""
+        return await serving.handle(request, parse, answer, error)
+
+    return NamedRoute("/predict", predict, methods=["POST"], include_in_schema=False)

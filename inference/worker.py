@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from inference import metrics
 from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
-from inference.model_holder import ModelHolder, predict_batch
+from inference.model_holder import ModelHolder, NonFiniteOutput, predict_batch
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel
@@ -20,6 +20,8 @@ from schemas.streams import REQUESTS
 
 SOURCE = "inference/worker"
 DURABLE = "inference-worker"
+
+NON_FINITE = "the model gives no finite probabilities for these values: are they far outside the training range?"
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,13 @@ def answer_requests(requests: Sequence[PredictionRequested], model: LoadedModel,
             continue
         answers.append(None)
         valid.append(i)
-    predictions = predict_batch(model, [requests[i].data.features for i in valid]) if valid else []
+    try:
+        predictions = predict_batch(model, [requests[i].data.features for i in valid]) if valid else []
+    except NonFiniteOutput as exc:  # those requests fail alone (and for good: the same values fail again)
+        for row in exc.rows:
+            answers[valid[row]] = _failure(requests[valid[row]], NON_FINITE)
+        valid = [i for i in valid if answers[i] is None]
+        predictions = predict_batch(model, [requests[i].data.features for i in valid]) if valid else []
     for i, prediction in zip(valid, predictions, strict=True):
         request = requests[i]
         answers[i] = Answer(request, caused_by(

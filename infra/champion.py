@@ -12,12 +12,12 @@ import nats.errors
 from nats.js.api import DeliverPolicy
 
 from infra.bus import Bus
-from schemas import Event, InvalidEvent, ModelPromoted, ModelRolledBack, parse_event
+from schemas import Event, InvalidEvent, ModelPromoted, ModelReloadRequested, ModelRolledBack, parse_event
 from schemas.streams import AUDIT
 
 log = logging.getLogger(__name__)
 
-FOLLOWED = (ModelPromoted, ModelRolledBack)
+FOLLOWED = (ModelPromoted, ModelRolledBack, ModelReloadRequested)
 SUBJECT = "driftline.model.>"  # one ordered consumer over the family; other model events are skipped
 # (version the event names, or None for "ask the registry"; the event, or None when the poll asks)
 Changed = Callable[[str | None, Event | None], Awaitable[object]]
@@ -29,7 +29,14 @@ def version_to_serve(event: Event, model_name: str) -> str | None:
         return event.data.version
     if isinstance(event, ModelRolledBack) and event.data.model == model_name:
         return event.data.to_version
+    if isinstance(event, ModelReloadRequested) and event.data.model == model_name:
+        return event.data.version or ""  # "": the alias decides; the callback reloads even the same version
     return None
+
+
+def forced(event: Event | None) -> bool:
+    """A reload request: load again even if the version is the one already held (its files may have changed)."""
+    return isinstance(event, ModelReloadRequested)
 
 
 class ChampionFollower:

@@ -11,12 +11,10 @@ import asyncio
 import sys
 import urllib.request
 
-import asyncpg
-import nats
-
-from infra.settings import Settings
-
 TIMEOUT_S = 3.0
+# asyncpg, nats-py and the settings are imported by the checks that use them: `http` (the NATS nodes', MLflow's,
+# the gateway's) then costs an interpreter start, not 1-2 s of imports that, with a dozen containers starting at
+# once on 2 cores, ran past the 5 s health-check timeout in scripts/topology.sh's first run.
 
 
 def check_http(url: str) -> None:
@@ -25,7 +23,9 @@ def check_http(url: str) -> None:
             raise RuntimeError(f"{url} answered {reply.status}")
 
 
-async def check_bus(settings: Settings) -> None:
+async def check_bus(settings) -> None:
+    import nats
+
     async def quiet(exc: Exception) -> None:  # the failure is reported once, below, not as a traceback
         pass
 
@@ -39,7 +39,9 @@ async def check_bus(settings: Settings) -> None:
         await nc.close()
 
 
-async def check_db(settings: Settings) -> None:
+async def check_db(settings) -> None:
+    import asyncpg
+
     if not settings.database_url:
         raise RuntimeError("DRIFTLINE_DATABASE_URL is not set")
     conn = await asyncpg.connect(settings.database_url, timeout=TIMEOUT_S)
@@ -57,6 +59,8 @@ def main(argv: list[str]) -> int:
         if argv[0] == "http":
             check_http(argv[1])
         elif argv[0] in ("bus", "bus+db"):
+            from infra.settings import Settings
+
             settings = Settings()
             asyncio.run(asyncio.wait_for(check_bus(settings), TIMEOUT_S * 2))
             if argv[0] == "bus+db":

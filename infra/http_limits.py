@@ -47,16 +47,21 @@ async def read_limited(request, limit: int) -> bytes:
 
 def too_large(request, exc: BodyTooLarge, detail: object | None = None) -> Response:
     """The 413 (`detail` or the exception's words) for a body over its bound."""
-    return TooLarge({"detail": detail if detail is not None else str(exc)}, exc.limit * DRAIN_FACTOR)
+    return refusal_413(JSONResponse({"detail": detail if detail is not None else str(exc)}, 413), exc)
 
 
-class TooLarge(JSONResponse):
+def refusal_413(response: Response, exc: BodyTooLarge) -> Response:
+    """Any protocol's 413 (its own error document) sent as TooLarge: at once, closing, then draining."""
+    return TooLarge(response.body, response.media_type, exc.limit * DRAIN_FACTOR)
+
+
+class TooLarge(Response):
     """A 413 whose bytes go out at once, whose ASGI response ends only once what the client is still sending has
     been discarded (within the budget): uvicorn stops delivering the request body once a response is complete, and
     then closes a socket that still holds unread bytes (a reset the client may see before the answer)."""
 
-    def __init__(self, content: object, budget: int):
-        super().__init__(content, 413, headers=CLOSE)
+    def __init__(self, body: bytes, media_type: str | None, budget: int):
+        super().__init__(body, 413, headers=CLOSE, media_type=media_type)
         self.budget = budget
 
     async def __call__(self, scope, receive, send) -> None:

@@ -62,6 +62,8 @@ class LoadedModel:
     features: list[str]
     feature_types: dict[str, str]  # column -> MLflow type name: double, long, string, boolean...
     classes: list[Any]
+    example: dict[str, Any] | None = None  # one complete row of the reference data, for the API's documentation
+    predict_fn: str = "predict"  # what MLflow's pyfunc (and so `mlflow models serve`) calls: predict or predict_proba
 
 
 def champion_version(settings: Settings, alias: str = CHAMPION):
@@ -86,15 +88,31 @@ def load_version(settings: Settings, version: str) -> LoadedModel:
     info = get_model_info(uri)
     inputs = info.signature.inputs.to_dict() if info.signature else []
     model = mlflow.sklearn.load_model(uri)
+    features = [col["name"] for col in inputs]
     return LoadedModel(
         name=settings.model_name,
         version=str(mv.version),
         run_id=mv.run_id,
         model=model,
-        features=[col["name"] for col in inputs],
+        features=features,
         feature_types={col["name"]: col["type"] for col in inputs},
         classes=list(getattr(model, "classes_", [])),
+        example=example_row(mv.run_id, features),
+        predict_fn=info.flavors.get("python_function", {}).get("predict_fn", "predict"),
     )
+
+
+def example_row(run_id: str, features: list[str]) -> dict[str, Any] | None:
+    """The first reference row with every feature present, as JSON values; None when there is none."""
+    try:
+        frame = load_run_frame(run_id)[features]
+    except Exception:  # a version without reference data still serves
+        return None
+    complete = frame.dropna()
+    if complete.empty:
+        return None
+    row = {name: complete[name].iloc[0] for name in features}  # per column: a row of mixed types would upcast
+    return {name: value.item() if hasattr(value, "item") else value for name, value in row.items()}
 
 
 def load_alias(settings: Settings, alias: str = CHAMPION) -> LoadedModel | None:

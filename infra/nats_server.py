@@ -30,8 +30,10 @@ def render_config(
     server_name: str = "driftline",
     cluster: dict | None = None,
     http_port: int | None = None,
+    tls_dir: Path | None = None,
 ) -> str:
-    """nats-server configuration text; `cluster` = {name, port, routes} for a clustered node."""
+    """nats-server configuration text; `cluster` = {name, port, routes} for a clustered node; `tls_dir` holds
+    server.pem, server-key.pem and ca.pem, and turns on TLS for clients and (verified both ways) for routes."""
     lines = [
         f"server_name: {server_name}",
         f"listen: {host}:{port}",
@@ -43,6 +45,8 @@ def render_config(
     ]
     if http_port:
         lines.append(f"http: {host}:{http_port}")
+    tls = _tls_block(tls_dir) if tls_dir else []
+    lines += tls
     if cluster:
         routes = ", ".join(f'"{route}"' for route in cluster["routes"])
         lines += [
@@ -50,9 +54,23 @@ def render_config(
             f"  name: {cluster['name']}",
             f"  listen: {host}:{cluster['port']}",
             f"  routes: [{routes}]",
+            *(f"  {line}" for line in tls),
             "}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _tls_block(tls_dir: Path) -> list[str]:
+    # timeout: the handshake allowance in seconds (nats-server's default of 2 s is short for a node that is
+    # starting on a busy 2-core host).
+    return [
+        "tls {",
+        f'  cert_file: "{tls_dir / "server.pem"}"',
+        f'  key_file: "{tls_dir / "server-key.pem"}"',
+        f'  ca_file: "{tls_dir / "ca.pem"}"',
+        "  timeout: 5",
+        "}",
+    ]
 
 
 class EmbeddedNats:
@@ -152,13 +170,15 @@ class NatsCluster:
 
 
 CONTAINER_PORTS = {"client": 4222, "cluster": 6222, "http": 8222}
+CONTAINER_TLS_DIR = Path("/etc/nats/tls")  # docker-compose.yml's nats-tls volume, filled by infra/compose/init.sh
 
 
 def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), cluster_name: str = "driftline",
                       store_dir: Path = Path("/data/jetstream")) -> dict[str, str]:
     """Config text of each node of a containerised NATS cluster (infra/nats/<name>.conf, used by compose).
 
-    One name gives a single node without a cluster block (the Render blueprint's NATS).
+    A cluster speaks TLS to clients and between nodes (certificates from CONTAINER_TLS_DIR). One name gives a
+    single node without a cluster block and without TLS (the Render blueprint's NATS, on Render's private network).
     """
     routes = [f"nats://{name}:{CONTAINER_PORTS['cluster']}" for name in names]
     return {
@@ -167,6 +187,7 @@ def container_configs(names: tuple[str, ...] = ("nats-1", "nats-2", "nats-3"), c
             http_port=CONTAINER_PORTS["http"],
             cluster={"name": cluster_name, "port": CONTAINER_PORTS["cluster"], "routes": routes}
             if len(names) > 1 else None,
+            tls_dir=CONTAINER_TLS_DIR if len(names) > 1 else None,
         )
         for name in names
     }

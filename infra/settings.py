@@ -239,6 +239,11 @@ class Settings(BaseSettings):
         "River's adwin, kswin, page_hinkley (River's defaults; ~1 ms per feature and event for kswin).",
     )
     monitor_evidently_reports: bool = Field(True, description="Save an Evidently HTML report for each drift alert.")
+    monitor_estimated_drop: float = Field(
+        0.03, gt=0, description="Estimated F1 (accuracy for more than two classes) this far below its estimate on the "
+                                "reference hold-out raises an estimated_quality alert, before any label arrives.")
+    monitor_estimate_min_labels: int = Field(
+        50, ge=1, description="Labelled rows a window needs before the estimate is checked against them.")
     alertmanager_token: SecretStr | None = Field(
         None, description="Bearer token Alertmanager sends to /webhooks/alertmanager; unset refuses every call."
     )
@@ -255,6 +260,10 @@ class Settings(BaseSettings):
     agent_metrics_port: int | None = Field(9104, description="Agent /metrics port; unset: none.")
     projector_metrics_port: int | None = Field(9105, description="Audit projector /metrics port; unset: none.")
 
+    supervisor: Literal["up", "none"] = Field(
+        "none", description="Who runs the services: `up` when `driftline up` supervises them (it sets this for its "
+                            "children; scale_service then applies), none under compose, Render or by hand."
+    )
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 

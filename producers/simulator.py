@@ -34,7 +34,7 @@ class Drift:
         """Refuse drift on features the data does not have, or a numeric drift on a text column."""
         for name in (*self.shift, *self.scale, *self.mix):
             if name not in frame.columns:
-                raise ValueError(f"unknown feature {name!r}; features are: {', '.join(frame.columns)}")
+                raise ValueError(f"unknown feature {name!r}; features are: {', '.join(map(repr, frame.columns))}")
         for name in (*self.shift, *self.scale):
             if not pd.api.types.is_numeric_dtype(frame[name]):
                 raise ValueError(f"feature {name!r} is not numeric: use a category mix instead")

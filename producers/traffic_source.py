@@ -9,12 +9,10 @@ from infra.settings import Settings
 
 
 def builtin_breast_cancer() -> tuple[pd.DataFrame, str]:
-    """scikit-learn's breast cancer data, column names with underscores (as the trainer names them)."""
+    """scikit-learn's breast cancer data under its own column names (`mean radius`), as the trainer keeps them."""
     from sklearn.datasets import load_breast_cancer
 
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    return frame, "target"
+    return load_breast_cancer(as_frame=True).frame, "target"
 
 
 def load_traffic_source(settings: Settings) -> tuple[pd.DataFrame, str, str]:

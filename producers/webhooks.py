@@ -118,13 +118,31 @@ class ReplayGuard:
         return True
 
 
+def _documented(what: str, refused: str) -> dict:
+    """The OpenAPI description of a webhook route: its body and every status it answers."""
+    def answer(description: str, schema: dict) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+    detail = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+    published = {"type": "object", "required": ["published", "events"], "properties": {
+        "published": {"type": "integer", "description": "Events newly stored (a retried delivery stores none)."},
+        "events": {"type": "array", "items": {"type": "string"}, "description": "Their ids."}}}
+    return dict(response_model=None, responses={
+        200: answer("Published as driftline.alert.raised / .cleared.", published),
+        401: answer(f"Refused: {refused}.", detail), 422: answer(f"Not {what}.", detail),
+        413: answer("The body is over DRIFTLINE_WEBHOOK_MAX_BODY_BYTES (refused before more is read).", detail)},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": what}}}}})
+
+
 def build_router(settings: Settings, bus: Bus) -> APIRouter:
     """POST /webhooks/alertmanager and POST /webhooks/evidently, publishing onto `bus`."""
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     guard = ReplayGuard(settings.webhook_tolerance_s)
     limit = settings.webhook_max_body_bytes
 
-    @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)", response_model=None)
+    @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)",
+                 **_documented("an Alertmanager version-4 payload", "missing or wrong bearer token"))
     async def alertmanager(request: Request) -> dict | Response:
         token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
         given = request.headers.get("authorization", "")
@@ -142,7 +160,8 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
             ACCEPTED.labels("alertmanager", "resolved" if isinstance(event, AlertCleared) else "firing").inc()
         return {"published": sum(not a.duplicate for a in acks), "events": [e.id for e in events]}
 
-    @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)", response_model=None)
+    @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)",
+                 **_documented("an alert body", "unsigned, badly signed, stale or replayed"))
     async def evidently(request: Request) -> dict | Response:
         secret = settings.evidently_webhook_secret.get_secret_value() if settings.evidently_webhook_secret else None
         if not secret:

@@ -15,7 +15,7 @@ from schemas.audit import AuditCheckpoint
 from schemas.data import DataRejected, DataValidated
 from schemas.envelope import Event, Payload, derived_id, new_id
 from schemas.feedback import LabelReceived
-from schemas.model import ModelPromoted, ModelRolledBack, ModelTrained
+from schemas.model import ModelPromoted, ModelReloadRequested, ModelRolledBack, ModelTrained
 from schemas.monitoring import AlertCleared, AlertRaised, DriftReported
 from schemas.prediction import PredictionFailed, PredictionMade, PredictionRequested
 from schemas.registry import EVENT_TYPES, InvalidEvent, parse_event
@@ -44,6 +44,7 @@ __all__ = [
     "InvalidEvent",
     "LabelReceived",
     "ModelPromoted",
+    "ModelReloadRequested",
     "ModelRolledBack",
     "ModelTrained",
     "Payload",

@@ -11,12 +11,16 @@ from schemas.envelope import Event, Payload
 TRAINED = "driftline.model.trained"
 PROMOTED = "driftline.model.promoted"
 ROLLED_BACK = "driftline.model.rolled_back"
+RELOAD_REQUESTED = "driftline.model.reload_requested"
 
 
 class Candidate(Payload):
     family: str = Field(description="Model family, e.g. logistic_regression, random_forest, xgboost, lightgbm.")
     run_id: str = Field(description="MLflow child run id.")
-    metrics: dict[str, float] = Field(description="Held-out metrics: accuracy, precision, recall, f1, roc_auc.")
+    metrics: dict[str, float] = Field(
+        description="Held-out metrics: accuracy, precision, recall, f1, roc_auc; and the calibration error of the "
+                    "served probabilities, ece (top-label expected calibration error) and brier, with "
+                    "ece_uncalibrated and brier_uncalibrated before calibration.")
 
 
 class TrainingResult(Payload):
@@ -84,3 +88,18 @@ class ModelRolledBack(Event):
     topic: ClassVar[str] = ROLLED_BACK
     type: Literal["driftline.model.rolled_back.v1"] = "driftline.model.rolled_back.v1"
     data: Rollback
+
+
+class Reload(Payload):
+    model: str = Field(description="Registered model name.")
+    version: str | None = Field(None, description="The champion version at the request (None: whatever the alias says).")
+    reason: str = Field("", description="Why, e.g. the action that asked.")
+
+
+class ModelReloadRequested(Event):
+    """Every serving process (gateways, workers, monitors) drops the model it holds and loads the champion again
+    from the registry: what the clear_cache action does."""
+
+    topic: ClassVar[str] = RELOAD_REQUESTED
+    type: Literal["driftline.model.reload_requested.v1"] = "driftline.model.reload_requested.v1"
+    data: Reload

@@ -22,6 +22,8 @@ AlertKind = Literal[
     "data_quality",
     "consumer_lag",
     "external",
+    "estimated_quality",
+    "concept_drift",
 ]
 
 
@@ -39,6 +41,41 @@ class FeatureDrift(Payload):
     threshold: float = Field(description="Threshold the value is compared with.")
     drifted: bool = Field(description="Whether the feature counts as drifted in this window.")
     detector: str = Field(description="Detector that produced the verdict.")
+
+
+class MetricEstimate(Payload):
+    value: float = Field(description="Estimate: the metric's expected value when the true labels are drawn from the "
+                                     "model's calibrated probabilities.")
+    lower: float = Field(description="Lower end of the interval: label sampling and calibration error together.")
+    upper: float = Field(description="Upper end of the interval.")
+
+
+class QualityEstimate(Payload):
+    method: Literal["cbpe"] = Field("cbpe", description="Confidence-based performance estimation: metrics from "
+                                                        "calibrated probabilities alone, before any label.")
+    confidence: float = Field(0.95, description="Coverage each interval aims at.")
+    rows: int = Field(description="Predictions the estimate covers: the window's.")
+    estimated: dict[str, MetricEstimate] = Field(
+        description="Metric (accuracy, f1, roc_auc; accuracy only for more than two classes) -> estimate with bounds, "
+                    "from the window's probabilities.")
+    reference: dict[str, float] = Field(default_factory=dict, description="The same estimate on the champion's "
+                                                                          "hold-out data: what no change looks like.")
+    reference_realized: dict[str, float] = Field(default_factory=dict,
+                                                 description="The champion's metrics on its labelled hold-out data.")
+    calibrated: bool = Field(description="Whether the trainer calibrated the champion's probabilities (recorded its "
+                                         "calibration error); an uncalibrated model's estimate may be biased.")
+    labelled: int = Field(0, description="Labelled rows the check used: labels that arrived in this window, for "
+                                         "predictions of this or an earlier window.")
+    realized: dict[str, float] = Field(default_factory=dict,
+                                       description="Metric -> its value on those labelled rows.")
+    expected: dict[str, MetricEstimate] = Field(
+        default_factory=dict, description="Metric -> the estimate for those same labelled rows: where their realized "
+                                          "value should fall.")
+    estimate_valid: bool | None = Field(
+        None, description="False when a realized metric falls outside its expected band beyond sampling and "
+                          "calibration error: evidence of concept drift (or of a model extrapolating far beyond its "
+                          "training data). None when too few labelled rows to judge.")
+    estimate_reason: str = Field("", description="Why the estimate is (in)valid or not judged, with the figures.")
 
 
 class FeatureImpact(Payload):
@@ -68,8 +105,14 @@ class DriftWindowReport(Payload):
     window: Window = Field(description="The window the report covers.")
     features: list[FeatureDrift] = Field(description="Per-feature statistics.")
     share_drifted: float = Field(description="Share of features flagged as drifted.")
-    quality: dict[str, float] = Field(default_factory=dict, description="Quality metrics over labelled events.")
+    quality: dict[str, float] = Field(
+        default_factory=dict, description="Quality metrics over labelled events; with an estimate, also its figures "
+                                          "flat: estimated_<metric> (with _lower, _upper), reference_<metric> (the "
+                                          "champion on its hold-out data) and estimate_valid (1 or 0, once judged).")
     report_url: str | None = Field(None, description="Evidently HTML report for the window, if one was made.")
+    estimate: QualityEstimate | None = Field(
+        None, description="Estimated performance from the window's calibrated probabilities, with realized values "
+                          "once labels arrive; None when the champion's probabilities cannot be scored.")
     impact: WindowImpact | None = Field(None, description="What the drift does to the champion's predictions.")
 
 

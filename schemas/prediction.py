@@ -18,7 +18,9 @@ FAILED = "driftline.prediction.failed"
 class PredictionRequest(Payload):
     request_id: str = Field(description="Caller's id for this request; labels are joined to predictions by it.")
     model: str = Field("driftline-classifier", description="Registered model name to predict with.")
-    features: dict[str, FeatureValue] = Field(description="Feature name to value, one record.")
+    features: dict[str, FeatureValue] = Field(description="Feature name to value, one record; the names are the "
+                                                          "model's input schema, i.e. the training data's own column "
+                                                          "names (`mean radius`).")
 
 
 class PredictionRequested(Event):

@@ -10,8 +10,10 @@ want_test=0
 debs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ "$want_test" = 1 ]; then
   # A real browser for the approval page tests, promtool/Alertmanager for the monitoring config, pdftotext;
-  # iproute2 brings up loopback in the network namespace of the offline Dask training test (unshare: util-linux).
-  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl iproute2)
+  # iproute2 brings up loopback in the network namespace of the offline Dask training test (unshare: util-linux);
+  # Debian's Docker engine, docker-compose 1.29 and debootstrap for the topology (scripts/topology.sh), shellcheck.
+  debs+=(chromium prometheus prometheus-alertmanager poppler-utils openssl docker.io docker-compose debootstrap iproute2
+         shellcheck)
 fi
 missing=()
 for pkg in "${debs[@]}"; do

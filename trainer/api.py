@@ -25,6 +25,7 @@ from trainer.fitting import Fitter
 from trainer.pipelines import FAMILIES
 from trainer.progress import Progress
 from trainer.run import TrainingRun, TrainOutcome
+from trainer.selection import PromotionRule
 
 __all__ = ["DataInvalid", "TrainOutcome", "ensure_champion", "ensure_champion_async", "train", "train_async"]
 log = logging.getLogger(__name__)
@@ -112,13 +113,14 @@ def _backend(settings: Settings):
 
 def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | None, schema: Path | None,
            trigger: str, extra_rows: pd.DataFrame | None, families: list[str] | None, cause: Event | None,
-           progress: Progress) -> TrainOutcome:
+           progress: Progress, promotion: dict | None = None) -> TrainOutcome:
     chosen = list(families or FAMILIES)
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown model families: {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
     with _backend(settings) as (new_run, new_fitter):
-        run = new_run(progress=progress, emit=emit, trigger=trigger, cause=cause)
+        run = new_run(progress=progress, emit=emit, trigger=trigger, cause=cause,
+                      rule=PromotionRule.from_dict(promotion, settings.promotion_margin))
         chosen = run.families(chosen)
         verdict = run.validate(dataset, target, schema, extra_rows)
         if isinstance(verdict, DataRejected):
@@ -132,12 +134,13 @@ def _train(settings: Settings, emit: _Emitter, *, dataset: str, target: str | No
 def train(settings: Settings, *, dataset: str = "builtin:breast_cancer", target: str | None = None,
           schema: Path | str | None = None, trigger: str = "manual", extra_rows: pd.DataFrame | None = None,
           families: list[str] | None = None, publish: Publish | None = None, cause: Event | None = None,
-          progress: Progress | None = None, _loop: asyncio.AbstractEventLoop | None = None,
-          _only_without_champion: bool = False) -> TrainOutcome | None:
+          progress: Progress | None = None, promotion: dict | None = None,
+          _loop: asyncio.AbstractEventLoop | None = None, _only_without_champion: bool = False) -> TrainOutcome | None:
     """Validate, fit every family, track in MLflow, register the best as challenger, promote it if it wins.
 
-    `extra_rows`: labelled production rows (data set's columns, target included) added to the training part
-    only. `cause`: the event that asked for this training (e.g. the executor's action); the events emitted
+    `extra_rows`: labelled production rows (data set's columns, target included), newest last, added to the
+    training part; with `promotion` (the agent's PromotionRules as a dict) deciding on "recent", the newest share
+    of them is held out instead and judges the promotion. `cause`: the event that asked for this training (e.g. the executor's action); the events emitted
     then share its correlation id. Raises DataInvalid (after emitting DataRejected) when validation fails.
     """
     if _loop is None and publish is not None and inspect.iscoroutinefunction(publish):
@@ -157,7 +160,8 @@ def train(settings: Settings, *, dataset: str = "builtin:breast_cancer", target:
                     log.info("champion exists (version %s); not training", current.version)
                     return None
             return _train(settings, emit, dataset=dataset, target=target, schema=Path(schema) if schema else None,
-                          trigger=trigger, extra_rows=extra_rows, families=families, cause=cause, progress=progress)
+                          trigger=trigger, extra_rows=extra_rows, families=families, cause=cause, progress=progress,
+                          promotion=promotion)
     finally:
         progress.close()
 

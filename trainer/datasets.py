@@ -1,4 +1,8 @@
-"""Data in: the builtin data set or a CSV file, with clean column names and a content hash."""
+"""Data in: the builtin data set or a CSV file, under the data's own column names, and a content hash.
+
+Column names are kept exactly as the data has them (`mean radius`, not `mean_radius`): they become the model's
+input schema, which callers of the gateway, bus requests and the CLI send and see.
+"""
 
 from __future__ import annotations
 
@@ -38,13 +42,20 @@ class Dataset:
         return self.source.removeprefix(BUILTIN_PREFIX) if self.is_builtin else Path(self.source).stem
 
 
-def clean_column(name: object) -> str:
-    """Column names the same everywhere (registry signature, serving, monitors): no spaces."""
-    return "_".join(str(name).strip().split())
+def legacy_names(names: list[str], columns: list[str]) -> dict[str, str]:
+    """{old name: the data's name} for names as the first trainer wrote them (`mean_radius` for `mean radius`):
+    schema files, registry tags and production rows from before names were kept still use them."""
+    cleaned: dict[str, list[str]] = {}
+    for column in columns:
+        cleaned.setdefault("_".join(str(column).strip().split()), []).append(column)
+    present = set(columns)
+    return {name: cleaned[name][0] for name in names
+            if name not in present and len(cleaned.get(name, ())) == 1}
 
 
 def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.rename(columns=clean_column)
+    """The frame under its own column names (as text), with one kind of missing value."""
+    frame = frame.rename(columns=str)
     # Missing categories as NaN (not None or pd.NA) so validation and imputation see one kind of missing.
     for col in frame.columns:
         if frame[col].dtype == object or isinstance(frame[col].dtype, pd.StringDtype):
@@ -61,7 +72,7 @@ def load_dataset(spec: str = "builtin:breast_cancer", target: str | None = None)
         from sklearn.datasets import load_breast_cancer
 
         frame = clean_frame(load_breast_cancer(as_frame=True).frame)
-        target = clean_column(target or "target")
+        target = target or "target"
     else:
         path = Path(spec)
         if not path.is_file():
@@ -72,7 +83,7 @@ def load_dataset(spec: str = "builtin:breast_cancer", target: str | None = None)
             frame = clean_frame(pd.read_csv(path, skipinitialspace=True, na_values=NA_VALUES))
         except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
             raise DatasetError(f"cannot read {spec} as CSV: {exc}") from exc
-        target = clean_column(target)
+    target = legacy_names([target], list(frame.columns)).get(target, target)
     if target not in frame.columns:
         raise DatasetError(f"target column {target!r} is not in the data set (columns: {', '.join(frame.columns)})")
     return Dataset(source=spec, frame=frame, target=target)
@@ -83,6 +94,7 @@ def with_rows(dataset: Dataset, extra: pd.DataFrame | None) -> pd.DataFrame:
     if extra is None or extra.empty:
         return dataset.frame
     extra = clean_frame(extra.copy())
+    extra = extra.rename(columns=legacy_names(list(extra.columns), list(dataset.frame.columns)))
     missing = [c for c in dataset.frame.columns if c not in extra.columns]
     if missing:
         raise DatasetError(f"extra rows lack columns: {', '.join(missing)}")

@@ -43,12 +43,13 @@ def trained(cause: DataValidated, *, model: str, version: str, parent_run_id: st
 
 
 def promoted(cause: ModelTrained, *, promote: bool, reason: str, previous_version: str | None, metric: str,
-             challenger_metrics: dict[str, float], champion_metrics: dict[str, float]) -> ModelPromoted:
+             challenger_metrics: dict[str, float], champion_metrics: dict[str, float],
+             comparisons: list | None = None, rule: str = "") -> ModelPromoted:
     """The champion alias moved (promoted=True), or the challenger was declined and the champion stays."""
     version = cause.data.version if promote or previous_version is None else previous_version
     data = Promotion(
         model=cause.data.model, version=version, previous_version=previous_version, promoted=promote,
         reason=reason, metric=metric, challenger_metrics=challenger_metrics, champion_metrics=champion_metrics,
-        challenger_version=cause.data.version,
+        challenger_version=cause.data.version, comparisons=comparisons or [], rule=rule,
     )
     return cause.caused(ModelPromoted, source=SOURCE, data=data)

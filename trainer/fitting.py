@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from infra import plots
-from trainer import metrics, pipelines
+from trainer import calibration, metrics, pipelines
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class FitJob:
 @dataclass
 class Fitted:
     family: str
-    pipeline: Any
+    pipeline: Any  # the served model: preprocessing, then the calibrated classifier
     metrics: dict[str, float]
     params: dict[str, Any]
     confusion: list[list[int]]
@@ -45,25 +45,32 @@ class Fitted:
 
 
 def fit_candidate(job: FitJob) -> Fitted:
-    """Fit one family on the training part and score it on the hold-out part."""
+    """Fit one family on the training part, calibrate it there (cross-fit), and score it on the hold-out part."""
     started = time.perf_counter()
     features = [*job.numeric, *job.categorical]
-    pipeline = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
-    pipeline.fit(job.train[features], job.train[job.target])
-    return scored(job, pipeline, started)
+    unfitted = pipelines.build(job.family, job.numeric, job.categorical, job.classes, job.seed)
+    pipeline, uncalibrated = calibration.calibrate(unfitted, job.train[features], job.train[job.target], seed=job.seed)
+    return scored(job, pipeline, started, uncalibrated=uncalibrated,
+                  calibration=f"{calibration.METHOD}, cross-fit over {calibration.FOLDS} folds")
 
 
-def scored(job: FitJob, pipeline, started: float, **params) -> Fitted:
-    """A fitted pipeline scored on the job's hold-out part, with its plots; `params` add to the family's own."""
+def scored(job: FitJob, pipeline, started: float, uncalibrated=None, **params) -> Fitted:
+    """A fitted pipeline scored on the job's hold-out part, with its plots; `params` add to the family's own.
+    `uncalibrated`: the same model before calibration, when it was calibrated (its error before and after is
+    recorded); a model trained elsewhere (Dask) comes uncalibrated and says so by lacking those metrics."""
     features = [*job.numeric, *job.categorical]
     proba = metrics.proba_for(pipeline, job.holdout[features], job.classes)
     y_true = job.holdout[job.target]
     matrix = metrics.confusion(y_true, proba, job.classes)
-    importance = pipelines.feature_importance(pipeline)
+    importance = pipelines.feature_importance(uncalibrated if uncalibrated is not None else pipeline)
+    scores = metrics.score(y_true, proba, job.classes)
+    if uncalibrated is not None:
+        before = metrics.proba_for(uncalibrated, job.holdout[features], job.classes)
+        scores.update(calibration.calibration_metrics(y_true, proba, before, job.classes))
     return Fitted(
         family=job.family,
         pipeline=pipeline,
-        metrics=metrics.score(y_true, proba, job.classes),
+        metrics=scores,
         params={**pipelines.FAMILIES[job.family], "seed": job.seed, **params},
         confusion=matrix,
         importance=importance,

@@ -10,8 +10,9 @@ import pandas as pd
 
 from infra.models import CHALLENGER, CHAMPION, champion_version, load_version
 from infra.settings import Settings
+from schemas.model import Comparison
 from trainer import metrics
-from trainer.selection import Decision, decide
+from trainer.selection import Decision, PromotionRule, decide_promotion
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +46,37 @@ def score_version(settings: Settings, version: str, holdout: pd.DataFrame, targe
 
 
 def promote_if_better(settings: Settings, version: str, challenger_metrics: dict[str, float],
-                      holdout: pd.DataFrame, target: str, classes: list[Any]) -> tuple[Decision, str | None, dict]:
-    """Compare with the champion on the challenger's hold-out split; move the alias if it wins.
+                      holdout: pd.DataFrame, target: str, classes: list[Any], *, recent: pd.DataFrame | None = None,
+                      rule: PromotionRule | None = None) -> tuple[Decision, str | None, dict, list[Comparison]]:
+    """Compare with the champion by the rule, on the reference hold-out and (when there is one) on the newest
+    labelled production rows; move the alias if it wins.
 
-    Returns (decision, previous champion version, champion's metrics on that data).
+    Returns (decision, previous champion version, champion's metrics on the deciding hold-out, every comparison).
     """
     from mlflow import MlflowClient
 
+    rule = rule or PromotionRule(margin=settings.promotion_margin)
     current = champion_version(settings, CHAMPION)
     previous = str(current.version) if current else None
-    champion_metrics = None
+    champion_ref = None
     if previous is not None and previous != version:
-        champion_metrics = score_version(settings, previous, holdout, target, classes)
-    decision = decide(
-        challenger_metrics, champion_metrics, metric=settings.selection_metric, tiebreak=settings.tiebreak_metric,
-        margin=settings.promotion_margin, challenger_version=version, champion_version=previous,
-    )
+        champion_ref = score_version(settings, previous, holdout, target, classes)
+    comparisons = [Comparison(holdout="reference", rows=len(holdout), challenger_metrics=challenger_metrics,
+                              champion_metrics=champion_ref or {})]
+    recent_pair = None
+    if recent is not None and len(recent) and previous is not None and previous != version:
+        challenger_now = score_version(settings, version, recent, target, classes)
+        champion_now = score_version(settings, previous, recent, target, classes)
+        recent_pair = (challenger_now, champion_now)
+        comparisons.append(Comparison(holdout="recent", rows=len(recent), challenger_metrics=challenger_now or {},
+                                      champion_metrics=champion_now or {}))
+    decision = decide_promotion(
+        (challenger_metrics, champion_ref), recent_pair, 0 if recent is None else len(recent), rule,
+        metric=settings.selection_metric, tiebreak=settings.tiebreak_metric, challenger_version=version,
+        champion_version=previous)
     client = MlflowClient()
     if decision.promote:
         client.set_registered_model_alias(settings.model_name, CHAMPION, version)
     client.set_model_version_tag(settings.model_name, version, "driftline.promotion", decision.reason)
-    return decision, previous, champion_metrics or {}
+    deciding = comparisons[-1] if recent_pair is not None else comparisons[0]
+    return decision, previous, dict(deciding.champion_metrics), comparisons

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from schemas.data import DataRejected, DataValidated
 from schemas.model import Candidate
 from trainer import contract as contracts
 from trainer import events, promotion, selection, tracking
-from trainer.datasets import Dataset, content_hash, load_dataset, with_rows
+from trainer.datasets import Dataset, content_hash, legacy_names, load_dataset, with_rows
 from trainer.fitting import FitJob, Fitter
 from trainer.progress import Progress
 from trainer.validation import describe, validate
@@ -37,6 +37,7 @@ class Prepared:
     holdout: pd.DataFrame
     lineage: tracking.Lineage
     summary: dict[str, Any]
+    recent: pd.DataFrame | None = None  # newest labelled production rows: judge the promotion, never trained on
 
 
 def _plain(values) -> list[Any]:
@@ -63,8 +64,9 @@ class TrainOutcome:
 
 class TrainingRun:
     def __init__(self, settings: Settings, *, progress: Progress, emit: Callable[[Event], None], trigger: str,
-                 cause: Event | None):
+                 cause: Event | None, rule: selection.PromotionRule | None = None):
         self.settings, self.progress, self.emit, self.trigger, self.cause = settings, progress, emit, trigger, cause
+        self.rule = rule or selection.PromotionRule(margin=settings.promotion_margin)
         self.prepared: Prepared | None = None
 
     def families(self, chosen: list[str]) -> list[str]:
@@ -78,6 +80,7 @@ class TrainingRun:
         self.progress.stage("validating data")
         dataset = load_dataset(spec, target)
         contract, schema_path, inferred = contracts.resolve(s, dataset, schema)
+        contract = _under_the_datas_names(contract, dataset)
         if inferred:
             log.info("inferred a schema for %s and saved it to %s", spec, schema_path, extra={"schema": str(schema_path)})
         frame = with_rows(dataset, extra_rows)
@@ -97,16 +100,22 @@ class TrainingRun:
         data, extra = verdict.frame.iloc[: len(dataset.frame)], verdict.frame.iloc[len(dataset.frame):]
         train, holdout = train_test_split(data, test_size=s.holdout_fraction, random_state=s.split_seed,
                                           stratify=data[contract.target])
-        train = pd.concat([train, extra])  # recent production rows teach the model; they never judge it
+        # Production rows come newest last: the newest share judges the promotion (split by time, never trained
+        # on), the older ones teach the model.
+        held = self.rule.recent_rows(len(extra))
+        recent = extra.iloc[len(extra) - held:].reset_index(drop=True) if held else None
+        extra = extra.iloc[: len(extra) - held]
+        train = pd.concat([train, extra])
         lineage = tracking.Lineage(
             dataset=spec, dataset_hash=digest, target=contract.target, split_seed=s.split_seed,
             schema_path=schema_path.resolve(), schema_sha256=hashlib.sha256(schema_path.read_bytes()).hexdigest(),
             trigger=self.trigger, extra_rows=len(extra),
         )
         summary = {**verdict.summary, "schema_path": str(schema_path), "schema_inferred": inferred,
-                   "train_rows": len(train), "holdout_rows": len(holdout), "extra_rows": len(extra)}
+                   "train_rows": len(train), "holdout_rows": len(holdout), "extra_rows": len(extra),
+                   "recent_holdout_rows": held}
         self.prepared = Prepared(dataset, contract, train.reset_index(drop=True), holdout.reset_index(drop=True),
-                                 lineage, summary)
+                                 lineage, summary, recent)
         log.info("validated %s: %d rows, hash %s", spec, len(frame), digest[:12], extra={"dataset_hash": digest})
         event = events.validated(model=s.model_name, dataset=spec, content_hash=digest, rows=len(frame),
                                  columns=[*contract.features, contract.target], target=contract.target,
@@ -156,8 +165,8 @@ class TrainingRun:
                             f"{s.selection_metric}={best.metrics.get(s.selection_metric, float('nan')):.4f}",
             )
             self.progress.stage("comparing with the champion")
-            decision, previous, champion_metrics = promotion.promote_if_better(
-                s, version, best.metrics, p.holdout, p.contract.target, jobs[0].classes)
+            decision, previous, champion_metrics, comparisons = promotion.promote_if_better(
+                s, version, best.metrics, p.holdout, p.contract.target, jobs[0].classes, recent=p.recent, rule=self.rule)
             mlflow.log_metrics({f"best_{k}": v for k, v in best.metrics.items()})
             mlflow.set_tags({"driftline.version": version, "driftline.best_family": best.family,
                              "driftline.promoted": str(decision.promote).lower(), "driftline.reason": decision.reason})
@@ -170,15 +179,28 @@ class TrainingRun:
                                  best_family=best.family, selection_metric=s.selection_metric, candidates=candidates,
                                  split_seed=s.split_seed, trigger=self.trigger)
         self.emit(trained)
+        deciding = comparisons[-1]
         self.emit(events.promoted(trained, promote=decision.promote, reason=decision.reason, previous_version=previous,
-                                  metric=s.selection_metric, challenger_metrics=best.metrics,
-                                  champion_metrics=champion_metrics))
+                                  metric=s.selection_metric, challenger_metrics=deciding.challenger_metrics,
+                                  champion_metrics=champion_metrics, comparisons=comparisons, rule=self.rule.words()))
         return TrainOutcome(
             version=version, promoted=decision.promote, reason=decision.reason,
             champion_version=version if decision.promote else (previous or version), previous_champion=previous,
             best_family=best.family, selection_metric=s.selection_metric, candidates=candidates,
             parent_run_id=parent.info.run_id, dataset_hash=p.lineage.dataset_hash,
         )
+
+
+def _under_the_datas_names(contract: contracts.Contract, dataset: Dataset) -> contracts.Contract:
+    """A schema file written before column names were kept names them `mean_radius`: read it under the data's
+    own names (`mean radius`) rather than reject the data set for columns it does have."""
+    renames = legacy_names([*contract.columns, contract.target], list(dataset.frame.columns))
+    if not renames:
+        return contract
+    log.warning("schema names %d column(s) as the first trainer renamed them; read under the data's names: %s",
+                len(renames), ", ".join(f"{old} -> {new}" for old, new in renames.items()))
+    return replace(contract, target=renames.get(contract.target, contract.target),
+                   columns={renames.get(name, name): rule for name, rule in contract.columns.items()})
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:

@@ -63,3 +63,61 @@ def decide(
                               f"by {delta:.4f} >= margin {margin:g} on the same hold-out data")
     return Decision(False, f"version {challenger_version} did not beat champion version {champion_version}: "
                            f"{metric} {new:.4f} vs {old:.4f} on the same hold-out data (needs +{margin:g})")
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """Which hold-out decides (the agent's policy passes it for a retrain; a manual training uses the reference).
+
+    recent: the newest labelled production rows, split by time and never trained on; the reference hold-out then
+    guards against forgetting (the challenger may lose at most `max_reference_drop` of the metric on it).
+    """
+
+    decide_on: str = "reference"  # "reference" | "recent"
+    recent_share: float = 0.3
+    min_recent_rows: int = 100
+    margin: float = 0.0
+    max_reference_drop: float = 1.0
+
+    @classmethod
+    def from_dict(cls, doc: dict | None, margin: float) -> PromotionRule:
+        return cls(**doc) if doc else cls(margin=margin)
+
+    def recent_rows(self, available: int) -> int:
+        """How many of the newest production rows to hold out: none unless the rule decides on them and they suffice."""
+        wanted = math.ceil(available * self.recent_share)
+        return wanted if self.decide_on == "recent" and wanted >= self.min_recent_rows else 0
+
+    def words(self) -> str:
+        if self.decide_on == "recent":
+            return (f"decided on the newest {self.recent_share:.0%} of the labelled production rows (at least "
+                    f"{self.min_recent_rows}, else on the reference hold-out), margin {self.margin:g}; the reference "
+                    f"hold-out guards: at most {self.max_reference_drop:g} lost on it")
+        return f"decided on the reference hold-out, margin {self.margin:g}"
+
+
+def decide_promotion(reference: tuple[dict | None, dict | None], recent: tuple[dict | None, dict | None] | None,
+                     recent_rows: int, rule: PromotionRule, *, metric: str, tiebreak: str, challenger_version: str,
+                     champion_version: str | None) -> Decision:
+    """Promote by the rule: on recent traffic when there is enough of it (the reference guarding against
+    forgetting), else on the reference hold-out."""
+    common = dict(metric=metric, tiebreak=tiebreak, challenger_version=challenger_version,
+                  champion_version=champion_version)
+    if recent is None or champion_version is None:
+        decision = decide(*reference, margin=rule.margin, **common)
+        if rule.decide_on == "recent" and champion_version is not None:
+            return Decision(decision.promote, f"{decision.reason} (too few labelled production rows to judge on "
+                                              f"today's traffic: the reference hold-out decided)")
+        return decision
+    judged = decide(*recent, margin=rule.margin, **common)
+    reason = judged.reason.replace("on the same hold-out data", f"on the {recent_rows} most recent labelled "
+                                                                  "production rows")
+    if not judged.promote:
+        return Decision(False, reason)
+    challenger_ref, champion_ref = reference
+    if challenger_ref is not None and champion_ref is not None:
+        lost = _value(champion_ref, metric) - _value(challenger_ref, metric)
+        if lost > rule.max_reference_drop:
+            return Decision(False, f"{reason}, but it loses {lost:.4f} {metric} on the reference hold-out (more than "
+                                   f"{rule.max_reference_drop:g}): it would forget what the champion knows")
+    return Decision(True, reason)

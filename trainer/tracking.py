@@ -133,7 +133,8 @@ def log_candidate(fitted: Fitted, *, lineage: Lineage, train: pd.DataFrame, hold
         mlflow.log_dict({"confusion_matrix": fitted.confusion, "importance": fitted.importance}, "evaluation.json")
         log_frames(train, holdout)
         X = train[features]
-        if type(fitted.pipeline.named_steps["model"]).__module__ == "trainer.labels":
+        model = fitted.pipeline.named_steps["model"]
+        if type(getattr(model, "estimator", model)).__module__ == "trainer.labels":  # inside the calibration
             import cloudpickle
 
             import trainer.labels

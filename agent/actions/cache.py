@@ -1,31 +1,30 @@
-"""clear_cache: empty the local model download cache under the data directory."""
+"""clear_cache: every gateway, worker and monitor drops the model it holds and loads the champion again from the
+registry (a model whose files were repaired, or a process whose loaded state is suspect)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import asyncio
 
 from agent.actions.base import ActionContext, ActionResult
-from infra.settings import Settings
+from infra.models import CHAMPION, champion_version, configure_mlflow
+from schemas import ModelReloadRequested
+from schemas.model import Reload
 
 
-def model_cache_dir(settings: Settings) -> Path:
-    return (settings.data_dir / "cache" / "models").resolve()
-
-
-def _size(folder: Path) -> tuple[int, int]:
-    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-    return len(files), sum(p.stat().st_size for p in files)
+def _champion(ctx: ActionContext) -> str | None:
+    configure_mlflow(ctx.settings)
+    mv = champion_version(ctx.settings, CHAMPION)
+    return str(mv.version) if mv else None
 
 
 async def clear_cache(ctx: ActionContext) -> ActionResult:
-    """Remove everything in the cache folder (naturally idempotent: a rerun finds it empty)."""
-    folder = model_cache_dir(ctx.settings)
-    files, size = _size(folder)
-    if folder.exists():
-        for child in folder.iterdir():
-            shutil.rmtree(child) if child.is_dir() else child.unlink()
-    after_files, after_size = _size(folder)
-    return ActionResult(summary=f"cleared {files} file(s), {size} bytes from {folder}", result={"folder": str(folder)},
-                        metrics_before={"files": files, "bytes": size},
-                        metrics_after={"files": after_files, "bytes": after_size})
+    """Ask every serving process to reload (one event; each process follows it, counted in
+    driftline_model_reloads_total); a rerun asks again, which is harmless."""
+    a = ctx.action
+    version = await asyncio.to_thread(_champion, ctx)
+    if version is None:
+        raise RuntimeError(f"{a.model} has no champion to reload")
+    request = ctx.derived(ModelReloadRequested, Reload(model=a.model, version=version,
+                                                       reason=a.reason or f"action {a.action_id}"))
+    return ActionResult(summary=f"every gateway, worker and monitor reloads {a.model} version {version} from the "
+                                "registry", result={"version": version, "reload_event": request.id}, events=[request])

@@ -14,8 +14,9 @@ from schemas.streams import PREDICTIONS
 
 async def labelled_rows(js: JetStreamContext, model: str, target: str, *, since: datetime | None = None,
                         max_rows: int = 20_000) -> pd.DataFrame:
-    """Features of each answered request whose true label arrived, with the label in column `target` (newest last)."""
-    features: dict[str, dict] = {}
+    """Features of each answered request whose true label arrived, with the label in column `target`, in the
+    order the predictions were made (newest last: a promotion is judged on the newest, split by time)."""
+    features: dict[str, dict] = {}  # request id -> features, in stream order of the predictions
     labels: dict[str, object] = {}
     async for msg in read_stream(js, PREDICTIONS.name, subjects=(PredictionMade.topic, LabelReceived.topic),
                                  start_time=since):
@@ -26,5 +27,5 @@ async def labelled_rows(js: JetStreamContext, model: str, target: str, *, since:
             features[event.data.request_id] = event.data.features
         else:
             labels[event.data.request_id] = event.data.label
-    rows = [{**features[rid], target: label} for rid, label in labels.items() if rid in features]
+    rows = [{**row, target: labels[rid]} for rid, row in features.items() if rid in labels]
     return pd.DataFrame(rows[-max_rows:])

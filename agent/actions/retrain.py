@@ -62,10 +62,12 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
         since = utcnow() - timedelta(hours=float(action.params.get("lookback_hours", 24)))
         extra = await labelled_rows(ctx.bus.js, action.model, target, since=since)
         extra = extra if len(extra) else None
+    rule = ctx.promotion.model_dump() if ctx.promotion is not None else None
     outcome = await ctx.train(s, dataset=dataset, target=target, schema=schema if schema not in ("None", "") else None,
                               trigger=action.action_id, extra_rows=extra, families=action.params.get("families"),
-                              publish=ctx.bus.publish, cause=ctx.scheduled)
+                              publish=ctx.bus.publish, cause=ctx.scheduled, promotion=rule)
     promotion = next((e for e in outcome.events if isinstance(e, ModelPromoted)), None)
+    # On the hold-out that decided (the newest production rows when there were enough): the champion, then the new one.
     before = dict(promotion.data.champion_metrics) if promotion else {}
     after = dict(promotion.data.challenger_metrics) if promotion and outcome.promoted else before
     rows = 0 if extra is None else len(extra)

@@ -14,6 +14,8 @@ from consumers.monitor.encoding import Encoded, RankIndex, encode_matrix, numeri
 from consumers.monitor.histograms import WindowHistogram
 from consumers.monitor.reference import PREDICTION, Profile
 from consumers.monitor.river_bank import RiverBank
+from consumers.monitor.score_bins import ScoreBins
+from consumers.monitor.window_estimate import close_window
 from consumers.monitor.window_report import ReportRequest, alert_events, window_report
 from consumers.monitor.windows import WindowPolicy, WindowState
 from schemas import Event, LabelReceived, PredictionMade
@@ -29,6 +31,8 @@ class MonitorConfig:
     clear_after: int = 3
     design: Design = Design()
     detector: str = "cusum"  # per-feature detectors: the calibrated CUSUM bank, or adwin, kswin, page_hinkley (River)
+    estimated_drop: float = 0.03  # estimated F1 (accuracy) this far below the reference estimate: an alert
+    estimate_min_labels: int = 50  # labelled rows before the estimate is checked against them
 
 
 def feature_detectors(profile: Profile, config: MonitorConfig) -> CusumBank | RiverBank:
@@ -58,6 +62,7 @@ class DriftMonitor:
         self.window = WindowState()
         self.hysteresis = Hysteresis(config.clear_after)
         self.rows: list[dict] = []  # the window's raw features, only for the human-readable report
+        self.scored, self.labelled = ScoreBins(), ScoreBins()  # the window's scores, for the estimated performance
         names = [c.name for c in profile.numeric]
         # The prediction column, when numeric, is the last one build_profile adds.
         self._prediction_numeric = PREDICTION in names
@@ -65,8 +70,11 @@ class DriftMonitor:
         if self._prediction_numeric and names[-1] != PREDICTION:
             raise ValueError("the numeric prediction column must come last in the profile")
 
-    def process(self, events: Sequence[Event], joins: dict[str, object]) -> Outcome:
-        """PredictionMade and LabelReceived (with `joins`: request id -> predicted class) -> reports and alerts."""
+    def process(self, events: Sequence[Event], joins: dict[str, object],
+                scores: dict[str, float | None] | None = None) -> Outcome:
+        """PredictionMade and LabelReceived (with `joins`: request id -> predicted class, and `scores`: request id ->
+        the prediction's score for the estimate, see EstimationRef.score) -> reports and alerts."""
+        scores = scores or {}
         out, pending = Outcome(), []
         model, limit, span = self.profile.model, self.config.window.events, self.config.window.span
         for ev in events:
@@ -86,7 +94,7 @@ class DriftMonitor:
             elif isinstance(ev, LabelReceived) and ev.data.request_id in joins:
                 self._flush(pending)
                 pending = []
-                self._label(ev, joins[ev.data.request_id])
+                self._label(ev, joins[ev.data.request_id], scores.get(ev.data.request_id))
         self._flush(pending)
         return out
 
@@ -115,26 +123,44 @@ class DriftMonitor:
             self._detected("prediction_drift" if det.column == PREDICTION else "data_drift", det)
         self.hist.update(enc)
         self.window.add_events(preds[0].time, preds[-1].time, len(preds))
+        positive = self.profile.positive_class
+        if positive is not None:
+            self.window.positives += sum(1 for p in preds if str(p.data.predicted_class) == positive)
         self.rows.extend(records)
+        ref = self.profile.estimation
+        if ref is not None:
+            self.scored.add(np.array([ref.score(p.data.probabilities) for p in preds], dtype=float))
 
-    def _label(self, ev: LabelReceived, predicted: object) -> None:
+    def _label(self, ev: LabelReceived, predicted: object, score: float | None = None) -> None:
         error = str(predicted) != str(ev.data.label)
         for det in self.errors.update(np.array([error])):
             self._detected("quality_drift", det)
         self.window.add_labels(1, int(error), ev.time)
+        positive = self.profile.positive_class
+        if positive is not None:
+            self.window.add_outcome(str(predicted) == positive, str(ev.data.label) == positive)
+        ref = self.profile.estimation
+        if ref is not None and score is not None:
+            self.labelled.add([score], [ref.positive(ev.data.label, predicted)])
 
     def _detected(self, kind: str, det: Detection) -> None:
         self.window.add_detection(kind, det.column, {"row": det.row, "test": det.test, "value": det.value})
 
     def _close(self, cause: Event, out: Outcome) -> None:
-        alerts, reports = alert_events(self, cause)
+        estimate = close_window(self)
+        # A window that could not judge a condition leaves its open alert as it was (no quiet window counted).
+        unjudged = {k for k, judged in (("estimated_quality", estimate is not None and estimate.rows > 0),
+                                        ("concept_drift", estimate is not None and estimate.estimate_valid is not None))
+                    if not judged}
+        alerts, reports = alert_events(self, cause, estimate, unjudged)
         out.events.extend(alerts)
         out.reports.extend(reports)
         url = reports[0].path if reports else None
-        out.events.insert(0, window_report(self, cause, url))
+        out.events.insert(0, window_report(self, cause, url, estimate))
         self.hist.reset()
         self.window = WindowState()
         self.rows = []
+        self.scored, self.labelled = ScoreBins(), ScoreBins()
 
     def retire(self, cause: Event, reason: str) -> list[Event]:
         """The reference is replaced (new champion): clear every open alert of this one."""
@@ -152,7 +178,8 @@ class DriftMonitor:
                 "bank_seen": self.bank.seen,
                 "errors": self.errors.state.tolist(), "errors_seen": self.errors.seen,
                 "num_counts": self.hist.num_counts.tolist(), "cat_counts": [c.tolist() for c in self.hist.cat_counts],
-                "window": self.window.to_dict(), "hysteresis": self.hysteresis.to_dict()}
+                "window": self.window.to_dict(), "hysteresis": self.hysteresis.to_dict(),
+                "scored": self.scored.to_dict(), "labelled": self.labelled.to_dict()}
 
     def load_state(self, state: dict) -> bool:
         """Resume from a saved state of the same champion version and detector; False (fresh start) otherwise."""
@@ -167,4 +194,6 @@ class DriftMonitor:
             counts[:] = saved
         self.window = WindowState.from_dict(state["window"])
         self.hysteresis = Hysteresis.from_dict(state["hysteresis"])
+        if "scored" in state:  # saved before the estimate existed: the window's scores start empty
+            self.scored, self.labelled = ScoreBins.from_dict(state["scored"]), ScoreBins.from_dict(state["labelled"])
         return True

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from consumers.monitor.impact import build as impact_model
+from consumers.monitor.window_estimate import EstimationRef, reference_estimation
 
 PREDICTION = "__prediction__"
 NUMERIC_TYPES = {"double", "float", "long", "integer", "int", "number"}
@@ -46,6 +50,8 @@ class Profile:
     error_rate: float | None = None  # reference error rate of the model, if it could be measured
     positive_class: str | None = None  # class whose probability is the prediction column
     meta: dict = field(default_factory=dict)
+    estimation: EstimationRef | None = None  # estimated performance: needs a model and labelled hold-out data
+    impact: Any = field(default=None, compare=False)  # impact.ImpactModel: the champion's view of its features
 
     @property
     def columns(self) -> list[str]:
@@ -88,15 +94,17 @@ def build_profile(
     classes: list | None = None,
     holdout: pd.DataFrame | None = None,
     bins: int = 10,
+    calibrated: bool = False,
 ) -> Profile:
-    """A profile from the reference frame; with a model, also its prediction column and reference error rate."""
+    """A profile from the reference frame; with a model, also its prediction column, reference error rate and the
+    reference of its estimated performance (`calibrated`: the trainer calibrated its probabilities)."""
     numeric, categorical = [], []
     for name in features:
         if feature_types.get(name, "double") in NUMERIC_TYPES:
             numeric.append(numeric_ref(name, frame[name].to_numpy(float), bins))
         else:
             categorical.append(categorical_ref(name, frame[name].tolist()))
-    error_rate = positive = None
+    error_rate = positive = estimated = None
     if predict_proba is not None and classes:
         proba = predict_proba(frame[features])
         if len(classes) == 2:
@@ -106,9 +114,12 @@ def build_profile(
             categorical.append(categorical_ref(PREDICTION, [classes[i] for i in proba.argmax(1)]))
         check = holdout if holdout is not None else frame
         if target and target in check:
-            predicted = np.asarray(classes)[predict_proba(check[features]).argmax(1)]
+            check_proba = predict_proba(check[features])
+            predicted = np.asarray(classes)[check_proba.argmax(1)]
             error_rate = float(np.mean(predicted.astype(str) != check[target].to_numpy().astype(str)))
-    return Profile(model, version, numeric, categorical, error_rate, positive, {"reference_rows": len(frame)})
+            estimated = reference_estimation(check_proba, check[target], classes, len(frame), calibrated)
+    return Profile(model, version, numeric, categorical, error_rate, positive, {"reference_rows": len(frame)},
+                   estimated)
 
 
 def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
@@ -128,7 +139,8 @@ def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
         return None
     import mlflow
 
-    target = mlflow.get_run(loaded.run_id).data.tags.get(TARGET_TAG)
+    run = mlflow.get_run(loaded.run_id)
+    target = run.data.tags.get(TARGET_TAG)
     reference = load_run_frame(loaded.run_id, REFERENCE_ARTIFACT)
     try:
         holdout = load_run_frame(loaded.run_id, HOLDOUT_ARTIFACT)
@@ -136,7 +148,15 @@ def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
         holdout = None
     profile = build_profile(reference, loaded.features, loaded.feature_types, model=loaded.name,
                             version=loaded.version, target=target, predict_proba=loaded.model.predict_proba,
-                            classes=loaded.classes, holdout=holdout)
+                            classes=loaded.classes, holdout=holdout, calibrated="ece" in run.data.metrics)
     meta = {**profile.meta, "run_id": loaded.run_id, "holdout_rows": len(holdout) if holdout is not None else 0}
-    return Profile(profile.model, profile.version, profile.numeric, profile.categorical, profile.error_rate,
-                   profile.positive_class, meta), reference[loaded.features]
+    impact = None
+    if loaded.classes and len(loaded.classes) == 2:  # the effect of a drift is read on the positive probability
+        features = loaded.features
+
+        def positive(frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(loaded.model.predict_proba(frame[features]))[:, 1]
+
+        numeric = [f for f in features if loaded.feature_types.get(f, "double") in NUMERIC_TYPES]
+        impact = impact_model(positive, reference[features], numeric)
+    return replace(profile, meta=meta, impact=impact), reference[loaded.features]

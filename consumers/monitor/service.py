@@ -20,7 +20,7 @@ from consumers.monitor.evidently_report import save_report
 from consumers.monitor.reference import load_champion_profile
 from consumers.monitor.windows import WindowPolicy
 from infra.bus import Bus
-from infra.champion import ChampionFollower
+from infra.champion import ChampionFollower, forced
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
 from infra.models import champion_version
 from infra.settings import Settings
@@ -45,7 +45,9 @@ class MonitorService:
         self.settings, self.bus, self.pool = settings, bus, pool
         self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
                                     WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
-                                    settings.monitor_clear_windows, detector=settings.monitor_detector)
+                                    settings.monitor_clear_windows, detector=settings.monitor_detector,
+                                    estimated_drop=settings.monitor_estimated_drop,
+                                    estimate_min_labels=settings.monitor_estimate_min_labels)
         self.spec = consumer_spec(settings, durable)
         self.runner = ConsumerRunner(bus, self.spec, self.handle)
         self.monitor: DriftMonitor | None = None
@@ -59,14 +61,15 @@ class MonitorService:
     async def load(self, cause: Event | None = None) -> bool:
         """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
         current = await asyncio.to_thread(champion_version, self.settings)
-        if current is not None and self.monitor is not None and str(current.version) == self.monitor.profile.version:
+        same = current is not None and self.monitor is not None and str(current.version) == self.monitor.profile.version
+        if same and not forced(cause):
             return True  # the cheap registry look-up says nothing changed: skip loading model and reference
         loaded = await asyncio.to_thread(load_champion_profile, self.settings)
         if loaded is None:
             return False
         profile, reference = loaded
         async with self.lock:
-            if self.monitor is not None and self.monitor.profile.version == profile.version:
+            if self.monitor is not None and self.monitor.profile.version == profile.version and not forced(cause):
                 return True
             retired = self.monitor.retire(cause, f"reference replaced by version {profile.version}") \
                 if self.monitor is not None and cause is not None else []
@@ -98,15 +101,24 @@ class MonitorService:
             events = [r.event for r in fresh]
             preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
             labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
-            joins = await state_store.remember_and_join(self.pool, model, preds, labels)
+            ref = self.monitor.profile.estimation
+            joined = await state_store.remember_and_join(
+                self.pool, model, preds, labels, (lambda p: ref.score(p.data.probabilities)) if ref else (lambda p: None))
+            # A label judges the version that served its prediction: the old champion's late labels do not count
+            # against the new one (nor for its verification).
+            version = self.monitor.profile.version
+            mine = {rid: j for rid, j in joined.items() if j[2] in (None, version)}
+            joins = {rid: cls for rid, (cls, _, _) in mine.items()}
+            scores = {rid: score for rid, (_, score, _) in mine.items()}
+            metrics.STALE_LABELS.labels(model).inc(len(joined) - len(mine))
             snapshot, rows = self.monitor.state_dict(), list(self.monitor.rows)
             try:
-                outcome = self.monitor.process(events, joins)
+                outcome = self.monitor.process(events, joins, scores)
                 await self._emit(outcome)
             except Exception:
                 # Nothing of this batch is saved or acknowledged: forget it in memory too, so the redelivery
                 # (or the one-by-one retry) is scored once, from the same state.
-                self.monitor.load_state(snapshot)
+                self.monitor.load_state(snapshot)  # the window's scores too: they are in the state
                 self.monitor.rows = rows
                 raise
             self.last_event = preds[-1] if preds else self.last_event
@@ -114,7 +126,7 @@ class MonitorService:
             await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels])
             metrics.EVENTS.labels(model, "prediction").inc(len(preds))
             metrics.EVENTS.labels(model, "label").inc(len(labels))
-            metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joins))
+            metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joined))
             metrics.observe_monitor(self.monitor)
 
     async def _emit(self, outcome: Outcome) -> None:

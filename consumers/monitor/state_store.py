@@ -1,10 +1,10 @@
 """The monitor's PostgreSQL state: detector state per model with the stream sequence it covers, and the
-predictions waiting for their late labels (tables of infra/migrations/030_monitor_state.sql)."""
+predictions waiting for their late labels (tables of infra/migrations/030_monitor_state.sql, 031_monitor_scores.sql)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -31,19 +31,23 @@ async def save_state(pool: asyncpg.Pool, model: str, version: str, seq: int, sta
 
 
 async def remember_and_join(pool: asyncpg.Pool, model: str, preds: Sequence[PredictionMade],
-                            labels: Sequence[LabelReceived]) -> dict[str, str]:
-    """Keep the predicted class of each prediction; return request id -> predicted class for these labels."""
+                            labels: Sequence[LabelReceived],
+                            score: Callable[[PredictionMade], float | None] = lambda p: None,
+                            ) -> dict[str, tuple[str, float | None, str | None]]:
+    """Keep the predicted class, `score` and serving version of each prediction; return request id -> (predicted
+    class, score, version) for these labels."""
     async with pool.acquire() as conn:
         if preds:
             await conn.executemany(
-                "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                [(model, p.data.request_id, str(p.data.predicted_class), p.time) for p in preds])
+                "INSERT INTO monitor_predictions (model, request_id, predicted_class, made_at, score, model_version) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                [(model, p.data.request_id, str(p.data.predicted_class), p.time, score(p), p.data.model_version)
+                 for p in preds])
         if not labels:
             return {}
-        rows = await conn.fetch("SELECT request_id, predicted_class FROM monitor_predictions "
+        rows = await conn.fetch("SELECT request_id, predicted_class, score, model_version FROM monitor_predictions "
                                 "WHERE model = $1 AND request_id = ANY($2)", model, [lb.data.request_id for lb in labels])
-    return {r["request_id"]: r["predicted_class"] for r in rows}
+    return {r["request_id"]: (r["predicted_class"], r["score"], r["model_version"]) for r in rows}
 
 
 async def prune(pool: asyncpg.Pool, older_than_s: float) -> int:

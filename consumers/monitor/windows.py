@@ -18,6 +18,8 @@ class WindowState:
     labelled: int = 0
     errors: int = 0
     detections: dict[str, dict[str, dict]] = field(default_factory=dict)  # kind -> column -> {row, test, value}
+    positives: int = 0  # predictions of the positive class (two classes): the window's predicted positive rate
+    confusion: dict[str, int] = field(default_factory=dict)  # tp, fp, fn, tn of its labelled rows (two classes)
 
     def add_events(self, first: datetime, last: datetime, count: int) -> None:
         self.start = self.start or first
@@ -29,6 +31,10 @@ class WindowState:
         self.end = max(self.end or when, when)
         self.labelled += labelled
         self.errors += errors
+
+    def add_outcome(self, predicted_positive: bool, truly_positive: bool) -> None:
+        cell = ("t" if predicted_positive == truly_positive else "f") + ("p" if predicted_positive else "n")
+        self.confusion[cell] = self.confusion.get(cell, 0) + 1
 
     def add_detection(self, kind: str, column: str, info: dict) -> None:
         per_kind = self.detections.setdefault(kind, {})
@@ -43,12 +49,14 @@ class WindowState:
 
     def to_dict(self) -> dict:
         return {"start": self.start.isoformat() if self.start else None, "end": self.end.isoformat() if self.end else None,
-                "events": self.events, "labelled": self.labelled, "errors": self.errors, "detections": self.detections}
+                "events": self.events, "labelled": self.labelled, "errors": self.errors, "detections": self.detections,
+                "positives": self.positives, "confusion": self.confusion}
 
     @classmethod
     def from_dict(cls, d: dict) -> WindowState:
         parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
-        return cls(parse(d["start"]), parse(d["end"]), d["events"], d["labelled"], d["errors"], d["detections"])
+        return cls(parse(d["start"]), parse(d["end"]), d["events"], d["labelled"], d["errors"], d["detections"],
+                   d.get("positives", 0), d.get("confusion", {}))
 
 
 @dataclass(frozen=True)

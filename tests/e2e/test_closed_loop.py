@@ -113,8 +113,8 @@ async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, databa
         await driftline(env, "users", "add", "bob", "--role", "approver", "--password-stdin", stdin="bob-secret-12")
         await driftline(env, "simulate", "--rows", "1600", "--rate", "400", "--drift-at", "400",
                         # a shift the monitor sees and the data contract still accepts for retraining
-                        "--shift", "mean_radius=1", "--shift", "worst_radius=1", "--shift", "mean_texture=1",
-                        "--shift", "mean_area=1",
+                        "--shift", "mean radius=1", "--shift", "worst radius=1", "--shift", "mean texture=1",
+                        "--shift", "mean area=1",
                         "--label-delay", "1", "--seed", "7")
         [asked, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
                                          timeout=300)

@@ -53,21 +53,21 @@ async def all_windows(bus):
 
 
 async def test_drift_from_a_row_raises_one_alert_naming_the_drifted_features(services, bus):
-    simulate(services, "--drift-at", "1000", "--shift", "mean_radius=0.8", "--shift", "worst_texture=0.8")
+    simulate(services, "--drift-at", "1000", "--shift", "mean radius=0.8", "--shift", "worst texture=0.8")
     events = await wait_for(lambda: all_windows(bus), timeout=240, every=1.0)
     data_alerts = [e.data for e in events if e.type.startswith("driftline.alert.raised") and e.data.kind == "data_drift"]
     assert len(data_alerts) == 1
-    assert sorted(data_alerts[0].features) == ["mean_radius", "worst_texture"]
+    assert sorted(data_alerts[0].features) == ["mean radius", "worst texture"]
     assert data_alerts[0].window.start.timestamp() > 0 and data_alerts[0].report_url.startswith("evidently/")
     reports = [e.data for e in events if e.type.startswith("driftline.monitoring.drift_report")]
     # The worker answers in parallel micro-batches, so windows follow arrival order, not row numbers; but no
     # window may flag a feature that was not drifted.
     flagged = {f.feature for r in reports for f in r.features if f.drifted and f.statistic == "cusum"}
-    assert flagged <= {"mean_radius", "worst_texture", "__prediction__"} and len(reports) == ROWS // 500
+    assert flagged <= {"mean radius", "worst texture", "__prediction__"} and len(reports) == ROWS // 500
     # The monitor's own /metrics: drift statistics, share drifted, detector state, alert state and consumer lag.
     port = services["DRIFTLINE_MONITOR_METRICS_PORT"]
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    for name in ('driftline_monitor_feature_drift{feature="mean_radius",model="driftline-classifier",statistic="psi"}',
+    for name in ('driftline_monitor_feature_drift{feature="mean radius",model="driftline-classifier",statistic="psi"}',
                  'driftline_monitor_alert_open{kind="data_drift",model="driftline-classifier"} 1.0',
                  "driftline_monitor_share_drifted", "driftline_monitor_detector_level",
                  'driftline_consumer_lag_messages{consumer="monitor"}'):

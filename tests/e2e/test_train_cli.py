@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def driftline(*args: str, data_dir: Path, nats_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DRIFTLINE_DATA_DIR": str(data_dir), "DRIFTLINE_NATS_URL": nats_url}
+    # Without MLflow's own variables: a module-scoped fixture elsewhere may have exported another test's store.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MLFLOW_")}
+    env |= {"DRIFTLINE_DATA_DIR": str(data_dir), "DRIFTLINE_NATS_URL": nats_url}
     return subprocess.run([sys.executable, "-m", "driftline", "train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=280)
 
@@ -56,12 +58,12 @@ async def test_broken_csv_exits_non_zero_names_column_and_check_publishes_reject
 
     assert result.returncode == 1, result.stderr
     assert "column 'x1' failed numeric_type: 2 non-numeric values (e.g. 'n.a.')" in result.stderr
-    assert "column 'x_2' failed in_range(" in result.stderr and "3 failing (e.g. 1000000000.0)" in result.stderr
+    assert "column 'x 2' failed in_range(" in result.stderr and "3 failing (e.g. 1000000000.0)" in result.stderr
     assert "column 'color' failed max_null_rate(" in result.stderr and "nothing was trained" in result.stderr
     event = await last_event(nats_server.url, "driftline.data.rejected")
     assert event["type"] == "driftline.data.rejected.v1" and event["data"]["dataset"] == str(broken)
     failed = {(f["column"], f["check"].split("(")[0]): f["failing_count"] for f in event["data"]["failures"]}
-    assert failed == {("x1", "numeric_type"): 2, ("x_2", "in_range"): 3, ("color", "max_null_rate"): nulls}
+    assert failed == {("x1", "numeric_type"): 2, ("x 2", "in_range"): 3, ("color", "max_null_rate"): nulls}
     assert not (data_dir / "mlflow" / "mlflow.db").exists()  # no run, no registry: nothing trained
 
 
@@ -140,8 +142,8 @@ async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_
 
     assert result.returncode == 1, result.stderr
     lines = [line.strip() for line in result.stderr.splitlines()]
-    for expected in ("- column 'mean_radius' failed numeric_type: 82 non-numeric values (e.g. 'abc')",
-                     "- column 'mean_texture' failed max_null_rate(0.5): 398 null values (69.9% of 569 rows)",
+    for expected in ("- column 'mean radius' failed numeric_type: 82 non-numeric values (e.g. 'abc')",
+                     "- column 'mean texture' failed max_null_rate(0.5): 398 null values (69.9% of 569 rows)",
                      "- column 'customer' failed max_categories(100): more than 100 distinct values "
                      "(e.g. 'C-00000', 'C-00001', 'C-00002', 'C-00003', 'C-00004')"):
         assert lines.count(expected) == 1, result.stderr
@@ -149,7 +151,7 @@ async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_
     assert "Traceback" not in result.stderr
     event = await last_event(nats_server.url, "driftline.data.rejected")
     failed = {(f["column"], f["check"]): f["failing_count"] for f in event["data"]["failures"]}
-    assert failed == {("mean_radius", "numeric_type"): 82, ("mean_texture", "max_null_rate(0.5)"): 398,
+    assert failed == {("mean radius", "numeric_type"): 82, ("mean texture", "max_null_rate(0.5)"): 398,
                       ("customer", "max_categories(100)"): 101}
     assert event["data"]["schema_path"] == str(tmp_path / "tumours.schema.yaml")
     assert not (data_dir / "mlflow" / "mlflow.db").exists()

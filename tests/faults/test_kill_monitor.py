@@ -35,7 +35,7 @@ async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, model_
 
     settings = model_settings
     loaded = await asyncio.to_thread(load_alias, settings)
-    preds, _ = prediction_events(loaded, TOTAL, seed=3, drift_at=DRIFT_AT, shift={"mean_radius": 0.5})
+    preds, _ = prediction_events(loaded, TOTAL, seed=3, drift_at=DRIFT_AT, shift={"mean radius": 0.5})
     env = service_env(settings, database_url, DRIFTLINE_MONITOR_WINDOW_EVENTS=str(WINDOW),
                       DRIFTLINE_MONITOR_IDLE_CLOSE_S="3600", DRIFTLINE_MONITOR_METRICS_PORT="0",
                       DRIFTLINE_MONITOR_EVIDENTLY_REPORTS="false", DRIFTLINE_MODEL_POLL_S="3600")
@@ -71,7 +71,7 @@ async def test_monitor_killed_mid_batch_counts_every_prediction_once(bus, model_
     assert len(loop.acked) == TOTAL and unacked_at_kill > 0  # the kill cut a batch in hand
     assert [r.data.window.events for r in reports] == [WINDOW] * (TOTAL // WINDOW)  # each prediction in one window
     assert overlapping == 0 and len({r.id for r in reports}) == len(reports)
-    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean_radius"])]  # raised once
+    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean radius"])]  # raised once
     assert alerts[0].causation_id in {p.id for p in preds[DRIFT_AT:]}
 
 

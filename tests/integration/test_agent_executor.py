@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from agent.actions import ActionContext
-from agent.actions.cache import model_cache_dir
 from agent.actions.registry import rollback_model
 from agent.actions.retrain import retrain_model
 from agent.approvals.keys import decision_verifier
@@ -280,16 +279,36 @@ async def test_rollback_moves_back_once_even_when_rerun(bus, pool, settings):
     assert isinstance(first.events[0], ModelRolledBack) and first.events[0].id == again.events[0].id
 
 
-async def test_scale_and_clear_cache(bus, pool, settings, watch):
-    cache = model_cache_dir(settings)
-    (cache / "v1").mkdir(parents=True)
-    (cache / "v1" / "model.pkl").write_bytes(b"x" * 100)
-    await bus.publish_many([scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s1"),
-                            await approved_schedule(pool, settings, "clear_cache", {}, action_id="c1",
-                                                    tier="automatic")])
-    await run_executor(bus, executor(bus, pool, settings).routes, lambda: len(watch.of(ActionCompleted)) == 2)
-    done = {e.data.kind: e.data for e in watch.of(ActionCompleted)}
+async def test_scale_applies_only_under_up_and_clear_cache_reloads_every_serving_process(bus, pool, settings, watch):
+    from inference.model_holder import ModelHolder
+    from infra.champion import ChampionFollower
+
+    register_simple_model(settings)
+    holder = ModelHolder(settings)
+    assert await holder.load_alias()
+    first = holder.current
+    stop = asyncio.Event()
+    follower = ChampionFollower(bus, settings.model_name, holder.follow, poll_s=3600)
+    await follower.subscribe()
+    following = asyncio.create_task(follower.run(stop))
+    try:
+        await bus.publish_many([scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s1"),
+                                await approved_schedule(pool, settings, "clear_cache", {}, action_id="c1",
+                                                        tier="automatic")])
+        await run_executor(bus, executor(bus, pool, settings).routes,
+                           lambda: watch.of(ActionFailed) and watch.of(ActionCompleted))
+        async with asyncio.timeout(30):
+            while holder.current is first:  # the same version, loaded again from the registry
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await following
+    [failed] = watch.of(ActionFailed)
+    assert failed.data.kind == "scale_service" and "applies where `driftline up` supervises" in failed.data.error
+    [done] = watch.of(ActionCompleted)
+    assert done.data.kind == "clear_cache" and done.data.result["version"] == holder.version == "1"
+    assert await pool.fetchval("SELECT count(*) FROM service_scale") == 0  # nothing claimed, nothing written
+    up = settings.model_copy(update={"supervisor": "up"})
+    await bus.publish(scheduled("scale_service", {"service": "worker", "replicas": 3}, action_id="s2"))
+    await run_executor(bus, executor(bus, pool, up).routes, lambda: len(watch.of(ActionCompleted)) == 2)
     assert await pool.fetchval("SELECT replicas FROM service_scale WHERE service = 'worker'") == 3
-    assert done["scale_service"].metrics_after == {"replicas": 3}
-    assert done["clear_cache"].metrics_before == {"files": 1, "bytes": 100}
-    assert done["clear_cache"].metrics_after == {"files": 0, "bytes": 0} and not any(cache.iterdir())

@@ -12,7 +12,7 @@ import uvicorn
 from inference.gateway import create_app
 from inference.model_holder import ModelHolder
 from infra.champion import ChampionFollower
-from infra.models import CHALLENGER, CHAMPION, configure_mlflow
+from infra.models import CHALLENGER, CHAMPION, configure_mlflow, load_run_frame
 from infra.processes import free_port
 from infra.settings import Settings
 from schemas import ModelPromoted
@@ -73,8 +73,8 @@ async def test_bad_requests_get_4xx_the_gateway_keeps_serving_and_every_predicti
     version = registry[1]
     good = records(1)[0]
     bad_bodies = [
-        {"features": {k: v for k, v in good.items() if k != "mean_radius"}},
-        {"features": {**good, "mean_area": "big"}},
+        {"features": {k: v for k, v in good.items() if k != "mean radius"}},
+        {"features": {**good, "mean area": "big"}},
         {"features": {**good, "unknown": 1.0}},
         {"records": []},
     ]
@@ -116,6 +116,7 @@ async def test_a_promotion_under_load_switches_versions_without_a_failed_request
                     results.append((after_swap, 0, repr(exc)))
                 i += 8
 
+        doc_before = (await client.get("/openapi.json")).json()
         clients = [asyncio.create_task(load(w)) for w in range(8)]
         while len(results) < 100:  # under load before the switch
             await asyncio.sleep(0.02)
@@ -128,6 +129,7 @@ async def test_a_promotion_under_load_switches_versions_without_a_failed_request
                 await asyncio.sleep(0.05)
         stop_load.set()
         await asyncio.gather(*clients)
+        doc_after = (await client.get("/openapi.json")).json()
 
     assert v2 != v1 and holder.version == v2
     failed = [r for r in results if r[1] != 200]
@@ -136,6 +138,11 @@ async def test_a_promotion_under_load_switches_versions_without_a_failed_request
     after = {version for after, _, version in results if after}
     assert v1 in before and before <= {v1, v2}  # some answered by v2 once it was swapped in mid-request
     assert after == {v2}  # every request sent after the swap was answered by the new version
+    # The OpenAPI document follows the champion: its input schema, with an example row of its reference data.
+    before_doc, after_doc = (d["components"]["schemas"]["Features"] for d in (doc_before, doc_after))
+    assert f"version {v1}:" in before_doc["description"] and f"version {v2}:" in after_doc["description"]
+    reference = load_run_frame(holder.current.run_id).drop(columns="target").dropna()
+    assert after_doc["example"] == reference.iloc[0].to_dict() and list(after_doc["properties"]) == list(reference)
 
 
 async def test_while_the_bus_is_down_predictions_are_served_and_their_events_published_later(settings, bus,
@@ -163,3 +170,16 @@ async def test_while_the_bus_is_down_predictions_are_served_and_their_events_pub
     events = await stored_events(bus, "driftline.prediction.made", 7)
     assert sorted(e.data.request_id for e in events) == [f"down-{i}" for i in range(4)] + [f"up-{i}" for i in
                                                                                           range(3)]
+
+
+async def test_a_model_registered_under_the_old_cleaned_names_keeps_serving_them(bus, tmp_path, nats_server):
+    settings = Settings(data_dir=tmp_path / "legacy", nats_url=nats_server.url)
+    version = await asyncio.to_thread(register_simple_model, settings, legacy_names=True)
+    legacy = {name.replace(" ", "_"): value for name, value in records(1)[0].items()}
+    async with gateway(settings, bus) as (client, holder):
+        served = await client.post("/predict", json={"features": legacy})
+        renamed = await client.post("/predict", json={"features": records(1)[0]})
+        doc = (await client.get("/openapi.json")).json()
+    assert holder.version == version and served.status_code == 200
+    assert renamed.status_code == 422 and "body.features.mean_radius: field required" in renamed.json()["message"]
+    assert "mean_radius" in doc["components"]["schemas"]["Features"]["required"]  # its input schema says so

@@ -53,7 +53,7 @@ async def test_requests_become_stored_predictions_and_replies_are_answered(setti
 async def test_poison_goes_to_the_dlq_with_a_failure_event_and_the_rest_is_answered(settings, bus):
     good = records(3)
     bad = dict(good[0])
-    del bad["mean_radius"]
+    del bad["mean radius"]
     events = [request_event(good[0], model=settings.model_name, request_id="ok-1"),
               request_event(bad, model=settings.model_name, request_id="bad-features"),
               request_event(good[1], model="no-such-model", request_id="bad-model"),
@@ -78,9 +78,9 @@ async def test_poison_goes_to_the_dlq_with_a_failure_event_and_the_rest_is_answe
     assert sorted(parse_event(m.data).data.request_id for m in made) == ["ok-1", "ok-2"]
     failures = {e.data.request_id: e for e in (parse_event(m.data) for m in failed)}
     assert set(failures) == {"bad-features", "bad-model"}
-    assert failures["bad-features"].data.fields == ["mean_radius"]
+    assert failures["bad-features"].data.fields == ["mean radius"]
     assert "unknown model 'no-such-model'" in failures["bad-model"].data.error
     reasons = sorted(m.headers["Driftline-Error"] for m in dead)
-    assert reasons[0].startswith("rejected: 1 invalid field(s): mean_radius: field required")
+    assert reasons[0].startswith("rejected: 1 invalid field(s): mean radius: field required")
     assert reasons[1].startswith("rejected: unknown model 'no-such-model'")
     assert isinstance(reply, PredictionFailed) and reply.data.request_id == "bad-features"

@@ -55,7 +55,7 @@ async def kinds_of(bus):
 
 async def test_drift_raises_one_alert_with_a_report_and_resumes_after_restart(stage):
     settings, bus, pool, loaded = stage
-    preds, labels = prediction_events(loaded, 3000, seed=1, drift_at=1000, shift={"mean_radius": 0.5})
+    preds, labels = prediction_events(loaded, 3000, seed=1, drift_at=1000, shift={"mean radius": 0.5})
     await bus.publish_many(preds[:1500])
     service, stop, task = await start(settings, bus, pool)
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
@@ -72,14 +72,14 @@ async def test_drift_raises_one_alert_with_a_report_and_resumes_after_restart(st
 
     events = await wait_for(six_reports)
     alerts = [e for e in events if e.type.startswith("driftline.alert.raised")]
-    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean_radius"])]
+    assert [(a.data.kind, a.data.features) for a in alerts] == [("data_drift", ["mean radius"])]
     assert alerts[0].causation_id == preds[1499].id  # the window [1000, 1500) holds the detection
     reports = [e for e in events if e.type.startswith("driftline.monitoring.drift_report")]
     assert [r.data.window.events for r in reports] == [500] * 6
     assert reports[2].data.report_url == alerts[0].data.report_url == f"evidently/{alerts[0].id}.html"
     page = settings.reports_dir / alerts[0].data.report_url
     await wait_for(lambda: asyncio.sleep(0, page.exists()), timeout=120)
-    assert "mean_radius" in page.read_text()
+    assert "mean radius" in page.read_text()
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 4000))
     metrics = REGISTRY.get_sample_value("driftline_monitor_share_drifted", {"model": loaded.name})
     assert metrics is not None
@@ -117,6 +117,45 @@ async def test_labels_join_predictions_and_fill_window_quality(stage):
     assert await audit_events(bus, "driftline.alert.>") == []
     left = await pool.fetchval("SELECT count(*) FROM monitor_predictions")
     assert left == 500  # joined predictions are removed; the 500 unlabelled ones wait
+    # Every window is estimated from its probabilities; the labels (joined with their stored scores) check it.
+    estimates = [r.estimate for r in reports]
+    assert [e.rows for e in estimates] == [500, 500, 500] and not estimates[0].calibrated  # the fixture's plain LR
+    assert 0.9 < estimates[0].estimated["accuracy"].value < 1 and estimates[0].reference["f1"] > 0.9
+    assert estimates[2].labelled == 1000 and estimates[2].estimate_valid is True
+    assert estimates[2].realized["accuracy"] == pytest.approx(reports[2].quality["accuracy"])
+    gauge = lambda name, **labels: REGISTRY.get_sample_value(name, {"model": loaded.name, **labels})  # noqa: E731
+    assert gauge("driftline_monitor_estimated_quality", metric="f1", bound="value") == \
+        estimates[2].estimated["f1"].value
+    assert gauge("driftline_monitor_estimated_quality", metric="f1", bound="lower") == \
+        estimates[2].estimated["f1"].lower
+    assert gauge("driftline_monitor_estimated_quality", metric="roc_auc", bound="reference") == \
+        estimates[2].reference["roc_auc"]
+    assert gauge("driftline_monitor_realized_quality", metric="accuracy") == estimates[2].realized["accuracy"]
+    assert gauge("driftline_monitor_estimate_valid") == 1
+
+
+async def test_flipped_labels_raise_concept_drift_from_the_stored_scores(stage):
+    settings, bus, pool, loaded = stage
+    preds, labels = prediction_events(loaded, 1000, seed=5)
+    flipped = [lb.model_copy(update={"data": lb.data.model_copy(update={"label": 1 - lb.data.label})})
+               for lb in labels[:500]]
+    await bus.publish_many(preds[:500])
+    await bus.publish_many(flipped)
+    await bus.publish_many(preds[500:])
+    service, stop, task = await start(settings, bus, pool)
+    await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
+    stop.set()
+    await task
+    reports = [e.data for e in await audit_events(bus, "driftline.monitoring.>")]
+    assert reports[1].estimate.labelled == 500 and reports[1].estimate.estimate_valid is False
+    raised = {e.data.kind: e for e in await audit_events(bus, "driftline.alert.raised")}
+    assert {"concept_drift", "quality_drift"} <= set(raised)
+    concept = raised["concept_drift"]
+    assert concept.correlation_id == concept.id and concept.causation_id == preds[999].id
+    assert concept.data.details["estimate"]["realized"]["accuracy"] < 0.1
+    assert REGISTRY.get_sample_value("driftline_monitor_estimate_valid", {"model": loaded.name}) == 0
+    assert REGISTRY.get_sample_value("driftline_monitor_alert_open", {"model": loaded.name,
+                                                                       "kind": "concept_drift"}) == 1
 
 
 async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
@@ -147,7 +186,7 @@ async def test_a_failed_publish_is_scored_once_after_the_retry(stage):
 async def test_river_adwin_by_configuration_resumes_its_state_from_postgresql_after_a_restart(stage):
     settings, bus, pool, loaded = stage
     settings = settings.model_copy(update={"monitor_detector": "adwin"})
-    preds, _ = prediction_events(loaded, 3000, seed=2, drift_at=1000, shift={"mean_radius": 1.0})
+    preds, _ = prediction_events(loaded, 3000, seed=2, drift_at=1000, shift={"mean radius": 1.0})
     await bus.publish_many(preds[:1500])
     service, stop, task = await start(settings, bus, pool)
     await wait_for(lambda: asyncio.sleep(0, service.last_seq >= 1500))
@@ -164,5 +203,5 @@ async def test_river_adwin_by_configuration_resumes_its_state_from_postgresql_af
     await task
     alerts = await audit_events(bus, "driftline.alert.raised")
     assert [(a.data.kind, a.data.features, a.data.detector) for a in alerts] == [
-        ("data_drift", ["mean_radius"], "adwin:change")]
+        ("data_drift", ["mean radius"], "adwin:change")]
     assert "River ADWIN" in alerts[0].data.summary

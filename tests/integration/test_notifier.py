@@ -36,9 +36,9 @@ def pdf_text(data: bytes) -> str:
 
 
 def predictions_in(window_start, version: str, rows: int = 150) -> list[PredictionMade]:
-    """Served traffic inside the drift window, with mean_radius shifted so the chart shows the drift."""
+    """Served traffic inside the drift window, with mean radius shifted so the chart shows the drift."""
     frame = breast_cancer_frame().drop(columns="target").head(rows)
-    frame["mean_radius"] = frame["mean_radius"] + 4.0
+    frame["mean radius"] = frame["mean radius"] + 4.0
     return [PredictionMade(source="test", subject="driftline-classifier", time=window_start + timedelta(seconds=i),
                            data=dict(request_id=f"r{i}", model="driftline-classifier", model_version=version,
                                      features=row, predicted_class=1, probabilities={"0": 0.2, "1": 0.8},
@@ -89,7 +89,7 @@ async def test_mail_with_pdf_signed_slack_reports_stored_and_logged(bus, setting
     text = pdf_text(attachment.get_content())
     for number in ("0.4817", "0.3312", "0.2209", "0.6000", "1200"):
         assert number in text
-    assert "mean_radius: reference against current" in text and "PredictionMade events in the window" in text
+    assert "mean radius: reference against current" in text and "PredictionMade events in the window" in text
     (request_pdf,) = list(mails[s["request"].id].iter_attachments())
     assert request_pdf.get_filename() == f"incident-{s['alert'].correlation_id}.pdf"
     assert "https://driftline.example/approvals/appr-0001" in mails[s["request"].id].get_body(("plain",)).get_content()

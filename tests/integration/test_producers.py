@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bus):
     frame, target = builtin_breast_cancer()
-    drift = Drift(drift_at=20, shift={"mean_radius": 3.0})
+    drift = Drift(drift_at=20, shift={"mean radius": 3.0})
     summary = await run_simulation(bus, frame, target, model="driftline-classifier", rows=30, rate=500.0, seed=7,
                                    drift=drift, label_delay=0.3)
     assert summary["requests"] == 30 and summary["drifted"] == 10 and summary["labels"] == 30
@@ -62,7 +62,28 @@ def test_publish_csv_puts_one_request_per_row(nats_server, settings, tmp_path):
 
 
 def test_simulate_refuses_drift_options_without_a_drift_row():
-    result = CliRunner().invoke(app, ["simulate", "--shift", "mean_radius=2"])
+    result = CliRunner().invoke(app, ["simulate", "--shift", "mean radius=2"])
     assert result.exit_code == 2 and "--drift-at" in result.output
-    result = CliRunner().invoke(app, ["simulate", "--drift-at", "5", "--shift", "mean_radius"])
+    result = CliRunner().invoke(app, ["simulate", "--drift-at", "5", "--shift", "mean radius"])
     assert result.exit_code == 2 and "expected FEATURE=NUMBER" in result.output
+
+
+def test_simulate_takes_the_datas_own_column_names(nats_server, settings):
+    env = {"DRIFTLINE_NATS_URL": nats_server.url, "DRIFTLINE_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(app, ["simulate", "--rows", "12", "--rate", "1000", "--label-delay", "0",
+                                      "--drift-at", "6", "--shift", "worst concave points=1.0"], env=env)
+    assert result.exit_code == 0, result.output
+
+    async def check() -> list:
+        bus = await Bus.connect(nats_server.url)
+        try:
+            return await stored_events(bus, "driftline.prediction.requested", 12)
+        finally:
+            await bus.close()
+
+    frame, target = builtin_breast_cancer()  # no champion in this registry: the built-in data, its own names
+    expected = list(simulate_rows(frame, target, 12, seed=0, drift=Drift(6, {"worst concave points": 1.0})))
+    requests = asyncio.run(check())
+    assert list(requests[0].data.features) == [c for c in frame.columns if c != target]
+    assert [r.data.features for r in requests] == [row.features for row in expected]
+    assert [row.drifted for row in expected] == [False] * 6 + [True] * 6

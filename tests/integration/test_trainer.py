@@ -52,6 +52,9 @@ def test_first_training_registers_a_champion_with_four_child_runs(store):
     assert sorted(run.data.tags["mlflow.runName"] for run in children) == sorted(FAMILIES)
     for run in children:
         assert 0.8 < run.data.metrics["f1"] <= 1 and 0.8 < run.data.metrics["roc_auc"] <= 1
+        # Calibration error of the served probabilities, and before calibration, on the hold-out rows.
+        assert {"ece", "brier", "ece_uncalibrated", "brier_uncalibrated"} <= set(run.data.metrics)
+        assert run.data.params["model.calibration"].startswith("temperature")
         artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "plots")}
         assert artifacts == {"plots/confusion_matrix.png", "plots/feature_importance.png"}
     assert {c.family for c in first.candidates} == set(FAMILIES)
@@ -79,6 +82,7 @@ def test_events_of_both_trainings_in_order_with_one_correlation_chain_each(store
     assert validated.data.content_hash == second.dataset_hash and validated.data.rows == 569
     assert {trained.correlation_id, promoted.correlation_id} == {validated.id}
     assert len(trained.data.candidates) == 4 and trained.data.version == second.version
+    assert all(0 <= c.metrics["ece"] <= 1 and "ece_uncalibrated" in c.metrics for c in trained.data.candidates)
     assert promoted.data.promoted is False and promoted.data.version == first.version
     assert promoted.data.champion_metrics and promoted.data.reason == second.reason
     assert published[2].data.promoted and published[2].data.version == first.version
@@ -97,7 +101,7 @@ def test_lineage_hash_schema_and_split_seed_are_on_every_run(store):
     summary = mlflow.artifacts.load_dict(f"runs:/{first.parent_run_id}/{SUMMARY_ARTIFACT}")
     assert summary["rows"] == 569 and summary["holdout_rows"] + summary["train_rows"] == 569
     schema = mlflow.artifacts.load_text(f"runs:/{version.run_id}/{SCHEMA_ARTIFACT}")
-    assert "mean_radius" in schema and (settings.data_dir / "schemas" / "breast_cancer.schema.yaml").is_file()
+    assert "mean radius" in schema and (settings.data_dir / "schemas" / "breast_cancer.schema.yaml").is_file()
     reference, holdout = load_run_frame(version.run_id), load_run_frame(version.run_id, HOLDOUT_ARTIFACT)
     assert len(reference) + len(holdout) == 569 and "target" in reference and "target" in holdout
     assert REFERENCE_ARTIFACT.startswith("reference/")
@@ -114,3 +118,4 @@ def test_champion_loads_by_alias_uri_and_predicts(store):
     assert loaded.version == first.version and loaded.features == list(features.columns)
     assert set(loaded.feature_types.values()) == {"double"} and loaded.classes == [0, 1]
     assert loaded.model.predict_proba(features.head(3)).shape == (3, 2)
+    assert type(loaded.model.named_steps["model"]).__name__ == "CalibratedClassifierCV"

@@ -10,6 +10,7 @@ import asyncio
 
 import mlflow
 import mlflow.sklearn
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -61,7 +62,7 @@ def test_ensure_champion_trains_only_when_there_is_none(quick_settings):
 def test_csv_with_text_categories_gaps_and_text_labels_plus_production_rows(tmp_path, quick_settings):
     csv = tmp_path / "mixed.csv"
     mixed_frame(300, seed=3).to_csv(csv, index=False)
-    extra = mixed_frame(40, seed=4).rename(columns={"x 2": "x_2"})
+    extra = mixed_frame(40, seed=4)
     published = []
 
     async def publish(event):  # an async callback, as the executor's bus.publish is
@@ -75,12 +76,12 @@ def test_csv_with_text_categories_gaps_and_text_labels_plus_production_rows(tmp_
     assert [e.type.split(".")[2] for e in published] == ["validated", "trained", "promoted"]
     assert published[0].data.rows == 340 and published[0].data.summary["extra_rows"] == 40
     loaded = load_alias(quick_settings)
-    assert loaded.features == ["x1", "x_2", "color"] and loaded.feature_types["color"] == "string"
+    assert loaded.features == ["x1", "x 2", "color"] and loaded.feature_types["color"] == "string"
     assert loaded.classes == ["no", "yes"]
     reference = load_run_frame(loaded.run_id)
     holdout = load_run_frame(loaded.run_id, HOLDOUT_ARTIFACT)
     assert len(holdout) == 75 and len(reference) == 225 + 40  # production rows train, never judge
-    request = pd.DataFrame({"x1": [0.5, None], "x_2": [2.0, 3.0], "color": ["red", None]})
+    request = pd.DataFrame({"x1": [0.5, None], "x 2": [2.0, 3.0], "color": ["red", None]})
     assert set(loaded.model.predict(request)) <= {"no", "yes"}
 
 
@@ -106,3 +107,35 @@ def test_invalid_data_emits_rejected_and_trains_nothing(tmp_path, quick_settings
     configure_mlflow(quick_settings)
     assert mlflow.get_experiment_by_name(quick_settings.training_experiment) is None
     assert champion_version(quick_settings, CHAMPION) is None
+
+
+def test_a_retrain_after_drift_is_judged_on_todays_traffic_not_the_pre_drift_hold_out(tmp_path, quick_settings):
+    rng = np.random.default_rng(11)
+
+    def frame(rows: int, changed: bool) -> pd.DataFrame:
+        x1, x2 = rng.normal(0, 1, rows), rng.uniform(0, 10, rows)
+        color = rng.choice(["red", "green", "blue"], rows)
+        score = (x1 - 0.8) if changed else x1 + (color == "red") * 1.5 - 0.1 * x2  # the relation changed
+        return pd.DataFrame({"x1": x1, "x2": x2, "color": color, "label": np.where(score > 0, "yes", "no")})
+
+    csv = tmp_path / "before.csv"
+    frame(400, changed=False).to_csv(csv, index=False)
+    first = train(quick_settings, dataset=str(csv), target="label", families=QUICK)
+    production = frame(500, changed=True)  # labelled production rows, oldest first
+    published = []
+    old_rule = train(quick_settings, dataset=str(csv), target="label", extra_rows=production, families=QUICK,
+                     publish=published.append, promotion={"decide_on": "reference", "margin": 0.0})
+    assert not old_rule.promoted  # the champion failing today still wins on the pre-drift hold-out
+    rule = {"decide_on": "recent", "recent_share": 0.3, "min_recent_rows": 100, "margin": 0.0,
+            "max_reference_drop": 0.5}
+    today = train(quick_settings, dataset=str(csv), target="label", extra_rows=production, families=QUICK,
+                  publish=published.append, promotion=rule)
+    assert today.promoted and today.previous_champion == first.version
+    promoted = published[-1]
+    assert [(c.holdout, c.rows) for c in promoted.data.comparisons] == [("reference", 100), ("recent", 150)]
+    recent = promoted.data.comparisons[1]
+    assert recent.challenger_metrics["f1"] > recent.champion_metrics["f1"] + 0.1
+    assert "on the 150 most recent labelled production rows" in promoted.data.reason
+    assert "newest 30%" in promoted.data.rule
+    validated = [e for e in published if e.type.startswith("driftline.data.validated")][-1]
+    assert validated.data.summary["extra_rows"] == 350 and validated.data.summary["recent_holdout_rows"] == 150

@@ -71,3 +71,10 @@ def test_one_frame_per_batch_with_signature_dtypes():
     assert list(frame.columns) == list(TYPES)
     assert [str(t) for t in frame.dtypes] == ["float64", "int64", "bool", "object"]
     assert frame["n"].tolist() == [3, 7]
+
+
+def test_numbers_beyond_what_the_column_holds_are_named():
+    errors = check_record({**GOOD, "x": 10**400, "n": 2**63}, TYPES)
+    assert [(e.loc, e.msg) for e in errors] == [(("x",), "number out of range (beyond a 64-bit float)"),
+                                                (("n",), f"integer out of range ({-2**63} to {2**63 - 1})")]
+    assert check_record({"x": 10**400}, {"x": "double"})[0].msg.startswith("number out of range")  # the fast check

@@ -53,8 +53,8 @@ def test_one_record_and_a_batch(settings):
 
 
 @pytest.mark.parametrize("body, status, where", [
-    ({"features": {k: v for k, v in records(1)[0].items() if k != "mean_radius"}}, 422, "body.features.mean_radius"),
-    ({"features": {**records(1)[0], "mean_area": "big"}}, 422, "body.features.mean_area"),
+    ({"features": {k: v for k, v in records(1)[0].items() if k != "mean radius"}}, 422, "body.features.mean radius"),
+    ({"features": {**records(1)[0], "mean area": "big"}}, 422, "body.features.mean area"),
     ({"features": {**records(1)[0], "colour": 1}}, 422, "body.features.colour"),
     ({"features": records(1)[0], "debug": True}, 422, "body.debug"),
     ({"records": []}, 422, "body.records"),
@@ -127,3 +127,16 @@ def test_openapi_documents_predict(settings):
         spec = test.get("/openapi.json").json()
         assert test.get("/docs").status_code == 200
     assert "oneOf" in str(spec["paths"]["/predict"]["post"]["requestBody"])
+
+
+def test_values_that_give_no_finite_probabilities_are_a_422_naming_the_record(settings):
+    test, bus, _ = client(settings)
+    good = records(2)
+    extreme = {name: (1e308 if i % 2 else -1e308) for i, name in enumerate(good[0])}
+    with test:
+        response = test.post("/predict", json={"records": [good[0], extreme, good[1]]})
+        single = test.post("/predict", json={"features": extreme})
+        assert test.post("/predict", json={"records": good}).status_code == 200
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "records", 1]
+    assert single.status_code == 422 and single.json()["detail"][0]["loc"] == ["body", "features"]
+    assert "no finite probabilities" in response.json()["message"] and len(bus.stored) == 2

@@ -60,3 +60,25 @@ def test_predictions_name_classes_as_plain_values():
     (p,) = predict_batch(model, records(1))
     assert type(p.predicted_class) is int and set(p.probabilities) == {"0", "1"}
     assert abs(sum(p.probabilities.values()) - 1) < 1e-9
+
+
+@pytest.mark.parametrize("family", ["logistic_regression", "random_forest", "xgboost", "lightgbm"])
+def test_a_calibrated_champion_is_served_by_the_fast_path_exactly(family):
+    """The trainer serves calibrated pipelines (temperature scaling): they must not fall back to sklearn's slow
+    per-call validation (a 20x slower single-row prediction for a forest)."""
+    import warnings
+
+    from sklearn.datasets import load_breast_cancer
+
+    from inference.fast_path import compile_model
+    from trainer import calibration, pipelines
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    columns = list(x.columns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        served, _ = calibration.calibrate(pipelines.build(family, columns, [], [0, 1], 42), x, y, seed=42)
+        expected = served.predict_proba(x.iloc[:40])
+    fast = compile_model(served, columns)
+    assert fast is not None
+    assert np.abs(fast(x.to_numpy(float)[:40]) - expected).max() < 1e-6

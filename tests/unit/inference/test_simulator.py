@@ -48,3 +48,13 @@ def test_bad_options_are_refused_with_the_reason():
         list(simulate_rows(frame(), "target", 5, 0, Drift(drift_at=0, shift={"nope": 1.0})))
     with pytest.raises(ValueError, match="not numeric"):
         list(simulate_rows(frame(), "target", 5, 0, Drift(drift_at=0, shift={"city": 1.0})))
+
+
+def test_features_are_named_as_the_data_names_them():
+    data = frame().rename(columns={"x": "mean radius"})
+    assert parse_assignments(["worst concave points=1.0", " mean radius =2"], "shift") == {
+        "worst concave points": 1.0, "mean radius": 2.0}
+    rows = list(simulate_rows(data, "target", 5, 0, Drift(drift_at=0, shift={"mean radius": 1.0})))
+    assert all("mean radius" in r.features for r in rows)
+    with pytest.raises(ValueError, match="unknown feature 'mean_radius'; features are: 'mean radius', 'n'"):
+        list(simulate_rows(data, "target", 5, 0, Drift(drift_at=0, shift={"mean_radius": 1.0})))

@@ -33,11 +33,21 @@ def test_unknown_model_and_bad_features_fail_with_reasons():
     model = memory_model()
     good = records(1)[0]
     bad = dict(good)
-    bad.pop("mean_radius")
-    bad["mean_area"] = "big"
+    bad.pop("mean radius")
+    bad["mean area"] = "big"
     answers = answer_requests([request(good, model="other"), request(bad), request(good)], model, now_ms=0)
     assert [a.ok for a in answers] == [False, False, True]
     unknown, wrong = answers[0].event, answers[1].event
     assert isinstance(unknown, PredictionFailed) and "unknown model 'other'" in unknown.data.error
-    assert set(wrong.data.fields) == {"mean_radius", "mean_area"}
+    assert set(wrong.data.fields) == {"mean radius", "mean area"}
     assert "field required" in wrong.data.error and "expected a number, got string" in wrong.data.error
+
+
+def test_values_the_model_cannot_turn_into_probabilities_fail_alone():
+    model = memory_model()
+    choose_path(model, records(3))
+    good = records(2)
+    extreme = {name: (1e308 if i % 2 else -1e308) for i, name in enumerate(good[0])}  # overflows to NaN
+    answers = answer_requests([request(good[0]), request(extreme), request(good[1])], model, now_ms=0)
+    assert [a.ok for a in answers] == [True, False, True]
+    assert "no finite probabilities" in answers[1].event.data.error

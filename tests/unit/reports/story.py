@@ -19,8 +19,8 @@ CANDIDATES = {
     "lightgbm": {"accuracy": 0.9441, "precision": 0.9551, "recall": 0.9551, "f1": 0.9551, "roc_auc": 0.9897},
 }
 DRIFT = [  # feature, psi, threshold, drifted
-    ("mean_radius", 0.4817, 0.2, True), ("mean_texture", 0.3312, 0.2, True), ("mean_area", 0.0412, 0.2, False),
-    ("worst_radius", 0.2209, 0.2, True), ("mean_smoothness", 0.0125, 0.2, False),
+    ("mean radius", 0.4817, 0.2, True), ("mean texture", 0.3312, 0.2, True), ("mean area", 0.0412, 0.2, False),
+    ("worst radius", 0.2209, 0.2, True), ("mean smoothness", 0.0125, 0.2, False),
 ]
 
 
@@ -31,7 +31,7 @@ def story(version: str = "1", previous: str | None = None, now: datetime | None 
     start = window_start or now - timedelta(minutes=10)
     end = window_end or now - timedelta(minutes=1)
     validated = DataValidated(source="trainer", subject=MODEL, data=dict(
-        dataset="builtin:breast_cancer", content_hash="9f2c" * 16, rows=569, columns=["mean_radius", "target"],
+        dataset="builtin:breast_cancer", content_hash="9f2c" * 16, rows=569, columns=["mean radius", "target"],
         target="target", summary={"null_rate_max": 0.0, "minority_share": 0.3726}))
     trained = validated.caused(ModelTrained, source="trainer", data=dict(
         model=MODEL, version=version, parent_run_id="parent-run-0001", best_family="logistic_regression",
@@ -48,12 +48,12 @@ def story(version: str = "1", previous: str | None = None, now: datetime | None 
         features=[dict(feature=f, statistic="psi", value=v, threshold=t, drifted=d, detector="psi")
                   for f, v, t, d in DRIFT], report_url="drift/window-1.html"))
     alert = report.caused(AlertRaised, source="consumers/monitor", data=dict(
-        kind="data_drift", model=MODEL, model_version=version, fingerprint="data_drift:mean_radius",
-        features=["mean_radius", "mean_texture", "worst_radius"], statistic="share_drifted", value=0.6,
+        kind="data_drift", model=MODEL, model_version=version, fingerprint="data_drift:mean radius",
+        features=["mean radius", "mean texture", "worst radius"], statistic="share_drifted", value=0.6,
         threshold=0.3, window=window, detector="psi", summary="3 of 5 features drifted (share 0.6000)."))
     diagnosis = alert.caused(DiagnosisMade, source="agent/diagnoser", data=dict(
         incident_id=alert.correlation_id, model=MODEL, issue="data_drift", severity="medium",
-        reasoning="Input distributions moved; quality fell to 0.8833.", features=["mean_radius"],
+        reasoning="Input distributions moved; quality fell to 0.8833.", features=["mean radius"],
         evidence=[dict(metric="psi", value=0.4817, threshold=0.2, alert_id=alert.id)],
         proposed_actions=[dict(kind="retrain_model", reason="drift")], alert_ids=[alert.id]))
     spec = dict(action_id="act-retrain-0001", kind="retrain_model", model=MODEL, tier="one_approver", reason="drift")

@@ -42,7 +42,7 @@ def test_drift_resolves_from_an_alert_or_a_report_and_defaults_to_the_latest():
 def test_drift_context_counts_drifted_features_and_detectors():
     s = story()
     ctx = drift.drift_context(drift.resolve(list(s.values()), s["alert"].id))
-    assert [f.feature for f in ctx["drifted"]] == ["mean_radius", "mean_texture", "worst_radius"]
+    assert [f.feature for f in ctx["drifted"]] == ["mean radius", "mean texture", "worst radius"]
     assert ctx["share"] == 0.6 and ctx["detectors"] == ["psi"]
     assert ctx["figures"][0]["sources"] == [f"DriftReported {s['report'].id}", f"AlertRaised {s['alert'].id}"]
 

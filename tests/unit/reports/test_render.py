@@ -19,8 +19,8 @@ def test_the_three_reports_carry_the_numbers_of_their_events():
     s = story(version="4", previous="3")
     events = list(s.values())
     rng = np.random.default_rng(1)
-    reference = pd.DataFrame({"mean_radius": rng.normal(14, 3, 300)})
-    current = pd.DataFrame({"mean_radius": rng.normal(17, 3, 200)})
+    reference = pd.DataFrame({"mean radius": rng.normal(14, 3, 300)})
+    current = pd.DataFrame({"mean radius": rng.normal(17, 3, 200)})
 
     text = text_of(render_pdf(deployment.deployment_context(events, "4", None)))
     for number in ("0.9721", "0.9512", "+0.0209", "0.9441", "0.9897", "0.3726", "569"):
@@ -30,7 +30,7 @@ def test_the_three_reports_carry_the_numbers_of_their_events():
     text = text_of(render_pdf(drift.drift_context(drift.resolve(events, s["alert"].id), reference, current)))
     for number in ("0.4817", "0.3312", "0.2209", "0.0412", "0.6000", "0.8833", "1200"):
         assert number in text, number
-    assert "mean_radius: reference against current" in text and s["report"].id in text
+    assert "mean radius: reference against current" in text and s["report"].id in text
 
     text = text_of(render_pdf(incident.incident_context(events, s["alert"].correlation_id)))
     for number in ("0.8833", "0.9561", "0.8712", "0.9634", "+0.0922"):

@@ -60,4 +60,4 @@ def test_clean_partitions_pass_and_hand_back_their_coerced_rows(tmp_path):
     failures, summary = merge_parts([f for _, f in checked], contract)
     assert failures == [] and summary["rows"] == 600
     rows = pd.concat([valid for valid, _ in checked])
-    assert rows["mean_radius"].dtype == float and list(rows.columns) == [*contract.features, "target"]
+    assert rows["mean radius"].dtype == float and list(rows.columns) == [*contract.features, "target"]

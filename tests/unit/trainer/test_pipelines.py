@@ -15,12 +15,12 @@ from trainer.datasets import clean_frame, content_hash
 def test_family_handles_missing_values_text_categories_and_text_labels(family):
     frame = clean_frame(mixed_frame(160))
     frame.loc[::17, "x1"] = np.nan
-    features = ["x1", "x_2", "color"]
-    pipe = pipelines.build(family, ["x1", "x_2"], ["color"], ["no", "yes"], seed=1)
+    features = ["x1", "x 2", "color"]
+    pipe = pipelines.build(family, ["x1", "x 2"], ["color"], ["no", "yes"], seed=1)
     pipe.fit(frame[features], frame["label"])
     assert list(pipe.classes_) == ["no", "yes"]
     # A request from JSON: None for a missing number or category, and a category never seen.
-    request = pd.DataFrame({"x1": [None, 0.3], "x_2": [1.0, None], "color": [None, "purple"]})
+    request = pd.DataFrame({"x1": [None, 0.3], "x 2": [1.0, None], "color": [None, "purple"]})
     proba = pipe.predict_proba(request)
     assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
     assert set(pipe.predict(request)) <= {"no", "yes"}

@@ -39,13 +39,13 @@ def test_text_in_every_7th_row_of_a_numeric_column_is_a_type_violation_not_a_cat
     dataset = read(frame, tmp_path)
     contract = infer(dataset, settings)
 
-    rule = contract.columns["mean_radius"]
+    rule = contract.columns["mean radius"]
     assert rule.kind == NUMERIC and rule.allowed is None
     failures = found(dataset, contract)
-    assert set(failures) == {("mean_radius", NUMERIC_TYPE)}  # nothing else: the other values are fine
-    failure = failures[("mean_radius", NUMERIC_TYPE)]
+    assert set(failures) == {("mean radius", NUMERIC_TYPE)}  # nothing else: the other values are fine
+    failure = failures[("mean radius", NUMERIC_TYPE)]
     assert failure.failing_count == 82 and failure.examples == ["abc"]
-    assert describe(failure) == "column 'mean_radius' failed numeric_type: 82 non-numeric values (e.g. 'abc')"
+    assert describe(failure) == "column 'mean radius' failed numeric_type: 82 non-numeric values (e.g. 'abc')"
     assert "fix or blank" in remedy(failure)
 
 
@@ -65,18 +65,18 @@ def test_a_column_70_percent_empty_is_refused_until_its_schema_entry_allows_it(t
     dataset = read(frame, tmp_path)
     contract = infer(dataset, settings)
 
-    assert contract.columns["mean_texture"].max_null_rate == settings.validation_max_null_share == 0.5
-    failure = found(dataset, contract)[("mean_texture", "max_null_rate")]
+    assert contract.columns["mean texture"].max_null_rate == settings.validation_max_null_share == 0.5
+    failure = found(dataset, contract)[("mean texture", "max_null_rate")]
     assert failure.failing_count == len(empty) == 398 and failure.examples == ["69.9% of 569 rows"]
-    assert describe(failure) == "column 'mean_texture' failed max_null_rate(0.5): 398 null values (69.9% of 569 rows)"
+    assert describe(failure) == "column 'mean texture' failed max_null_rate(0.5): 398 null values (69.9% of 569 rows)"
     assert "nullable: true" in remedy(failure)
 
     path = contract.save(tmp_path / "data.schema.yaml")
     doc = yaml.safe_load(path.read_text())
-    doc["columns"]["mean_texture"]["nullable"] = True  # what the remedy says a person may do
+    doc["columns"]["mean texture"]["nullable"] = True  # what the remedy says a person may do
     path.write_text(yaml.safe_dump(doc))
     assert validate(dataset.frame, Contract.load(path)).ok
-    doc["columns"]["mean_texture"] = {"kind": "numeric", "max_null_rate": 0.75}  # or a higher bound
+    doc["columns"]["mean texture"] = {"kind": "numeric", "max_null_rate": 0.75}  # or a higher bound
     path.write_text(yaml.safe_dump(doc))
     assert validate(dataset.frame, Contract.load(path)).ok
 
@@ -116,7 +116,7 @@ def test_all_three_pollutions_at_once_are_each_reported(tmp_path, settings):
     frame["customer"] = [f"C-{i:05d}" for i in range(len(frame))]
     dataset = read(frame, tmp_path)
     assert set(found(dataset, infer(dataset, settings))) == {
-        ("mean_radius", NUMERIC_TYPE), ("mean_texture", "max_null_rate"), ("customer", "max_categories")}
+        ("mean radius", NUMERIC_TYPE), ("mean texture", "max_null_rate"), ("customer", "max_categories")}
 
 
 @pytest.mark.parametrize("text, says", [

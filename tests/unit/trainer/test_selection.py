@@ -49,3 +49,25 @@ def test_a_tie_on_f1_is_broken_by_auc_with_the_same_margin():
 def test_a_champion_that_cannot_be_scored_is_not_replaced_blindly():
     decision = rule({"f1": 0.99, "roc_auc": 0.99}, None)
     assert not decision.promote and "could not be scored" in decision.reason
+
+
+def test_promotion_judged_on_todays_traffic_with_the_reference_as_a_guard():
+    from trainer.selection import PromotionRule, decide_promotion
+
+    rule = PromotionRule(decide_on="recent", recent_share=0.3, min_recent_rows=100, margin=0.0, max_reference_drop=0.05)
+    assert rule.recent_rows(1000) == 300 and rule.recent_rows(200) == 0  # 60 newest rows are too few to judge on
+    common = dict(metric="f1", tiebreak="roc_auc", challenger_version="2", champion_version="1")
+    # The failing champion is still better on the pre-drift hold-out; on today's traffic the retrained one wins.
+    reference = ({"f1": 0.978, "roc_auc": 0.99}, {"f1": 0.989, "roc_auc": 0.995})
+    recent = ({"f1": 0.93, "roc_auc": 0.97}, {"f1": 0.81, "roc_auc": 0.90})
+    won = decide_promotion(reference, recent, 300, rule, **common)
+    assert won.promote and "on the 300 most recent labelled production rows" in won.reason
+    forgets = decide_promotion(({"f1": 0.90}, {"f1": 0.989}), recent, 300, rule, **common)
+    assert not forgets.promote and "would forget" in forgets.reason  # 0.089 lost on the reference
+    worse_now = decide_promotion(reference, ({"f1": 0.80}, {"f1": 0.81}), 300, rule, **common)
+    assert not worse_now.promote
+    too_few = decide_promotion(reference, None, 0, rule, **common)
+    assert not too_few.promote and "the reference hold-out decided" in too_few.reason
+    first = decide_promotion(({"f1": 0.9}, None), None, 0, rule, metric="f1", tiebreak="roc_auc",
+                             challenger_version="1", champion_version=None)
+    assert first.promote

@@ -31,15 +31,15 @@ def failures(frame, contract):
 def test_inferred_contract_accepts_its_reference_and_survives_a_yaml_round_trip(reference, contract, tmp_path):
     assert contract.columns["x1"].kind == NUMERIC and contract.columns["color"].kind == CATEGORICAL
     assert contract.columns["color"].allowed == ["blue", "green", "red"]
-    assert contract.classes == ["no", "yes"] and "x_2" in contract.columns  # spaces became underscores
+    assert contract.classes == ["no", "yes"] and "x 2" in contract.columns  # the data's own name, space and all
     loaded = Contract.load(contract.save(tmp_path / "s.yaml"))
     assert loaded == contract
     verdict = validate(reference.frame, loaded)
-    assert verdict.ok and list(verdict.frame.columns) == ["x1", "x_2", "color", "label"]
+    assert verdict.ok and list(verdict.frame.columns) == ["x1", "x 2", "color", "label"]
     assert verdict.summary["rows"] == 240 and set(verdict.summary["class_balance"]) == {"no", "yes"}
     lo, hi = reference.frame["x1"].min(), reference.frame["x1"].max()
     assert contract.columns["x1"].min < lo and contract.columns["x1"].max > hi
-    assert contract.columns["x_2"].min >= 0  # never negative in the reference: stays non-negative
+    assert contract.columns["x 2"].min >= 0  # never negative in the reference: stays non-negative
 
 
 def test_wrong_type_names_the_column_coercion_count_and_values(reference, contract):
@@ -55,12 +55,12 @@ def test_wrong_type_names_the_column_coercion_count_and_values(reference, contra
 
 def test_out_of_range_too_many_nulls_and_unknown_category_are_all_reported(reference, contract):
     frame = reference.frame.copy()
-    frame.loc[:4, "x_2"] = [-50.0, 1e6, 1e6, 3.0, 4.0]
+    frame.loc[:4, "x 2"] = [-50.0, 1e6, 1e6, 3.0, 4.0]
     frame.loc[10:80, "x1"] = np.nan
     frame.loc[5, "color"] = "purple"
     found = failures(frame, contract)
-    assert found[("x_2", "in_range")].failing_count == 3
-    assert sorted(found[("x_2", "in_range")].examples) == [-50.0, 1e6]  # examples without repeats
+    assert found[("x 2", "in_range")].failing_count == 3
+    assert sorted(found[("x 2", "in_range")].examples) == [-50.0, 1e6]  # examples without repeats
     assert found[("x1", "max_null_rate")].failing_count == 71
     assert found[("color", "isin")].examples == ["purple"]
 
