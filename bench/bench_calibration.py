@@ -78,7 +78,7 @@ def main() -> None:
     world = World()
     rng = np.random.default_rng(999)
     judged = {}
-    for name, drift in (("in distribution", Drift()), ("mean radius +1.5 sd", Drift(shift=(("mean radius", 1.5),)))):
+    for name, drift in (("in distribution", Drift()), ("mean radius +1.5 sd", Drift(shift=(("mean_radius", 1.5),)))):
         rows, labels = world.stream(args.rows, rng, drift)
         judged[name] = (rows, labels, world.p_true(rows))
     records = []

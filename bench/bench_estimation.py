@@ -51,7 +51,7 @@ def scenarios(world: World) -> dict[str, tuple[Drift, bool]]:
     top = world.ranked
     return {
         "control": (Drift(), False),
-        "mean radius +1.5 sd": (Drift(shift=(("mean radius", 1.5),)), False),
+        "mean radius +1.5 sd": (Drift(shift=(("mean_radius", 1.5),)), False),
         f"top-3 features +2.5 sd ({', '.join(top[:3])})": (Drift(shift=tuple((f, 2.5) for f in top[:3])), False),
         f"concept: flip top 30% of {top[0]}": (Drift(flip=(top[0], 0.3)), True),
         f"concept: flip top 10% of {top[0]}": (Drift(flip=(top[0], 0.1)), True),
