@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from driftline import cmd_approvals, cmd_audit, cmd_db, cmd_deploy, cmd_produce, cmd_report, cmd_train, cmd_users
+from driftline import (
+    cmd_approvals,
+    cmd_audit,
+    cmd_auth,
+    cmd_db,
+    cmd_deploy,
+    cmd_produce,
+    cmd_report,
+    cmd_streams,
+    cmd_train,
+    cmd_users,
+)
 from driftline.common import DataDir, fail, load_settings, usage
 
 app = typer.Typer(
@@ -43,6 +54,8 @@ app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_audit.app, name="audit")
 app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_users.app, name="users")
+app.add_typer(cmd_auth.app, name="auth")
+app.add_typer(cmd_streams.app, name="streams")
 app.command("train")(cmd_train.train)
 app.command("publish")(cmd_produce.publish)
 app.command("simulate")(cmd_produce.simulate)

@@ -18,7 +18,7 @@ app = typer.Typer(help="The tamper-evident audit trail: verify, replay, champion
 
 @asynccontextmanager
 async def _connected(settings, with_db: bool = True, role: str = "cli"):
-    bus = await connect_bus(settings, "driftline-audit")
+    bus = await connect_bus(settings, "driftline-audit", "auditor")
     pool = None
     try:
         if with_db:

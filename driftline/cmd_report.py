@@ -35,7 +35,7 @@ def report(
     async def _build():
         from consumers.reports.builder import ReportBuilder
 
-        bus = await connect_bus(settings, "driftline-report")
+        bus = await connect_bus(settings, "driftline-report", "reports")
         try:
             check_mlflow(settings)
             with progress(f"building the {kind} report"):

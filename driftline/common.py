@@ -72,14 +72,24 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-async def connect_bus(settings: Settings, name: str):
-    """The bus for a one-shot command, or exit 1 within CONNECT_DEADLINE_S naming the NATS server."""
+async def connect_bus(settings: Settings, name: str, identity: str):
+    """The bus for a one-shot command, signed in as `identity` (its role: producers, trainer, reports, auditor,
+    operator), or exit 1 within CONNECT_DEADLINE_S naming the NATS server."""
+    from nats.errors import AuthorizationError
+
     from infra.bus import Bus
+    from infra.nats_auth import credential_for
 
     url = settings.resolved_nats_url
+    credential = credential_for(settings, identity)
     try:
-        return await asyncio.wait_for(Bus.connect(url, name=name, one_shot=True), CONNECT_DEADLINE_S)
-    except Exception as exc:  # noqa: BLE001 (refused, timed out, no servers, bad credentials: the same advice)
+        return await asyncio.wait_for(Bus.connect(url, name=name, one_shot=True, credential=credential),
+                                      CONNECT_DEADLINE_S)
+    except Exception as exc:  # noqa: BLE001 (refused, timed out, no servers, bad credentials: each said)
+        if isinstance(exc, AuthorizationError) or "authorization" in str(exc).lower():
+            fail(f"NATS at {shown_url(url)} refused the {identity} credential "
+                 f"({credential or 'none found'}); point DRIFTLINE_NATS_CREDENTIAL at the {identity} seed, or use "
+                 f"the data directory `driftline up` made ({settings.auth_dir}/{identity}.nk).")
         fail(f"cannot reach NATS at {shown_url(url)} ({_reason(exc)}); start it with `driftline up` "
              "or point DRIFTLINE_NATS_URL at a running server.")
 

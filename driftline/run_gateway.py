@@ -12,10 +12,11 @@ from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 from infra.web_server import serve_app
 from producers.webhooks import build_router
 
@@ -36,9 +37,10 @@ def extra_routers(settings: Settings, bus: Bus) -> list:
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-gateway")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-gateway",
+                            credential=credential_for(settings, "gateway"))
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         holder = ModelHolder(settings)
         follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
         await follower.subscribe()

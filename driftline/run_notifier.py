@@ -15,8 +15,9 @@ from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,12 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         from prometheus_client import start_http_server
 
         start_http_server(settings.notifier_metrics_port, addr="127.0.0.1")
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier",
+                            credential=credential_for(settings, "notifier"))
     pool = await connect_pool(await database_dsn(settings, "notifier"), max_size=3)
     http = httpx.AsyncClient(timeout=settings.smtp_timeout_s)
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         builder = ReportBuilder(settings, bus.js)
         note = notifier.Notifier(settings, bus, pool, http, attachments=attachments_from(builder))
         handlers = [note.handle]

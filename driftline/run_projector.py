@@ -11,8 +11,9 @@ from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
+from infra.nats_auth import credential_for
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 
 
 def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
@@ -21,10 +22,11 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-projector")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-projector",
+                            credential=credential_for(settings, "projector"))
     pool = await connect_pool(await database_dsn(settings, "projector"), max_size=2)
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         (spec,) = consumer_specs(settings)
         projector = Projector(bus, pool, checkpoint_signer(settings), anchor=Anchor(settings.anchor_dir), spec=spec,
                               checkpoint_every=settings.audit_checkpoint_every)

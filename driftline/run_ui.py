@@ -10,6 +10,7 @@ from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
+from infra.nats_auth import credential_for
 from infra.settings import Settings
 from infra.web_server import serve_app
 from ui.app import create_app
@@ -21,7 +22,8 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-ui")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-ui",
+                            credential=credential_for(settings, "ui"))
     pool = await connect_pool(await database_dsn(settings, "ui"), max_size=5)
     try:
         app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)), stopping=stop)

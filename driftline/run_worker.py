@@ -13,10 +13,11 @@ from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
@@ -30,9 +31,10 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-worker")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-worker",
+                            credential=credential_for(settings, "worker"))
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         holder = ModelHolder(settings)
         follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
         await follower.subscribe()

@@ -91,5 +91,10 @@ def serve(name: str, settings: Settings) -> None:
         await main(settings, stop)
         log.info("%s stopped", name)
 
-    with asyncio.Runner(loop_factory=service.loop_factory()) as runner:
-        runner.run(_run())
+    from infra.streams import StreamsMissing
+
+    try:
+        with asyncio.Runner(loop_factory=service.loop_factory()) as runner:
+            runner.run(_run())
+    except StreamsMissing as exc:  # one line, not a traceback: services may not create streams themselves
+        raise SystemExit(f"{name} not started: {exc}") from None

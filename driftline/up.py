@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from driftline.cmd_auth import write_credentials
 from driftline.services import SERVICES, Service
 from infra.bootstrap import prepare
 from infra.db_roles import ROLES, provision, read_dsn, write_dsn
+from infra.nats_auth import AUDITOR, OPERATOR, AuthDir, inbox_prefix
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import port_open, spawn, stop, wait_for_port
@@ -78,8 +80,9 @@ class Supervisor:
         except BlockingIOError:
             raise RuntimeError(f"another `driftline up` is running on {self.data_dir}; stop it first") from None
 
-    def child_env(self, role: str | None = None) -> dict[str, str]:
-        """A child's environment; its database URL is its own role's (infra.db_roles), none if it has no role."""
+    def child_env(self, identity: str | None = None) -> dict[str, str]:
+        """The environment of a child; `identity`: the NATS credential it signs in with (its own, nobody else's), and
+        the database role it connects as (infra.db_roles; none if it has no role)."""
         s = self.settings
         env = dict(os.environ)
         env.update(
@@ -89,9 +92,12 @@ class Supervisor:
             DRIFTLINE_SUPERVISOR="up",  # the agent's scale_service applies here, and only here
         )
         env.pop("DRIFTLINE_DATABASE_URL", None)
-        dsn = self.role_dsns.get(role) if self.role_dsns else self.dsn
+        dsn = self.role_dsns.get(identity) if self.role_dsns else self.dsn
         if dsn:
             env["DRIFTLINE_DATABASE_URL"] = dsn
+        env.pop("DRIFTLINE_NATS_CREDENTIAL", None)
+        if identity:
+            env["DRIFTLINE_NATS_CREDENTIAL"] = str(self.auth.seed_file(identity))
         return env
 
     def start(self) -> dict[str, str]:
@@ -100,10 +106,18 @@ class Supervisor:
         self._lock()
         self.logs.mkdir(parents=True, exist_ok=True)
         where: dict[str, str] = {}
+        self.auth = AuthDir(s.auth_dir)
+        write_credentials(self.auth.path, s)  # kept across runs; the permissions follow the current bus map
         if s.nats_url is None:
-            self.nats = EmbeddedNats(s.nats_store_dir, s.nats_host, s.nats_port, s.nats_sync_interval)
+            self.nats = EmbeddedNats(s.nats_store_dir, s.nats_host, s.nats_port, s.nats_sync_interval,
+                                     auth=self.auth)
             self.nats.start()
-        where["nats"] = s.resolved_nats_url
+            where["nats"] = f"{s.resolved_nats_url} (one credential per service in {self.auth.path})"
+        else:
+            where["nats"] = (f"{s.resolved_nats_url} (its configuration must include {self.auth.users_file} "
+                             "for the services' credentials)")
+        where["auditor credential"] = (f"{self.auth.seed_file(AUDITOR)} (reads AUDIT and nothing else; inbox prefix "
+                                       f"{inbox_prefix(self.auth.public_key(AUDITOR))})")
         if s.database_url is None:
             self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port, password=_admin_password(s))
             self.dsn = self.postgres.start()
@@ -111,7 +125,7 @@ class Supervisor:
         else:
             self.dsn = s.database_url
         where["postgres"] = shown_url(self.dsn)
-        asyncio.run(prepare(s.resolved_nats_url, self.dsn, s))
+        asyncio.run(prepare(s.resolved_nats_url, self.dsn, s, credential=self.auth.seed_file(OPERATOR)))
         self.role_dsns = asyncio.run(_database_roles(self.dsn, s, embedded=self.postgres is not None))
         where["database roles"] = (f"one per service, credentials in {s.db_auth_dir}" if self.role_dsns else
                                    "one role for every service (set them up: `driftline db roles --help`)")
@@ -134,7 +148,7 @@ class Supervisor:
             where["mlflow ui"] = f"http://127.0.0.1:{s.mlflow_ui_port}"
         first_model = Child("first-model", [sys.executable, "-m", "driftline", "train", "--if-no-champion"],
                             self.logs / "train.log")
-        first_model.start(self.child_env())
+        first_model.start(self.child_env("trainer"))
         self.children.append(first_model)
         where["first model"] = f"training if the registry has none (log: {first_model.log_path})"
         for service in SERVICES.values():

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from infra.nats_auth import connect_options
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,8 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str | list[str], name: str = "driftline", *, one_shot: bool = False,
-                      **options) -> Bus:
-        """Connect to NATS with JetStream.
+                      credential: Path | None = None, **options) -> Bus:
+        """Connect to NATS with JetStream, signed in with the nkey seed in `credential` (infra.nats_auth).
 
         A service keeps trying forever, the first connect included: it outlives a NATS restart. A one-shot command
         (`one_shot`) gives up after 1 + ONE_SHOT_ATTEMPTS tries per server (a quarter second when nothing listens) so it
@@ -71,6 +73,8 @@ class Bus:
         options.setdefault("reconnect_time_wait", 0.25 if one_shot else 0.5)
         if one_shot:
             options.setdefault("connect_timeout", 1.0)  # per attempt: a silent (hung, firewalled) host costs 2.25 s
+        if credential:
+            options.update(connect_options(credential))
         nc = await nats.connect(servers=_servers(url), name=name, error_cb=_error, **options)
         # A deep pipeline: publish_async keeps up to this many publishes awaiting their ack.
         return cls(nc, nc.jetstream(timeout=10, publish_async_max_pending=20_000))

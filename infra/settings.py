@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     nats_host: str = Field("127.0.0.1", description="Embedded nats-server bind address.")
     nats_port: int = Field(4222, description="Embedded nats-server port.")
     nats_sync_interval: str = Field("always", description="JetStream fsync interval of the embedded server.")
+    nats_credential: Path | None = Field(
+        None, description="NATS nkey seed file this process signs in with (a deployment gives each container its "
+                          "own); unset: data_dir/auth/<identity>.nk, written by `driftline up` or `driftline auth init`."
+    )
     stream_replicas: int = Field(1, description="Replicas of each stream (3 on a cluster).")
     predictions_max_age_s: float = Field(7 * 24 * 3600, description="How long REQUESTS and PREDICTIONS keep messages.")
     predictions_max_bytes: int = Field(2 * 1024**3, description="Size bound of each of REQUESTS and PREDICTIONS.")
@@ -309,6 +313,10 @@ class Settings(BaseSettings):
 
         return SignInLimits(self.sign_in_failures_per_user, self.sign_in_failures_per_address,
                             self.sign_in_window_minutes, self.one_time_password_hours)
+
+    @property
+    def auth_dir(self) -> Path:
+        return (self.data_dir / "auth").resolve()
 
     @property
     def keys_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ import pytest
 from infra.bus import Bus
 from infra.db import migrate
 from infra.db_roles import ROLES, apply_roles, role_dsn, write_dsn
+from infra.nats_auth import OPERATOR, AuthDir
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import free_port
@@ -45,10 +47,29 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(scope="session")
+def bus_permissions():
+    """Each identity's permissions, derived from the bus map once per session (it imports every service's wiring)."""
+    from driftline.bus_permissions import permissions
+
+    return permissions(Settings())
+
+
 @pytest.fixture
-def nats_server(tmp_path):
-    """A fresh nats-server with JetStream on disk, for one test."""
-    server = EmbeddedNats(tmp_path / "nats", port=free_port(), server_name=f"test-{uuid.uuid4().hex[:6]}")
+def nats_auth(tmp_path, bus_permissions) -> AuthDir:
+    """The credentials `driftline up` writes, where it writes them (the test's data_dir/auth): every service and
+    command a test starts with that data directory signs in as itself, with its own permissions."""
+    auth = AuthDir(tmp_path / "data" / "auth")
+    auth.ensure(bus_permissions)
+    auth.write_users(bus_permissions)
+    return auth
+
+
+@pytest.fixture
+def nats_server(tmp_path, nats_auth):
+    """A fresh nats-server with JetStream on disk and authentication on (as `driftline up` runs it), for one test."""
+    server = EmbeddedNats(tmp_path / "nats", port=free_port(), server_name=f"test-{uuid.uuid4().hex[:6]}",
+                          auth=nats_auth)
     server.start()
     yield server
     server.stop()
@@ -111,10 +132,26 @@ def settings(tmp_path, nats_server) -> Settings:
     return Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, backoff_s=[0.1, 0.2, 0.5])
 
 
+async def provision_streams(server: EmbeddedNats, settings: Settings) -> None:
+    """What `driftline streams ensure` does, signed in as the operator (services may only check the streams)."""
+    b = await Bus.connect(server.url, name="test-provision", credential=server.auth.seed_file(OPERATOR))
+    try:
+        await ensure_streams(b.js, settings)
+    finally:
+        await b.close()
+
+
+@pytest.fixture
+def provisioned(nats_server, settings) -> EmbeddedNats:
+    """The test's nats-server with the streams provisioned, for tests that use no `bus` of their own."""
+    asyncio.run(provision_streams(nats_server, settings))
+    return nats_server
+
+
 @pytest.fixture
 async def bus(nats_server, settings):
-    """A connected bus with the design's streams provisioned."""
-    b = await Bus.connect(nats_server.url, name="test")
+    """A connected bus with the design's streams provisioned, signed in as the operator (tests play every part)."""
+    b = await Bus.connect(nats_server.url, name="test", credential=nats_server.auth.seed_file(OPERATOR))
     await ensure_streams(b.js, settings)
     yield b
     await b.close()

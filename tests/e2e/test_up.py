@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -104,18 +105,64 @@ def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
         for part in ("nats", "postgres", "mlflow ui"):
             assert any(line.strip().startswith(part) for line in lines), f"{part} missing from:\n{text}"
         assert f"127.0.0.1:{env['DRIFTLINE_NATS_PORT']}" in text
+        auditor = check_the_bus_is_authenticated(lines, env)
         roles_in_use(tmp_path / "data", env, text)
     finally:
         alive = stop_up(proc)
     assert proc.returncode == 0
     assert alive == [], f"left running: {[p.info if hasattr(p, 'info') else p for p in alive]}"
     assert (tmp_path / "data" / "postgres" / "pgdata" / "PG_VERSION").exists()
+    seed_before = auditor.read_bytes()
 
     # A second start on the same data dir reuses it: the database and the streams are already there.
     proc, lines, seconds = start_up(env)
     try:
         assert not any("created stream" in line for line in lines)
         assert not any("applied migration" in line for line in lines)
+        assert auditor.read_bytes() == seed_before  # credentials are kept across starts
     finally:
         alive = stop_up(proc)
     assert alive == [] and proc.returncode == 0
+
+
+def check_the_bus_is_authenticated(lines: list[str], env: dict[str, str]) -> Path:
+    """`up` prints the auditor credential; its embedded NATS refuses a client without a credential, and the auditor
+    reads AUDIT and nothing else. Returns the auditor's seed file."""
+    import stat
+
+    printed = next((line for line in lines if line.strip().startswith("auditor credential")), None)
+    assert printed, "driftline up did not print the auditor credential:\n" + "\n".join(lines)
+    seed = Path(printed.strip().removeprefix("auditor credential").split()[0])
+    assert seed.exists() and stat.S_IMODE(seed.stat().st_mode) == 0o600, printed
+    asyncio.run(_probe(f"nats://127.0.0.1:{env['DRIFTLINE_NATS_PORT']}", seed))
+    return seed
+
+
+async def _probe(url: str, auditor_seed: Path) -> None:
+    import nats
+
+    from infra.nats_auth import connect_options
+
+    async def quiet(exc):
+        pass
+
+    with pytest.raises(Exception, match="(?i)authorization|no servers"):
+        await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3, error_cb=quiet)
+    errors: list[Exception] = []
+
+    async def seen(exc):
+        errors.append(exc)
+
+    nc = await nats.connect(url, allow_reconnect=False, connect_timeout=3, error_cb=seen,
+                            **connect_options(auditor_seed))
+    try:
+        js = nc.jetstream(timeout=5)
+        assert (await js.stream_info("AUDIT")).config.name == "AUDIT"
+        with pytest.raises(Exception):  # noqa: B017 (a timeout or a permissions error: either is a refusal)
+            await js.stream_info("REQUESTS")
+        await nc.publish("driftline.action.scheduled", b"{}")
+        await nc.flush(timeout=3)
+        await asyncio.sleep(0.3)
+        assert any("permissions violation" in str(e).lower() for e in errors), errors
+    finally:
+        await nc.close()

@@ -54,7 +54,8 @@ async def effects_done(dsn: str, ids: set[str]) -> bool:
 
 async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 2000
-    worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3").start()
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3",
+                                    "--credential", str(cluster.nodes["nats-1"].auth.seed_file("operator"))).start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
@@ -90,7 +91,8 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
 
 async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 2000
-    worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3").start()
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3",
+                                    "--credential", str(cluster.nodes["nats-1"].auth.seed_file("operator"))).start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
