@@ -11,6 +11,7 @@ from driftline import (
     cmd_approvals,
     cmd_audit,
     cmd_auth,
+    cmd_db,
     cmd_deploy,
     cmd_produce,
     cmd_report,
@@ -51,6 +52,7 @@ schemas_app = typer.Typer(help="The bus contract: JSON Schema and AsyncAPI.", no
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_audit.app, name="audit")
+app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_users.app, name="users")
 app.add_typer(cmd_auth.app, name="auth")
 app.add_typer(cmd_streams.app, name="streams")

@@ -71,7 +71,7 @@ async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
         raise SystemExit(f"agent not started: {exc}") from None
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-agent",
                             credential=credential_for(settings, "agent"))
-    pool = await connect_pool(await database_dsn(settings), max_size=8)
+    pool = await connect_pool(await database_dsn(settings, "agent"), max_size=8)
     try:
         await require_streams(bus.js)
         async with pool.acquire() as conn:

@@ -36,7 +36,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     log.info("monitor: metrics on http://%s:%d/metrics", settings.monitor_metrics_host, settings.monitor_metrics_port)
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-monitor",
                             credential=credential_for(settings, "monitor"))
-    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    pool = await connect_pool(await database_dsn(settings, "monitor"), max_size=3)
     try:
         await require_streams(bus.js)
         service = MonitorService(settings, bus, pool)

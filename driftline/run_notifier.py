@@ -47,7 +47,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         start_http_server(settings.notifier_metrics_port, addr="127.0.0.1")
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-notifier",
                             credential=credential_for(settings, "notifier"))
-    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    pool = await connect_pool(await database_dsn(settings, "notifier"), max_size=3)
     http = httpx.AsyncClient(timeout=settings.smtp_timeout_s)
     try:
         await require_streams(bus.js)

@@ -25,7 +25,7 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     bus = await Bus.connect(settings.resolved_nats_url, name="driftline-ui",
                             credential=credential_for(settings, "ui"))
-    pool = await connect_pool(await database_dsn(settings), max_size=5)
+    pool = await connect_pool(await database_dsn(settings, "ui"), max_size=5)
     try:
         app = create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)), stopping=stop)
         # A decision made on the page starts a trace that its outbox row carries to the gate and the executor.

@@ -7,6 +7,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from driftline import mlflow_store, try_it
 from driftline.cmd_auth import write_credentials
@@ -21,12 +23,13 @@ from driftline.mlflow_ui import MlflowUi
 from driftline.services import SERVICES, Service
 from infra import tracing
 from infra.bootstrap import prepare
+from infra.db_roles import ROLES, provision, read_dsn, write_dsn
 from infra.local_monitoring import INSTALL_HINT, LocalMonitoring
 from infra.nats_auth import AUDITOR, OPERATOR, AuthDir, inbox_prefix
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
 from infra.processes import free_port, port_open, spawn, stop, wait_for_port
-from infra.settings import Settings
+from infra.settings import Settings, shown_url
 
 log = logging.getLogger("driftline.up")
 # Ready means every HTTP endpoint answers. Seven services importing at once took over 60 s on this 2-core machine
@@ -83,6 +86,7 @@ class Supervisor:
         self.one_time: str | None = None
         self.mlflow_ui = MlflowUi(settings, self._start_mlflow_ui)
         self._told = False  # the commands to try are printed once, when the first model is there
+        self.role_dsns: dict[str, str] = {}  # one database role per service (infra.db_roles), when set up
 
     def _lock(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,16 +97,20 @@ class Supervisor:
             raise RuntimeError(f"another `driftline up` is running on {self.data_dir}; stop it first") from None
 
     def child_env(self, identity: str | None = None) -> dict[str, str]:
-        """The environment of a child; `identity`: the NATS credential it signs in with (its own, nobody else's)."""
+        """The environment of a child; `identity`: the NATS credential it signs in with (its own, nobody else's), and
+        the database role it connects as (infra.db_roles; none if it has no role)."""
         s = self.settings
         env = dict(os.environ)
         env.update(
             DRIFTLINE_DATA_DIR=str(self.data_dir),
             DRIFTLINE_NATS_URL=s.resolved_nats_url,
-            DRIFTLINE_DATABASE_URL=self.dsn,
             DRIFTLINE_MLFLOW_TRACKING_URI=s.resolved_mlflow_uri,
             DRIFTLINE_SUPERVISOR="up",  # the agent's scale_service applies here, and only here
         )
+        env.pop("DRIFTLINE_DATABASE_URL", None)
+        dsn = self.role_dsns.get(identity) if self.role_dsns else self.dsn
+        if dsn:
+            env["DRIFTLINE_DATABASE_URL"] = dsn
         env.pop("DRIFTLINE_NATS_CREDENTIAL", None)
         if identity:
             env["DRIFTLINE_NATS_CREDENTIAL"] = str(self.auth.seed_file(identity))
@@ -131,12 +139,16 @@ class Supervisor:
         where["auditor credential"] = (f"{self.auth.seed_file(AUDITOR)} (reads AUDIT and nothing else; inbox prefix "
                                        f"{inbox_prefix(self.auth.public_key(AUDITOR))})")
         if s.database_url is None:
-            self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port)
+            self.postgres = EmbeddedPostgres(s.postgres_dir, s.postgres_port, password=_admin_password(s))
             self.dsn = self.postgres.start()
+            write_dsn(s.db_auth_dir, "admin", self.dsn)
         else:
             self.dsn = s.database_url
-        where["postgres"] = self.dsn
+        where["postgres"] = shown_url(self.dsn)
         asyncio.run(prepare(s.resolved_nats_url, self.dsn, s, credential=self.auth.seed_file(OPERATOR)))
+        self.role_dsns = asyncio.run(_database_roles(self.dsn, s, embedded=self.postgres is not None))
+        where["database roles"] = (f"one per service, credentials in {s.db_auth_dir}" if self.role_dsns else
+                                   "one role for every service (set them up: `driftline db roles --help`)")
         from driftline.cmd_users import ensure_first_admin
 
         one_time = asyncio.run(ensure_first_admin(self.dsn))
@@ -276,6 +288,27 @@ class Supervisor:
             self.postgres.stop()
         if self.nats:
             self.nats.stop()
+
+
+def _admin_password(settings: Settings) -> str:
+    """The embedded server's superuser password: kept in data_dir/auth/db/admin.dsn, made on the first start."""
+    kept = read_dsn(settings.db_auth_dir, "admin")
+    password = urlsplit(kept).password if kept else None
+    return unquote(password) if password else secrets.token_urlsafe(24)
+
+
+async def _database_roles(admin_dsn: str, settings: Settings, embedded: bool) -> dict[str, str]:
+    """{role: dsn}: on the embedded server, the roles of infra.db_roles made (or brought up to date) now; on a
+    configured server, the DSN files an admin wrote with `driftline db roles --apply`, if any."""
+    if not embedded:
+        return {role: dsn for role in ROLES if (dsn := read_dsn(settings.db_auth_dir, role))}
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn, timeout=10)
+    try:
+        return await provision(conn, admin_dsn, settings.db_auth_dir)
+    finally:
+        await conn.close()
 
 
 async def _desired_replicas(dsn: str) -> dict[str, int]:

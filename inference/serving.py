@@ -22,8 +22,9 @@ from inference import metrics
 from inference.batcher import MicroBatcher, ModelUnavailable
 from inference.event_buffer import EventBuffer
 from inference.features import FieldError
-from inference.http_body import BodyTooLarge, InvalidBody, read_limited
+from inference.http_body import InvalidBody
 from inference.model_holder import ModelHolder, NonFiniteOutput, Prediction
+from infra.http_limits import BodyTooLarge, read_limited, refusal_413
 from infra.models import LoadedModel
 from infra.settings import Settings
 from schemas import new_id
@@ -111,8 +112,7 @@ class Serving:
             parsed = parse(raw, request, model)
         except BodyTooLarge as exc:
             metrics.PREDICTION_FAILURES.labels("http", "too_large").inc()
-            return error(413, f"body of {exc.args[0]} bytes is over the limit of "
-                              f"{self.settings.gateway_max_body_bytes} bytes", ())
+            return refusal_413(error(413, str(exc), ()), exc)  # read no further than the bound
         except InvalidBody as exc:
             metrics.PREDICTION_FAILURES.labels("http", "invalid").inc()
             return error(422, "", exc.errors)

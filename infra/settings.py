@@ -215,6 +215,18 @@ class Settings(BaseSettings):
     ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
     audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
     audit_checkpoint_every: int = Field(1000, description="The projector publishes a checkpoint every this many events.")
+    audit_checkpoint_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (base64) the audit projector alone signs checkpoints with; unset: "
+                          "data_dir/keys/audit-checkpoint.key, made once."
+    )
+    audit_verify_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="Public keys (base64, list) `audit verify` accepts checkpoints from, current and retired; "
+                        "empty: data_dir/keys/audit-checkpoint.pub and data_dir/keys/audit-checkpoint.retired/*.pub."
+    )
+    audit_anchor_dir: Path | None = Field(
+        None, description="Where every signed checkpoint head is also written, once, outside NATS and PostgreSQL "
+                          "(write-once storage: a bucket with retention, a WORM volume); unset: data_dir/audit-anchor."
+    )
 
     # Agent (issue 6): diagnoser, approval gate, executor
     agent_policy_file: Path | None = Field(None, description="Policy YAML of the agent; unset means the shipped defaults.")
@@ -251,6 +263,8 @@ class Settings(BaseSettings):
         None, description="HMAC-SHA256 secret (whsec_<base64> or raw) of /webhooks/evidently; unset refuses every call."
     )
     webhook_tolerance_s: float = Field(300.0, description="Largest clock skew a signed webhook may have.")
+    webhook_max_body_bytes: int = Field(1024**2, description="Largest webhook body read; a larger one gets 413 before "
+                                                             "more than this is read.")
 
     # Metrics of services that have no HTTP port of their own (the gateway serves /metrics itself).
     metrics_host: str = Field("127.0.0.1", description="Bind address of the /metrics endpoints of services.")
@@ -272,7 +286,8 @@ class Settings(BaseSettings):
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
-    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", mode="before")
+    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", "audit_verify_keys",
+                     mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return list_setting(value)
@@ -321,6 +336,15 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return (self.data_dir / "keys").resolve()
+
+    @property
+    def db_auth_dir(self) -> Path:
+        """One DSN file per database role (`<role>.dsn`), written by `driftline up` or `driftline db roles --apply`."""
+        return (self.data_dir / "auth" / "db").resolve()
+
+    @property
+    def anchor_dir(self) -> Path:
+        return (self.audit_anchor_dir or self.data_dir / "audit-anchor").resolve()
 
     @property
     def reports_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -14,6 +15,7 @@ import pytest
 
 from infra.bus import Bus
 from infra.db import migrate
+from infra.db_roles import ROLES, apply_roles, role_dsn, write_dsn
 from infra.nats_auth import OPERATOR, AuthDir
 from infra.nats_server import EmbeddedNats
 from infra.postgres_server import EmbeddedPostgres
@@ -81,16 +83,26 @@ def postgres_server():
     lock out the unprivileged user PostgreSQL runs as (we run as root here).
     """
     folder = Path(tempfile.mkdtemp(prefix="driftline-test-pg-"))
-    server = EmbeddedPostgres(folder, port=free_port(), database="postgres")
+    # With a superuser password every role needs its own over TCP, as under `driftline up`.
+    server = EmbeddedPostgres(folder, port=free_port(), database="postgres", password=secrets.token_urlsafe(16))
     server.start()
     yield server
     server.stop()
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def role_passwords() -> dict[str, str]:
+    """One password per database role for the session (roles are the server's; grants are per database)."""
+    return {role: secrets.token_urlsafe(16) for role in ROLES}
+
+
 @pytest.fixture
-async def database_url(postgres_server) -> str:
-    """A fresh, migrated database for one test."""
+async def database_url(postgres_server, role_passwords, tmp_path) -> str:
+    """A fresh, migrated database for one test, as `driftline up` leaves it: one role per service with only its
+    grants, and their DSN files in the test's data directory (tmp_path/data/auth/db, the `settings` fixture's),
+    so a service started there (`run_*.main`, `driftline serve`, a CLI command) runs as its own role. The URL
+    returned is the admin's: the test's own set-up, checks and attacks."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(postgres_server.dsn("postgres"))
     try:
@@ -101,9 +113,18 @@ async def database_url(postgres_server) -> str:
     conn = await asyncpg.connect(dsn)
     try:
         await migrate(conn)
+        await apply_roles(conn, role_passwords)
     finally:
         await conn.close()
+    for role, password in role_passwords.items():
+        write_dsn(tmp_path / "data" / "auth" / "db", role, role_dsn(dsn, role, password))
     return dsn
+
+
+@pytest.fixture
+def role_url(database_url, role_passwords):
+    """The DSN of one service's role on the test's database: role_url("projector")."""
+    return lambda role: role_dsn(database_url, role, role_passwords[role])
 
 
 @pytest.fixture

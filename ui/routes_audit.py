@@ -75,12 +75,17 @@ async def report_pdf(request: Request, kind: str, name: str, session: Session = 
                                  "X-Content-Type-Options": "nosniff"})
 
 
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+
+
 @router.get("/reports/{path:path}")
 async def report_file(request: Request, path: str, session: Session = Depends(signed_in)):
     """A file under reports_dir, read-only, for signed-in people; nothing outside that folder."""
     root = Path(request.app.state.settings.reports_dir).resolve()
     target = (root / path).resolve()
-    if not target.is_relative_to(root) or not target.is_file():
+    # Every part a plain name (no "..", no hidden file, no separator trick), and what it resolves to still inside.
+    plain = all(_PART.fullmatch(part) for part in path.split("/"))
+    if not plain or not target.is_relative_to(root) or not target.is_file():
         return render(request, "message.html", session, status_code=404, title="Not found",
                       message="No such report.")
     return FileResponse(target, headers={"Content-Security-Policy": "sandbox allow-scripts",

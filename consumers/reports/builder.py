@@ -41,13 +41,14 @@ class ReportBuilder:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def path_for(self, kind: str, ident: str) -> Path:
+        """Where a report is stored; BadReportName for an id that is no safe file name."""
         return self.settings.reports_dir / kind / file_name(kind, ident)
 
     async def ensure(self, kind: str, ident: str, not_before: float = 0.0) -> Path:
         """The stored report, built unless one exists that was written at or after `not_before` (epoch s)."""
+        path = self.path_for(kind, ident)
         lock = self._locks.setdefault((kind, ident), asyncio.Lock())
         async with lock:
-            path = self.path_for(kind, ident)
             if path.exists() and path.stat().st_mtime >= not_before:
                 return path
             return (await self.build(kind, ident)).path
@@ -56,6 +57,8 @@ class ReportBuilder:
         """Gather, render and store one report (ident None: the default subject of its kind)."""
         if kind not in KINDS:
             raise ValueError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
+        if ident is not None:
+            file_name(kind, ident)  # refused before anything is gathered
         started = time.perf_counter()
         try:
             context, ident, version = await getattr(self, f"_{kind}")(ident)

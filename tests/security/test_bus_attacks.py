@@ -8,9 +8,12 @@ import json
 
 import nats
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from consumers.audit.signing import sign
 from driftline.bus_map import subscriptions
 from driftline.bus_permissions import identities
+from infra.keys import Signer
 from infra.nats_auth import AUDITOR, OPERATOR, connect_options, inbox_prefix, new_seed
 from infra.settings import Settings
 from infra.stream_reader import read_stream
@@ -201,8 +204,8 @@ async def test_the_auditor_reads_audit_and_nothing_else(nats_server, bus, attack
     await bus.publish(PredictionMade(source="inference/worker", subject="m", data=dict(
         request_id="r1", model="m", model_version="1", features={}, predicted_class=0, probabilities={"0": 1.0},
         latency_ms=1.0, channel="bus")))
-    await bus.publish(AuditCheckpoint(source="audit/projector", subject="audit", data=dict(
-        last_sequence=0, head_hash="0" * 64, events=0)))
+    await bus.publish(AuditCheckpoint(source="audit/projector", subject="audit",  # checkpoints are signed now
+                                      data=sign(Signer(Ed25519PrivateKey.generate()), 0, "0" * 64, 0)))
     p = await probe(nats_server, AUDITOR)
     try:
         publishes = await p.publish_all([cls.topic for cls in EVENT_TYPES.values()])
