@@ -20,7 +20,7 @@ def _fmt(v: float) -> str:
 
 
 def line_chart(title: str, series: list[Series], labels: list[str], *, threshold: float | None = None,
-               width: int = 520, height: int = 170, css_class: str = "chart") -> str:
+               width: int = 520, height: int = 170, css_class: str = "chart", threshold_label: str = "threshold") -> str:
     """An <svg> element as text; every piece of text in it is escaped."""
     pad_l, pad_r, pad_t, pad_b = 46, 12, 24, 28
     plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
@@ -55,7 +55,7 @@ def line_chart(title: str, series: list[Series], labels: list[str], *, threshold
         ty = y(threshold)
         parts.append(f'<line x1="{pad_l}" y1="{ty:.1f}" x2="{pad_l + plot_w}" y2="{ty:.1f}" class="threshold"/>')
         parts.append(f'<text x="{pad_l + plot_w}" y="{ty - 3:.1f}" class="tick" text-anchor="end">'
-                     f'threshold {_fmt(threshold)}</text>')
+                     f'{escape(threshold_label)} {_fmt(threshold)}</text>')
     for k, s in enumerate(series):
         colour = COLOURS[k % len(COLOURS)]
         points = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None]

@@ -9,8 +9,11 @@ import asyncio
 import shutil
 
 import asyncpg
+import httpx
 import pytest
 
+from agent.approvals.desk import ApprovalDesk
+from agent.approvals.keys import decision_signer
 from infra.db import connect_pool
 from infra.models import CHALLENGER, CHAMPION, champion_version, configure_mlflow
 from infra.settings import Settings
@@ -18,7 +21,9 @@ from infra.users import add_user
 from schemas import ApprovalRequested, ModelPromoted, ModelShadowDecided, PredictionMade, PredictionShadowed
 from tests.integration.agent_helpers import Watch, cli, decide, running_agent
 from tests.integration.shadow_helpers import requests_and_labels, running_monitor, shadowing_worker
+from tests.integration.ui_helpers import sign_in
 from tests.model_fixtures import register_simple_model
+from ui.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -105,8 +110,21 @@ async def test_a_better_challenger_is_promoted_by_the_sequential_test_through_th
         assert rows[-1]["pairs"] == d.pairs and rows[-1]["lower_bound"] > 0
         code, story = await cli(settings, "audit", "replay", "--correlation", decided.id)
         assert code == 0, story
-        assert f"decided promote after {d.pairs} labelled" in story.replace("\n", " ") or "decided promote" in story
+        print(story)
+        assert "decided promote" in story and "challenger better: promotion proposed" in story
         assert "deploy_model" in story and "approved" in story and f"promoted v{challenger}" in story
+
+        # The page: the running difference with its band against the decision boundary, and the decision.
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(
+            app=create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))),
+            base_url="http://testserver")
+        async with client:
+            await sign_in(client, "bob", "pw-bob")
+            page = (await client.get("/models")).text
+        section = page[page.index(f'id="shadow-{challenger}-{champion}"'):]
+        assert "challenger better: promotion proposed" in section and f"{d.pairs:,} of 2,000 labelled pairs" in section
+        assert "decision boundary 0" in section and "decides at" in section and section.count("<svg") >= 2
+        assert f'href="/incidents/{decided.id}"' in section
     finally:
         await pool.close()
 
