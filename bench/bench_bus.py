@@ -241,6 +241,18 @@ async def ready_worker(stage: Stage, bus: Bus, record: dict, name: str, **env) -
                 continue
 
 
+async def shadow_settled(bus: Bus, before: int) -> int:
+    """Shadow events stored since `before`, once the count has stopped growing for a second (its queue drained)."""
+    last, still = -1, 0.0
+    async with asyncio.timeout(120):
+        while still < 1.0:
+            now = await stored_count(bus, SHADOWED)
+            still = still + 0.25 if now == last else 0.0
+            last = now
+            await asyncio.sleep(0.25)
+    return last - before
+
+
 async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> None:
     """The same burst through a worker without and with a challenger in its shadow, in alternating rounds."""
     from bench.champion import register_simple_model
@@ -263,12 +275,12 @@ async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> None:
             shadowed_before = await stored_count(bus, SHADOWED)
             rate = await burst(bus, record, stage.settings.model_name, args.requests)
             await settle(bus)
-            await asyncio.sleep(2.0)  # what the shadow still has queued
-            shadowed = await stored_count(bus, SHADOWED) - shadowed_before
+            shadowed = await shadow_settled(bus, shadowed_before)
             rates[shadow].append(rate)
             stop_child(proc)
             stage.children.remove(proc)
-            extra = f"; the shadow scored {shadowed:,} of {args.requests:,} (the rest over its budget)" if shadow else ""
+            extra = (f"; the shadow scored {shadowed:,} of {args.requests:,}, dropped the rest over its budget"
+                     if shadow else "")
             print(f"  round {round_no} {'with' if shadow else 'without'} shadow: {rate:6.0f} predictions/s{extra}")
     ratio = statistics.median(w / wo for w, wo in zip(rates[True], rates[False], strict=True))
     print(f"  with shadow / without: median {ratio:.0%} of the predictions/s (target >= 80%)")
