@@ -112,3 +112,13 @@ async def shadow_tests(conn: asyncpg.Connection, model: str, limit: int = 10) ->
                                          "decision_event_id")},
                     "state": json.loads(t["state"]), "updated_at": t["updated_at"], "points": [dict(p) for p in points]})
     return out
+
+
+CONFIG_CHANGED = "driftline.config.changed.v1"
+
+
+async def config_changes(conn: asyncpg.Connection, limit: int = 200) -> list[dict]:
+    """Runtime configuration versions, newest first, each as the event's data with its time."""
+    rows = await conn.fetch("SELECT canonical FROM audit_log WHERE type = $1 ORDER BY seq DESC LIMIT $2",
+                            CONFIG_CHANGED, limit)
+    return [d["data"] | {"time": d.get("time")} for d in map(_doc, rows)]
