@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_bus.py [--requests 20000] [--rounds 3] [--latency-seconds 20] [--model simple|trained]
                                         [--tracing]
+    .venv/bin/python bench/bench_bus.py --shadow-only [--requests 20000] [--rounds 3]
 
 On one nats-server (JetStream on disk, the embedded defaults; the bench's own messages go to streams configured
 like REQUESTS and PREDICTIONS):
@@ -14,7 +15,10 @@ then, in rounds,
 and after the rounds
 (4) p50/p99 latency at 200 requests/s offered, from a request published to its prediction event stored (the
     server's store time) and to a subscriber seeing it;
-(5) after each phase, the worker's durable consumer: pending, ack-pending, redelivered.
+(5) after each phase, the worker's durable consumer: pending, ack-pending, redelivered;
+(6) (or alone, --shadow-only) the cost of a shadow: a challenger is registered, and in rounds the same burst runs
+    through a worker without a shadow and one scoring the challenger in its shadow (the default budget); the
+    ratio of their predictions/s (target >= 80%), and how many requests the shadow scored and dropped.
 
 With --tracing, the peer is the worker itself with tracing on (OTLP/HTTP to a local sink, every trace sampled, each
 request carrying its own traceparent as a traced client's would): alternating rounds of the worker off and on, each
@@ -45,7 +49,7 @@ from inference.worker import DURABLE  # noqa: E402
 from infra.bus import Bus, event_headers  # noqa: E402
 from infra.processes import stop as stop_child  # noqa: E402
 from producers.publisher import request_and_wait, request_event  # noqa: E402
-from schemas.prediction import MADE  # noqa: E402
+from schemas.prediction import MADE, SHADOWED  # noqa: E402
 from schemas.streams import PREDICTIONS, REQUESTS, stream_for  # noqa: E402
 
 # The raw publishes and the do-nothing echo peer use streams of their own, configured like REQUESTS and
@@ -186,6 +190,10 @@ async def run(stage: Stage, args) -> None:
     from infra.streams import ensure_streams
 
     await ensure_streams(bus.js, stage.settings)
+    if args.shadow_only:
+        await shadow_cost(stage, bus, record, args)
+        await bus.close()
+        return
     await bench_streams(bus, stage.settings)
     payload = request_event(record, model=model).to_bytes()
     floor = await latency(bus, record, model, 200.0, args.latency_seconds, HOP, HOP)
@@ -234,6 +242,8 @@ async def run(stage: Stage, args) -> None:
           f"one hop's {pct(floor.stored, 99):.2f} ms")
     pending, ack_pending, redelivered, _ = await settle(bus)
     print(f"  after the latency run: pending {pending}, ack pending {ack_pending}, redelivered {redelivered}")
+    stop_child(stage.children.pop())
+    await shadow_cost(stage, bus, record, args)
     await bus.close()
 
 
@@ -291,6 +301,62 @@ async def tracing_comparison(stage: Stage, args) -> None:
     await bus.close()
 
 
+async def ready_worker(stage: Stage, bus: Bus, record: dict, name: str, **env) -> psutil.Process:
+    proc = stage.start(name, [sys.executable, "-m", "driftline", "serve", "worker"], **env)
+    async with asyncio.timeout(180):
+        while True:
+            try:
+                await request_and_wait(bus, record, model=stage.settings.model_name, timeout=2)
+                return proc
+            except TimeoutError:
+                continue
+
+
+async def shadow_settled(bus: Bus, before: int) -> int:
+    """Shadow events stored since `before`, once the count has stopped growing for a second (its queue drained)."""
+    last, still = -1, 0.0
+    async with asyncio.timeout(120):
+        while still < 1.0:
+            now = await stored_count(bus, SHADOWED)
+            still = still + 0.25 if now == last else 0.0
+            last = now
+            await asyncio.sleep(0.25)
+    return last - before
+
+
+async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> None:
+    """The same burst through a worker without and with a challenger in its shadow, in alternating rounds."""
+    from bench.champion import register_simple_model
+    from infra.models import CHALLENGER
+
+    challenger = await asyncio.to_thread(register_simple_model, stage.settings, alias=CHALLENGER, C=0.01, seed=1)
+    print(f"\nthe shadow's cost: challenger version {challenger}; {args.rounds} rounds of {args.requests:,} requests "
+          "through a worker without, then with, the challenger in its shadow")
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for round_no in range(1, args.rounds + 1):
+        for shadow in (False, True):
+            proc = await ready_worker(stage, bus, record, f"worker-shadow-{shadow}-{round_no}",
+                                      DRIFTLINE_SHADOW_ENABLED=str(shadow))
+            if shadow:  # the challenger is loaded at start; wait until it scores
+                before = await stored_count(bus, SHADOWED)
+                async with asyncio.timeout(120):
+                    while await stored_count(bus, SHADOWED) == before:
+                        await request_and_wait(bus, record, model=stage.settings.model_name, timeout=5)
+                        await asyncio.sleep(0.5)
+            shadowed_before = await stored_count(bus, SHADOWED)
+            rate = await burst(bus, record, stage.settings.model_name, args.requests)
+            await settle(bus)
+            shadowed = await shadow_settled(bus, shadowed_before)
+            rates[shadow].append(rate)
+            stop_child(proc)
+            stage.children.remove(proc)
+            extra = (f"; the shadow scored {shadowed:,} of {args.requests:,}, dropped the rest over its budget"
+                     if shadow else "")
+            print(f"  round {round_no} {'with' if shadow else 'without'} shadow: {rate:6.0f} predictions/s{extra}")
+    ratio = statistics.median(w / wo for w, wo in zip(rates[True], rates[False], strict=True))
+    print(f"  with shadow / without: median {ratio:.0%} of the predictions/s (target >= 80%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000, help="Messages in the ceiling run and the burst.")
@@ -301,6 +367,7 @@ def main() -> None:
                         help="JetStream fsync interval of the server: always (the embedded default) or e.g. 2m.")
     parser.add_argument("--tracing", action="store_true",
                         help="Compare the worker with tracing off and on instead of the ceiling and the echo peer.")
+    parser.add_argument("--shadow-only", action="store_true", help="Only the shadow's cost (with/without).")
     args = parser.parse_args()
     with Stage(args.model, args.sync_interval) as stage:
         print(f"model: {args.model} (registry version {stage.version}); JetStream sync_interval {args.sync_interval}")

@@ -47,19 +47,22 @@ from schemas import (
     ModelPromoted,
     ModelReloadRequested,
     ModelRolledBack,
+    ModelShadowDecided,
     ModelTrained,
     PredictionFailed,
     PredictionMade,
     PredictionRequested,
+    PredictionShadowed,
 )
 from schemas.streams import AUDIT, PREDICTIONS, REQUESTS, subjects_overlap
 
 # What each service publishes (its process's one NATS connection), and what the commands publish.
 PUBLISHES: dict[str, tuple[type[Event], ...]] = {
     "projector": (AuditCheckpoint,),
-    "worker": (PredictionMade, PredictionFailed),
-    "gateway": (PredictionMade, AlertRaised, AlertCleared),  # /predict; the Alertmanager and Evidently webhooks
-    "monitor": (DriftReported, AlertRaised, AlertCleared),
+    "worker": (PredictionMade, PredictionFailed, PredictionShadowed),
+    # /predict (and the challengers in its shadow); the Alertmanager and Evidently webhooks
+    "gateway": (PredictionMade, PredictionShadowed, AlertRaised, AlertCleared),
+    "monitor": (DriftReported, AlertRaised, AlertCleared, ModelShadowDecided),  # shadow tests: sequential.py
     # Diagnoser, gate, executor, and the outbox relay: it publishes what the approvals owner wrote, also for the
     # page and the terminal (requests, decisions, refusals, expiries, the actions they schedule or escalate).
     # A retrain runs the trainer in-process and publishes its events; change_config announces ConfigChanged.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inference.gateway import create_app
+from inference.gateway import SOURCE, create_app
 from inference.model_holder import ModelHolder
+from inference.shadow import ShadowScorer
 from inference.startup import load_first_model
 from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
@@ -42,13 +43,14 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await require_streams(bus.js)
         holder = ModelHolder(settings)
-        follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
+        shadow = ShadowScorer(settings, bus, SOURCE)
+        follower = ChampionFollower(bus, settings.model_name, shadow.following(holder.follow), settings.model_poll_s)
         await follower.subscribe()
-        app = create_app(settings, bus, holder, extra_routers(settings, bus))
+        app = create_app(settings, bus, holder, extra_routers(settings, bus), shadow)
         config = ConfigFollower(bus, "gateway", app.state.batcher.apply_config)
         await config.start()
         helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(load_first_model(holder, stop)),
-                   asyncio.create_task(config.run(stop))]
+                   asyncio.create_task(config.run(stop)), asyncio.create_task(shadow.run(stop))]
         log.info("gateway on http://%s:%d", settings.gateway_host, settings.gateway_port)
         try:
             await serve_app(app, settings.gateway_host, settings.gateway_port, stop, access_log=False)

@@ -7,8 +7,9 @@ import asyncio
 import logging
 
 from inference.model_holder import ModelHolder
+from inference.shadow import ShadowScorer
 from inference.startup import load_first_model
-from inference.worker import InferenceWorker, consumer_spec
+from inference.worker import SOURCE, InferenceWorker, consumer_spec
 from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
@@ -36,12 +37,14 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     try:
         await require_streams(bus.js)
         holder = ModelHolder(settings)
-        follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
+        shadow = ShadowScorer(settings, bus, SOURCE)
+        follower = ChampionFollower(bus, settings.model_name, shadow.following(holder.follow), settings.model_poll_s)
         await follower.subscribe()
-        worker = InferenceWorker(settings, bus, holder)
+        worker = InferenceWorker(settings, bus, holder, shadow)
         config = ConfigFollower(bus, "worker", worker.apply_config)
         await config.start()
-        following = [asyncio.create_task(follower.run(stop)), asyncio.create_task(config.run(stop))]
+        following = [asyncio.create_task(follower.run(stop)), asyncio.create_task(config.run(stop)),
+                     asyncio.create_task(shadow.run(stop))]
         # Pull nothing before a model is loaded: requests would only be retried towards the dead-letter queue.
         await load_first_model(holder, stop)
         if not stop.is_set():

@@ -84,3 +84,10 @@ class MetricsMiddleware:
             child(HTTP_REQUESTS, *labels).inc()
             # With tracing on, the request's trace id is the exemplar (OpenMetrics scrapes show it).
             child(HTTP_LATENCY, *labels).observe(time.perf_counter() - start, tracing.exemplar())
+SHADOW_SCORED = Counter("driftline_shadow_predictions_total", "Requests a challenger scored in the shadow.",
+                        ["alias", "version"])
+SHADOW_DROPPED = Counter("driftline_shadow_dropped_total",
+                         "Requests not scored in the shadow: over the cost budget (queue full), a failed call, or a "
+                         "failed publish.", ["reason"])
+SHADOW_QUEUED = Gauge("driftline_shadow_queued_records", "Records waiting to be scored by the challengers.")
+SHADOW_CHALLENGERS = Gauge("driftline_shadow_challengers", "Challengers this process scores in the shadow.")

@@ -24,6 +24,7 @@ from inference.event_buffer import EventBuffer
 from inference.features import FieldError
 from inference.http_body import InvalidBody
 from inference.model_holder import ModelHolder, NonFiniteOutput, Prediction
+from inference.shadow import ShadowScorer
 from infra.http_limits import BodyTooLarge, read_limited, refusal_413
 from infra.models import LoadedModel
 from infra.settings import Settings
@@ -93,8 +94,10 @@ class NamedRoute(Route):
 class Serving:
     """Owns nothing: the holder, batcher and event buffer belong to the app; this is the shared request path."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, batcher: MicroBatcher, events: EventBuffer):
+    def __init__(self, settings: Settings, holder: ModelHolder, batcher: MicroBatcher, events: EventBuffer,
+                 shadow: ShadowScorer | None = None):
         self.settings = settings
+        self.shadow = shadow
         self.holder = holder
         self.batcher = batcher
         self.events = events
@@ -139,4 +142,7 @@ class Serving:
         for rid, eid, record, prediction in zip(ids, event_ids, records, predictions, strict=True):
             self.events.add((rid, eid, record, served, prediction, latency_ms))
         metrics.count_predictions(served.name, served.version, (p.predicted_class for p in predictions), "http")
+        if self.shadow is not None and self.shadow.models:  # handed over, never waited for
+            self.shadow.offer("http", served.version,
+                              [(rid, record, None, None) for rid, record in zip(ids, records, strict=True)])
         return Served(served, predictions, ids)

@@ -12,6 +12,7 @@ from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, NonFiniteOutput, predict_batch
 from infra import tracing
+from inference.shadow import ShadowScorer
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel
@@ -103,9 +104,10 @@ def consumer_spec(settings: Settings) -> ConsumerSpec:
 class InferenceWorker:
     """Adapter: pulls request batches, publishes the answers pipelined, replies, and lets the runner ack."""
 
-    def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder):
+    def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder, shadow: ShadowScorer | None = None):
         self.bus = bus
         self.holder = holder
+        self.shadow = shadow
         self.spec = consumer_spec(settings)
         self.runners: list[ConsumerRunner] = []
 
@@ -153,4 +155,7 @@ class InferenceWorker:
             raise Rejected(failed[0].event.data.error)
         metrics.child(metrics.BATCH_SIZE, "bus").observe(len(answers))
         metrics.count_predictions(model.name, model.version, (a.predicted_class for a in answers), "bus")
+        if self.shadow is not None and self.shadow.models:  # after the answers are stored: never waited for
+            self.shadow.offer("bus", model.version, [(a.request.data.request_id, a.request.data.features,
+                                                      a.request.correlation_id, a.request.id) for a in answers])
 

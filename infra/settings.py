@@ -155,6 +155,16 @@ class Settings(BaseSettings):
     worker_batch_wait_s: float = Field(0.002, description="After a first request, how long the worker waits for more to batch.")
     worker_concurrency: int = Field(3, description="Pull loops per worker process sharing the durable consumer.")
     model_poll_s: float = Field(30.0, description="Seconds between checks of the champion alias (safety net).")
+    shadow_enabled: bool = Field(True, description="Score every challenger (aliases challenger and challenger-*) "
+                                                   "off the response path and publish prediction.shadowed.")
+    shadow_queue: int = Field(10_000, ge=1, description="Records waiting for the shadow; more are dropped (counted in "
+                                                         "driftline_shadow_dropped_total), never waited for.")
+    shadow_cpu_share: float = Field(0.25, gt=0, le=1, description="Share of one core the shadow may spend scoring: "
+                                                                 "after a call of t seconds it rests t (1/share - 1).")
+    shadow_poll_s: float = Field(10.0, gt=0, description="Seconds between checks of the challenger aliases.")
+    shadow_alpha: float = Field(0.05, gt=0, lt=0.5, description="The shadow test's bound on a wrong promotion.")
+    shadow_max_pairs: int = Field(5000, ge=1, description="Labelled pairs after which a shadow test that has not "
+                                                          "decided says inconclusive (the champion stays).")
 
     # Reports and notifications (issue 8)
     reports_auto: bool = Field(True, description="Build reports on promotion, on an alert and when an incident closes.")

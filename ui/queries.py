@@ -1,4 +1,5 @@
-"""What the pages read: the approvals read model and the audit log (events as the stream recorded them)."""
+"""What the pages read: the approvals read model, the audit log (events as the stream recorded them), and the
+monitor's shadow tests."""
 
 from __future__ import annotations
 
@@ -118,6 +119,23 @@ async def model_events(conn: asyncpg.Connection) -> list[dict]:
                             list(MODEL_TYPES))
     return [{"type": d["type"], "time": d.get("time"), "data": d["data"], "id": d.get("id"),
              "correlation_id": d.get("correlationid") or d.get("correlation_id")} for d in map(_doc, rows)]
+
+
+async def shadow_tests(conn: asyncpg.Connection, model: str, limit: int = 10) -> list[dict]:
+    """The latest shadow tests of a model (the monitor's tables), each with its course (one point per batch)."""
+    tests = await conn.fetch(
+        "SELECT challenger_version, champion_version, alias, state, decision, decision_event_id, updated_at "
+        "FROM shadow_tests WHERE model = $1 ORDER BY updated_at DESC LIMIT $2", model, limit)
+    out = []
+    for t in tests:
+        points = await conn.fetch(
+            "SELECT pairs, difference, lower_bound, upper_bound, statistic, threshold FROM shadow_test_points "
+            "WHERE model = $1 AND challenger_version = $2 AND champion_version = $3 ORDER BY pairs",
+            model, t["challenger_version"], t["champion_version"])
+        out.append({**{k: t[k] for k in ("challenger_version", "champion_version", "alias", "decision",
+                                         "decision_event_id")},
+                    "state": json.loads(t["state"]), "updated_at": t["updated_at"], "points": [dict(p) for p in points]})
+    return out
 
 
 CONFIG_CHANGED = "driftline.config.changed.v1"

@@ -13,6 +13,7 @@ from ui.auth import Session
 from ui.latency import latency_chart
 from ui.models_view import versions
 from ui.pages import render, signed_in
+from ui.shadow_view import shadow_rows
 
 router = APIRouter()
 
@@ -37,8 +38,9 @@ async def timeline_page(request: Request, correlation_id: str, session: Session 
 async def models_page(request: Request, session: Session = Depends(signed_in)):
     async with request.app.state.pool.acquire() as conn:
         events = await queries.model_events(conn)
+        tests = await queries.shadow_tests(conn, request.app.state.settings.model_name)
     champion, rows = versions(events)
-    return render(request, "models.html", session, champion=champion, rows=rows)
+    return render(request, "models.html", session, champion=champion, rows=rows, shadow=shadow_rows(tests))
 
 
 @router.get("/trends")

@@ -88,6 +88,13 @@ def _tell(doc: dict[str, Any]) -> StoryLine:
         challenger = f"v{challenger}" if str(challenger).isdigit() else challenger
         return StoryLine(source, f"declined {challenger}, v{d.get('version', '?')} stays champion", d.get("reason", ""),
                          "declined")
+    if short == "model.shadow_decided":
+        verdicts = {"promote": "challenger better: promotion proposed", "keep": "challenger worse: champion stays",
+                    "inconclusive": "inconclusive: champion stays"}
+        return StoryLine(source, f"shadow test of v{d.get('challenger_version', '?')} against champion "
+                                 f"v{d.get('champion_version', '?')} decided {d.get('decision', '?')} after "
+                                 f"{d.get('pairs', '?')} labelled pairs", d.get("reason", ""),
+                         verdicts.get(d.get("decision"), str(d.get("decision"))))
     if short == "model.rolled_back":
         return StoryLine(source, f"rolled back v{d.get('from_version')} -> v{d.get('to_version')}",
                          d.get("reason", ""), "champion")
