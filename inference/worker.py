@@ -11,8 +11,8 @@ from inference import metrics
 from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, NonFiniteOutput, predict_batch
-from infra import tracing
 from inference.shadow import ShadowScorer
+from infra import tracing
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel

@@ -59,7 +59,7 @@ async def test_the_executor_runs_only_what_a_signed_in_person_approved(nats_serv
     agent_bus = await Bus.connect(nats_server.url, name="attacker-with-the-agent-credential",
                                   credential=nats_server.auth.seed_file("agent"))
     try:
-        genuine = await approved_schedule(pool, settings, "change_config", {"config": {"window": 500}},
+        genuine = await approved_schedule(pool, settings, "change_config", {"config": {"monitor_window_events": 500}},
                                           action_id="genuine", correlation_id=CORRELATION)
         cutoff = utcnow().isoformat()
         deletion = await approved_schedule(pool, settings, "delete_data", {"dataset": "predictions",
@@ -68,8 +68,8 @@ async def test_the_executor_runs_only_what_a_signed_in_person_approved(nats_serv
                                            decided_by="ben", correlation_id=CORRELATION)
         signature = await pool.fetchval("SELECT decision_signature FROM approvals WHERE approval_id = $1",
                                         genuine.data.approval_id)
-        unsigned = await write_decision_row(pool, "ap-unsigned", {"config": {"window": 700}}, None)
-        copied = await write_decision_row(pool, "ap-copied", {"config": {"window": 800}}, signature)
+        unsigned = await write_decision_row(pool, "ap-unsigned", {"config": {"monitor_window_events": 700}}, None)
+        copied = await write_decision_row(pool, "ap-copied", {"config": {"monitor_window_events": 800}}, signature)
         outboxed = scheduled("out-1", "rollback_model", {"to_version": "1"}, "one_approver", approved_by="bob",
                              approval_id=genuine.data.approval_id)
         await pool.execute("INSERT INTO outbox (event_id, subject, type, payload) VALUES ($1, $2, $3, $4)",
@@ -85,7 +85,7 @@ async def test_the_executor_runs_only_what_a_signed_in_person_approved(nats_serv
              scheduled("f-3", "retrain_model", {}, "automatic"), "retrain_model is one_approver in the policy"),
             ("an approval replayed with other parameters and a fresh action id",
              variant(genuine, "01a00000-0000-7000-8000-0000000015a1", action_id="f-4",
-                     params={"config": {"window": 1}}), "is for another action"),
+                     params={"config": {"monitor_window_events": 100}}), "is for another action"),
             ("an approval's schedule re-sent naming another approver",
              variant(genuine, "01a00000-0000-7000-8000-0000000015a2", approved_by="eve"), "decided by bob, not eve"),
             ("an approved delete_data replayed on other data (requests) with a fresh action id",
@@ -110,7 +110,7 @@ async def test_the_executor_runs_only_what_a_signed_in_person_approved(nats_serv
                            error, words in error)
         assert done and await pool.fetchval("SELECT count(*) FROM agent_config_versions") == 1  # genuine ran, once
         applied = json.loads(await pool.fetchval("SELECT config FROM agent_config_versions"))
-        assert applied == {"window": 500}
+        assert applied == {"monitor_window_events": 500}
     finally:
         await agent_bus.close()
         await watch.stop()
