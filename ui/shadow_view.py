@@ -26,11 +26,11 @@ def shadow_rows(tests: list[dict]) -> list[dict]:
                                 axis=Axis("accuracy difference", NUMBER),
                                 bands=[Band(f"{1 - 2 * state.get('alpha', 0.05):.0%} confidence band",
                                             [p["lower_bound"] for p in points], [p["upper_bound"] for p in points])],
-                                rules=[Rule(0.0, "decision boundary")], css_class="chart shadow-chart")
+                                rules=[Rule(0.0, "decision boundary 0")], css_class="chart shadow-chart")
         statistic = line_chart("test statistic (log mixture likelihood ratio)",
                                [Series("statistic", [p["statistic"] for p in points])], labels,
                                axis=Axis("log likelihood ratio", NUMBER),
-                               rules=[Rule(points[-1]["threshold"], "decides at")] if points else [],
+                               rules=[Rule(points[-1]["threshold"], f"decides at {points[-1]['threshold']:.3g}")] if points else [],
                                css_class="chart shadow-chart")
         last = points[-1] if points else None
         rows.append({"challenger": t["challenger_version"], "champion": t["champion_version"], "alias": t["alias"],

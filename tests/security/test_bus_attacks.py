@@ -205,7 +205,7 @@ async def test_the_auditor_reads_audit_and_nothing_else(nats_server, bus, attack
         request_id="r1", model="m", model_version="1", features={}, predicted_class=0, probabilities={"0": 1.0},
         latency_ms=1.0, channel="bus")))
     await bus.publish(AuditCheckpoint(source="audit/projector", subject="audit",  # checkpoints are signed now
-                                      data=sign(Signer(Ed25519PrivateKey.generate()), 0, "0" * 64, 0)))
+                                      data=sign(Signer(Ed25519PrivateKey.generate()), 1, "0" * 64, 1)))
     p = await probe(nats_server, AUDITOR)
     try:
         publishes = await p.publish_all([cls.topic for cls in EVENT_TYPES.values()])

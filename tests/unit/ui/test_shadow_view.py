@@ -11,7 +11,7 @@ def test_a_test_becomes_two_charts_and_a_sentence():
                           "decision": "promote", "decision_event_id": "e1", "points": points,
                           "state": {"alpha": 0.05, "pairs": 150, "budget": 5000}}])
     difference, statistic = row["charts"]
-    assert "decision boundary 0" in difference and "band 90% lower" in difference and "150 pairs" in difference
+    assert "decision boundary 0" in difference and "90% confidence band" in difference and "150 pairs" in difference
     assert "decides at 2.3" in statistic
     assert row["decision"] == "challenger better: promotion proposed" and row["band"] == (0.01, 0.12)
 
