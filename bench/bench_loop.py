@@ -177,7 +177,7 @@ async def run_scenario(s: Scenario, phases: Phases, out: Path, keep: bool) -> Ou
     up = Up(keep=keep)
     t = time.monotonic()
     try:
-        attempts = up.start()
+        attempts = await asyncio.to_thread(up.start)
         bus = await Bus.connect(up.nats_url, "bench-loop")
         rec = await Recorder().start(bus)
         await up.driftline("users", "add", "bench", "--role", "approver", "--password-stdin", stdin=PASSWORD)
@@ -238,7 +238,8 @@ def main() -> None:
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
         print(f"[{s.name}] done in {outcome.seconds:.0f}s", flush=True)
-    (args.out / "bench_loop.json").write_text(json.dumps([o.as_dict() for o in outcomes], indent=2))
+        print_table([outcome], phases)  # each as it ends: a long run shows what it has so far
+        (args.out / "bench_loop.json").write_text(json.dumps([o.as_dict() for o in outcomes], indent=2))
     print_table(outcomes, phases)
 
 

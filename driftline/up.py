@@ -137,7 +137,7 @@ class Supervisor:
             service: Service | None = child.extra.get("service")
             if service and service.url:
                 host, port = service.url(s).split("//")[1].split(":")
-                wait_for_port(host, int(port), 60, child.proc, what=service.name)
+                wait_for_port(host, int(port), s.up_ready_s, child.proc, what=service.name)
         # The MLflow UI is for people, not for the loop: do not hold readiness for it.
         if "mlflow ui" in where and not port_open("127.0.0.1", s.mlflow_ui_port):
             where["mlflow ui"] += " (still starting)"

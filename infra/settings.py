@@ -250,6 +250,10 @@ class Settings(BaseSettings):
         "none", description="Who runs the services: `up` when `driftline up` supervises them (it sets this for its "
                             "children; scale_service then applies), none under compose, Render or by hand."
     )
+    up_ready_s: float = Field(
+        60.0, description="How long `driftline up` waits for each service's HTTP port before it stops everything and "
+                          "fails; a machine loaded by other work can need more (measured: 86 s at load average 40 "
+                          "on 2 cores).")
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
