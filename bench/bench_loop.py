@@ -58,15 +58,15 @@ class Scenario:
 SCENARIOS = [
     Scenario("covariate", 101, True, "2 sd shift on the 3 most important features",
              tuple(a for f in IMPORTANT for a in ("--shift", f"{f}=2"))),
+    Scenario("control", 107, False, "no drift"),
     Scenario("harmless", 102, False, "2 sd shift on the least important feature", ("--shift", "smoothness error=2")),
     Scenario("concept", 103, True, "label relation flips in the top 30% of worst area", ("--concept", "worst area=0.3")),
+    Scenario("sensor", 105, True, "worst concave points stuck at 0", ("--stuck", "worst concave points=0")),
     Scenario("gradual", 104, True, "the covariate shift ramped in over 60% of the drift rows",
              tuple(a for f in IMPORTANT for a in ("--shift", f"{f}=2")), gradual=True),
-    Scenario("sensor", 105, True, "worst concave points stuck at 0", ("--stuck", "worst concave points=0")),
     Scenario("category_mix", 106, True, "category mix change",
              skip="the built-in data set has no categorical feature, and `driftline up` trains its first champion on "
                   "it; a category data set would need its own champion and traffic source (not built)"),
-    Scenario("control", 107, False, "no drift"),
 ]
 
 

@@ -7,7 +7,9 @@ covariate shift keeps the relation, and its harm to a model comes only from wher
 The teacher is a logistic regression on the real labels over log-scaled, standardised numeric features (smooth
 beyond the data's range, and not linear in the raw features a model sees; a column with negative values or a zero
 median is standardised without the log) and one-hot categories. Its logit is scaled ("tempered") so that the best
-accuracy anyone can reach on the tempering rows is `accuracy` (the built-in data's models reach about 0.96).
+accuracy anyone can reach on the tempering rows is `accuracy`. The default, 0.98, is about what the built-in data's
+champion reaches on its own reference hold-out (F1 0.978): measured, a champion's F1 on teacher labels is 0.968 with
+0.96 and 0.982 with 0.98, so with 0.96 traffic from the training distribution already reads as a quality drop.
 Deterministic: the same frame, seed and accuracy give the same teacher.
 """
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 
 class Teacher:
-    def __init__(self, frame: pd.DataFrame, target: str, *, accuracy: float = 0.96, seed: int = 0,
+    def __init__(self, frame: pd.DataFrame, target: str, *, accuracy: float = 0.98, seed: int = 0,
                  temper_on: pd.DataFrame | None = None, C: float = 0.05):
         from sklearn.linear_model import LogisticRegression
 
