@@ -53,6 +53,24 @@ def diagnose(alert: AlertRaised, policy: Policy, evidence: Evidence | None = Non
     return IncidentState.opened_by(alert, evidence or Evidence()).rescore(alert, policy, facts, alert.time)
 
 
+def start_remediation(state: IncidentState, action_id: str, kind: str, version: str | None, at,
+                      summary: str) -> verification.Remediation:
+    """What a repair is judged against: quality during the incident and before it. A repair that puts the version
+    already being watched into service (a retrain's outcome after its promotion) keeps what was counted."""
+    e = state.evidence
+    remediation = verification.Remediation(
+        action_id=action_id, kind=kind, version=version, at=at, summary=summary,
+        before={k: v for k, v in {"f1": e.labels.f1(), "accuracy": e.labels.accuracy(), "labelled": float(e.labels.n),
+                                  "prediction_shift": e.prediction_shift()}.items() if v is not None},
+        baseline=dict(e.reference))
+    if state.remediation is not None and version is not None:
+        watched = verification.Remediation.from_json(state.remediation)
+        if watched.version == version:
+            remediation.at, remediation.after = watched.at, watched.after
+            remediation.predictions, remediation.drift_windows = watched.predictions, watched.drift_windows
+    return remediation
+
+
 def verified_events(state: IncidentState, cause: Event, result, policy: Policy, facts: ModelFacts) -> list[Event]:
     """ActionVerified; if it failed, a diagnosis proposing the policy's next step (a person is told at once)."""
     out: list[Event] = [cause.caused(ActionVerified, source=SOURCE, subject=state.model, key="verified",
@@ -120,6 +138,8 @@ class DiagnoserHandler:
     async def on_cleared(self, item: Received) -> None:
         """Every alert of an incident without a repair in flight cleared: the condition ended (verified)."""
         cleared: AlertCleared = item.event
+        if cleared.data.reason == "model_replaced":
+            return  # the old version's alerts retired: says nothing of the condition; the new version is verified
         async with self.pool.acquire() as conn, conn.transaction():
             state = await self._incident_of(conn, cleared.data.alert_id)
             if state is None:
@@ -169,14 +189,8 @@ class DiagnoserHandler:
             if state is None:
                 return
             version = verification.served_version(done) if isinstance(done, ActionCompleted) else None
-            e = state.evidence
-            remediation = verification.Remediation(
-                action_id=done.data.action_id, kind=done.data.kind, version=version, at=done.time,
-                before={k: v for k, v in {"f1": e.labels.f1(), "accuracy": e.labels.accuracy(),
-                                          "labelled": float(e.labels.n),
-                                          "prediction_shift": e.prediction_shift()}.items() if v is not None},
-                baseline=dict(e.reference),
-                summary=getattr(done.data, "summary", "") or getattr(done.data, "error", ""))
+            remediation = start_remediation(state, done.data.action_id, done.data.kind, version, done.time,
+                                            getattr(done.data, "summary", "") or getattr(done.data, "error", ""))
             state.remediation, state.phase = remediation.to_json(), "verifying"
             events = []
             if version is None:  # nothing changed in service: the verdict is known now
@@ -206,8 +220,19 @@ class DiagnoserHandler:
             champion, previous = event.data.version, event.data.previous_version
         else:
             champion, previous = event.data.to_version, event.data.from_version
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             await incidents.record_champion(conn, event.data.model, champion, previous, event.time)
+            state = await incidents.open_incident(conn, event.data.model, "drift")
+            if state is None or state.phase == "resolved":
+                return
+            # Another version serves while the incident is open: whatever put it there (this incident's retrain,
+            # a deploy, a rollback by hand), its traffic is what is verified; the repair's outcome, when it comes,
+            # names the action without losing what was counted.
+            kind = "promotion" if isinstance(event, ModelPromoted) else "rollback"
+            state.remediation = start_remediation(state, event.id, kind, str(champion), event.time,
+                                                  f"version {champion} serves").to_json()
+            state.phase = "verifying"
+            await incidents.save(conn, state)
 
     async def _incident_of(self, conn: asyncpg.Connection, alert_id: str | None) -> IncidentState | None:
         if not alert_id:

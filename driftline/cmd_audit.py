@@ -1,4 +1,5 @@
-"""`driftline audit`: prove the log is whole; tell the story of a time range or an incident; rebuild."""
+"""`driftline audit`: prove the log is whole; tell the story of a time range or an incident; which version served
+when; rebuild."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import typer
 from driftline.common import DataDir, JsonFlag, connect_bus, connect_db_pool, load_settings, run, usage
 from driftline.progress import progress
 
-app = typer.Typer(help="The tamper-evident audit trail: verify, replay and rebuild.", no_args_is_help=True)
+app = typer.Typer(help="The tamper-evident audit trail: verify, replay, champion at a time, rebuild.", no_args_is_help=True)
 
 
 @asynccontextmanager
@@ -102,6 +103,48 @@ def replay(
     chapters = run(_go())
     if not as_json:
         typer.echo(table(chapters) if chapters else "no audit events match")
+
+
+@app.command()
+def champion(
+    model: Annotated[Optional[str], typer.Option(help="Registered model name (default: the settings' model).")] = None,
+    at: Annotated[Optional[str], typer.Option(help="ISO time: which version was champion then. Without it: every "
+                                                   "move of the champion alias, oldest first.")] = None,
+    as_json: JsonFlag = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Which version served at a time, from the audit trail's promotions and rollbacks (the registry keeps only now)."""
+    from consumers.audit.served import champion_at, champion_moves
+
+    settings = load_settings(data_dir)
+    name = model or settings.model_name
+    when = _parse_time(at, "--at")
+
+    async def _go():
+        async with _connected(settings, with_db=False) as (bus, _):
+            return await champion_moves(bus.js, name)
+
+    moves = run(_go())
+    if when is None:
+        if as_json:
+            typer.echo(json.dumps([m.json() for m in moves]))
+        else:
+            for m in moves:
+                typer.echo(f"{m.time.isoformat(timespec='seconds')}  version {m.version} {m.how}"
+                           f"{f' (from {m.previous})' if m.previous else ''}: {m.reason}  [seq {m.seq}]")
+            if not moves:
+                typer.echo(f"no champion of {name} recorded in the audit trail")
+        return
+    found = champion_at(moves, name, when)
+    if as_json:
+        typer.echo(json.dumps({"model": name, "at": when.isoformat(), "champion": found.json() if found else None}))
+    elif found is None:
+        typer.echo(f"{name} had no champion at {when.isoformat(timespec='seconds')}")
+    else:
+        typer.echo(f"version {found.version} of {name} was champion at {when.isoformat(timespec='seconds')}: "
+                   f"{found.how} at {found.time.isoformat(timespec='seconds')} ({found.reason}) [seq {found.seq}]")
+    if found is None:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -155,6 +155,9 @@ class AlertClear(Payload):
     fingerprint: str = Field(description="Fingerprint of the alert that cleared.")
     alert_id: str | None = Field(None, description="Id of the AlertRaised event that cleared.")
     summary: str = Field("", description="Why it cleared.")
+    reason: Literal["quiet", "model_replaced"] = Field(
+        "quiet", description="quiet: the monitor saw the condition end (several quiet windows); model_replaced: "
+                             "another version serves now, so this version's alerts are retired, not resolved.")
 
 
 class AlertCleared(Event):

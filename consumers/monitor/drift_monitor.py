@@ -169,7 +169,8 @@ class DriftMonitor:
             kind = fingerprint.split(":", 1)[0]
             events.append(cause.caused(AlertCleared, source=SOURCE, subject=self.profile.model, key=f"clear:{fingerprint}",
                                        data=AlertClear(kind=kind, model=self.profile.model, fingerprint=fingerprint,
-                                                       alert_id=alert.alert_id, summary=reason)))
+                                                       alert_id=alert.alert_id, summary=reason,
+                                                       reason="model_replaced")))
         self.hysteresis.open.clear()
         return events
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from driftline.cmd_users import ensure_first_admin
 from infra.db import connect_pool
 from infra.users import authenticate
+from schemas import ModelPromoted, ModelRolledBack
 from tests.integration.audit_helpers import incident, project_all
 
 pytestmark = pytest.mark.integration
@@ -95,3 +97,33 @@ async def test_users_add_and_first_admin(settings, database_url):
     assert again.returncode == 2 and "exists already" in again.stderr
     wrong = await driftline(settings, database_url, "users", "add", "zed", "--role", "boss")
     assert wrong.returncode == 2
+
+
+async def test_which_version_was_champion_at_a_time_across_a_promotion_a_declined_one_and_a_rollback(bus, settings,
+                                                                                                     database_url):
+    model, t0 = settings.model_name, datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def promoted(version, previous, minutes, promoted=True):
+        return ModelPromoted(source="trainer", subject=model, time=t0 + timedelta(minutes=minutes), data=dict(
+            model=model, version=version, previous_version=previous, promoted=promoted,
+            reason=f"version {version} {'wins' if promoted else 'declined'}"))
+
+    other = ModelPromoted(source="trainer", subject="churn", time=t0 + timedelta(minutes=5), data=dict(
+        model="churn", version="7", reason="another model's promotion"))
+    rollback = ModelRolledBack(source="agent/executor", subject=model, time=t0 + timedelta(minutes=30), data=dict(
+        model=model, from_version="2", to_version="1", reason="verification failed"))
+    await bus.publish_many([promoted("1", None, 0), other, promoted("2", "1", 10), promoted("3", "2", 20, False),
+                            rollback])
+
+    async def at(minutes: float, *flags: str) -> subprocess.CompletedProcess:
+        when = (t0 + timedelta(minutes=minutes)).isoformat()
+        return await driftline(settings, database_url, "audit", "champion", "--at", when, *flags)
+
+    history = json.loads((await driftline(settings, database_url, "audit", "champion", "--json")).stdout)
+    assert [(m["version"], m["how"]) for m in history] == [("1", "promoted"), ("2", "promoted"), ("1", "rolled back")]
+    text = await at(25)  # after the declined version 3: still 2
+    assert text.stdout.startswith(f"version 2 of {model} was champion at 2026-03-01T12:25:00+00:00: promoted at")
+    before = await at(-1, "--json")
+    assert before.returncode == 1 and json.loads(before.stdout)["champion"] is None
+    bad = await driftline(settings, database_url, "audit", "champion", "--at", "noon")
+    assert bad.returncode == 2 and "--at must be an ISO time" in bad.stderr

@@ -110,3 +110,20 @@ def test_without_labels_the_verdict_waits_for_the_timeout_then_rests_on_predicti
     assert result.passed and result.basis == "predictions"
     rem.drift_windows = 1
     assert verification.verdict(rem, POLICY.verification, "i", "m", done.time + timedelta(minutes=31)).basis == "timeout"
+
+
+def test_a_promotion_seen_before_the_retrains_outcome_keeps_what_its_traffic_showed():
+    """ModelPromoted reaches the diagnoser before the retrain's ActionCompleted: the windows of version 2 counted in
+    between are kept when the outcome names the action; a different version starts the count again."""
+    from agent.diagnoser import start_remediation
+
+    raised = alert(features=tuple(IMPORTANT))
+    state = IncidentState.opened_by(raised, evidence(report(drifted=IMPORTANT, positive_rate=0.72)))
+    promoted = start_remediation(state, "evt-promoted", "promotion", "2", T0 + timedelta(minutes=9), "v2 serves")
+    verification.add_report(promoted, report(version="2", counts=(90, 5, 5, 100), minutes=9))
+    verification.add_report(promoted, report(version="1", counts=(10, 40, 40, 10), minutes=9))  # the old one: not counted
+    state.remediation = promoted.to_json()
+    done = start_remediation(state, "act-1", "retrain_model", "2", T0 + timedelta(minutes=10), "trained version 2")
+    assert (done.action_id, done.kind, done.after.n, done.at) == ("act-1", "retrain_model", 200, promoted.at)
+    other = start_remediation(state, "act-2", "deploy_model", "3", T0 + timedelta(minutes=11), "deployed 3")
+    assert other.after.n == 0 and other.version == "3"
