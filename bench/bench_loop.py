@@ -2,7 +2,9 @@
 
 For each scenario: a fresh `driftline up` (temp data dir, every port moved), a first champion trained by it, a user
 `bench` (approver) who approves every request the agent makes from the terminal, as a person would. Traffic comes
-from `driftline simulate --labels ground-truth` (a fixed label relation: see producers/teacher.py), in phases:
+from `driftline simulate --labels ground-truth --source builtin:breast_cancer` (one world for the whole run: the
+rows of the built-in data, labels from a fixed relation, producers/teacher.py; the default source, the champion's
+reference data, would include the drifted rows a retrain learned from), in phases:
 
 - A: PRE rows of the training distribution, then DRIFT rows of the scenario's drift (from row PRE);
 - after: AFTER rows fully drifted (a new seed), sent once the loop has settled (nothing approved still running),
@@ -95,6 +97,7 @@ class Run:
 
     async def simulate(self, phase: str, rows: int, seed: int, drift_at: int | None, gradual: int = 0) -> None:
         args = ["simulate", "--rows", str(rows), "--rate", str(self.phases.rate), "--labels", "ground-truth",
+                "--source", "builtin:breast_cancer",
                 "--label-delay", "1", "--seed", str(seed)]
         if self.scenario.flags:
             args += ["--drift-at", str(drift_at), *self.scenario.flags]

@@ -78,11 +78,17 @@ def simulate(
              "model is weak.")] = "data",
     label_delay: Annotated[float, typer.Option("--label-delay", help="Seconds before true labels are published.")] = 5.0,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    source: Annotated[str, typer.Option(
+        help="champion: rows from the champion's reference data (after a retrain that includes the production rows "
+             "it learned from). builtin:breast_cancer: always the built-in data set, so runs before and after a "
+             "retrain draw from (and, with --labels ground-truth, label by) the same world.")] = "champion",
     data_dir: DataDir = None,
 ) -> None:
     """Traffic drawn from the training data, with drift injected from a row and true labels published late."""
     if rows <= 0 or rate <= 0 or label_delay < 0:
         usage("--rows and --rate must be positive and --label-delay not negative")
+    if source not in ("champion", "builtin:breast_cancer"):
+        usage(f"--source {source!r}: choose champion or builtin:breast_cancer")
     if labels not in ("data", "ground-truth"):
         usage(f"--labels {labels!r}: choose data or ground-truth")
     # Drift flags are checked before anything connects (a usage error is exit 2 whatever the servers do); without
@@ -100,7 +106,12 @@ def simulate(
         bus = await _bus(settings)
         try:
             check_mlflow(settings)
-            frame, target, origin = load_traffic_source(settings)
+            if source == "champion":
+                frame, target, origin = load_traffic_source(settings)
+            else:
+                from producers.traffic_source import builtin_breast_cancer
+
+                (frame, target), origin = builtin_breast_cancer(), source
             typer.echo(f"traffic from {origin}: {rows} requests at {rate:g}/s, labels ({labels}) after "
                        f"{label_delay:g}s", err=True)
             # Seed 0 whatever the traffic's seed: the relation is the same in every run on the same data.
