@@ -17,8 +17,12 @@ approval (the `approve` command returning) to the new champion answering on the 
 workers (a request over the bus), and the verification verdicts. Each incident's `driftline audit replay
 --correlation ID` is saved under --out.
 
-Targets (issue 14): harmful scenarios end with a passed verification and F1 after within 0.02 of before;
-approval -> serving <= 60 s; control and harmless: no remediation action, no escalation. Reported, not tuned for.
+Targets (issue 14): harmful scenarios (expect "repair") end with a passed verification and F1 after within 0.02 of
+before; approval -> serving <= 60 s; control and harmless ("quiet"): no remediation action, no escalation. A stuck
+sensor ("detect") is not for a retrain (the policy's data_quality: log and alert): it is to be detected, and no
+model trained on the broken input. Reported, not tuned for. Beside F1 after, the ceiling: F1 of the fixed relation's
+own decision on the same after-traffic (what the best possible model would score; a covariate shift that moves
+rows to where classes overlap lowers it below the pre-drift level, whatever the loop does).
 
     python bench/bench_loop.py [--quick] [--scenarios covariate,control] [--rate 250] [--out DIR]
 """
@@ -50,7 +54,7 @@ IMPORTANT = ("worst texture", "worst area", "worst radius")  # the teacher's thr
 class Scenario:
     name: str
     seed: int
-    harmful: bool
+    expect: str  # repair, quiet or detect
     what: str
     flags: tuple[str, ...] = ()
     gradual: bool = False
@@ -58,15 +62,15 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("covariate", 101, True, "2 sd shift on the 3 most important features",
+    Scenario("covariate", 101, "repair", "2 sd shift on the 3 most important features",
              tuple(a for f in IMPORTANT for a in ("--shift", f"{f}=2"))),
-    Scenario("control", 107, False, "no drift"),
-    Scenario("harmless", 102, False, "2 sd shift on the least important feature", ("--shift", "smoothness error=2")),
-    Scenario("concept", 103, True, "label relation flips in the top 30% of worst area", ("--concept", "worst area=0.3")),
-    Scenario("sensor", 105, True, "worst concave points stuck at 0", ("--stuck", "worst concave points=0")),
-    Scenario("gradual", 104, True, "the covariate shift ramped in over 60% of the drift rows",
+    Scenario("control", 107, "quiet", "no drift"),
+    Scenario("harmless", 102, "quiet", "2 sd shift on the least important feature", ("--shift", "smoothness error=2")),
+    Scenario("concept", 103, "repair", "label relation flips in the top 30% of worst area", ("--concept", "worst area=0.3")),
+    Scenario("sensor", 105, "detect", "worst concave points stuck at 0", ("--stuck", "worst concave points=0")),
+    Scenario("gradual", 104, "repair", "the covariate shift ramped in over 60% of the drift rows",
              tuple(a for f in IMPORTANT for a in ("--shift", f"{f}=2")), gradual=True),
-    Scenario("category_mix", 106, True, "category mix change",
+    Scenario("category_mix", 106, "repair", "category mix change",
              skip="the built-in data set has no categorical feature, and `driftline up` trains its first champion on "
                   "it; a category data set would need its own champion and traffic source (not built)"),
 ]
@@ -203,6 +207,7 @@ async def run_scenario(s: Scenario, phases: Phases, out: Path, keep: bool) -> Ou
         for task in run.tasks:
             task.cancel()
         outcome = story_of(run).outcome(f1_of)
+        outcome.ceiling = ceiling(s, phases)
         for incident in outcome.incidents:
             text = await up.driftline("audit", "replay", "--correlation", incident)
             (out / f"{s.name}-{incident}.replay.txt").write_text(text)
@@ -213,6 +218,44 @@ async def run_scenario(s: Scenario, phases: Phases, out: Path, keep: bool) -> Ou
         up.stop()
 
 
+def ceiling(s: Scenario, phases: Phases) -> float | None:
+    """F1 of the fixed relation's own decision (label probability > 0.5, a flipped segment flipped) on the rows of
+    the after-traffic, regenerated from its seed: the best any model could score there."""
+    from producers.simulator import Drift, parse_assignments, parse_concept, parse_stuck, simulate_rows
+    from producers.teacher import Teacher
+    from producers.traffic_source import builtin_breast_cancer
+
+    frame, target = builtin_breast_cancer()
+    teacher = Teacher(frame, target, seed=0)
+    flags = list(zip(s.flags[::2], s.flags[1::2], strict=True))
+    drift = Drift(0, parse_assignments([v for k, v in flags if k == "--shift"], "--shift"),
+                  concept=parse_concept(next((v for k, v in flags if k == "--concept"), None)),
+                  stuck=parse_stuck([v for k, v in flags if k == "--stuck"]))
+    cut = frame[drift.concept[0]].quantile(1 - drift.concept[1]) if drift.concept else None
+    decided = []
+    for row in simulate_rows(frame, target, phases.after, s.seed + 1000, drift if s.flags else Drift(), teacher):
+        p = teacher.p_record(row.features)
+        if cut is not None and row.features[drift.concept[0]] > cut:
+            p = 1 - p
+        decided.append((int(p > 0.5), row.label))
+    return f1_of(decided)[0]
+
+
+def reprint(path: Path, phases: Phases) -> None:
+    """The table again from a run's JSON (targets as this file defines them)."""
+    by_name = {s.name: s for s in SCENARIOS}
+    outcomes = []
+    for doc in json.loads(path.read_text()):
+        doc.pop("harmful", None)
+        doc["expect"] = by_name[doc["scenario"]].expect
+        doc["f1"] = {k: tuple(v) for k, v in doc["f1"].items()}
+        o = Outcome(**doc)
+        if not o.note and o.ceiling is None:
+            o.ceiling = ceiling(by_name[o.scenario], phases)
+        outcomes.append(o)
+    print_table(outcomes, phases)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS),
@@ -221,12 +264,16 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=250.0, help="simulated requests per second")
     ap.add_argument("--out", type=Path, default=Path("bench-loop-out"), help="where replays and the JSON go")
     ap.add_argument("--keep", action="store_true", help="keep each scenario's data dir (logs, stores)")
+    ap.add_argument("--table-from", type=Path, help="print the table of an earlier run's bench_loop.json and stop")
     args = ap.parse_args()
     chosen = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = sorted(set(chosen) - {s.name for s in SCENARIOS})
     if unknown:
         ap.error(f"--scenarios: unknown {', '.join(unknown)}; choose from {', '.join(s.name for s in SCENARIOS)}")
     phases = Phases(1500, 3000, 2000, args.rate) if args.quick else Phases(3000, 5000, 3000, args.rate)
+    if args.table_from:
+        reprint(args.table_from, phases)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for s in (s for s in SCENARIOS if s.name in chosen):

@@ -25,7 +25,7 @@ def f1_of(rows) -> tuple[float | None, int]:
 class Outcome:
     scenario: str
     seed: int
-    harmful: bool
+    expect: str
     what: str
     note: str = ""
     incidents: list[str] = field(default_factory=list)
@@ -39,15 +39,16 @@ class Outcome:
     serving: list[dict] = field(default_factory=list)
     verification: str = "-"
     verified_passed: bool = False
+    ceiling: float | None = None
     seconds: float = 0.0
 
     @classmethod
     def skipped(cls, s, reason: str) -> Outcome:
-        return cls(s.name, s.seed, s.harmful, s.what, note=f"skipped: {reason}")
+        return cls(s.name, s.seed, s.expect, s.what, note=f"skipped: {reason}")
 
     @classmethod
     def broken(cls, s, reason: str) -> Outcome:
-        return cls(s.name, s.seed, s.harmful, s.what, note=f"bench error: {reason}")
+        return cls(s.name, s.seed, s.expect, s.what, note=f"bench error: {reason}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +57,12 @@ class Outcome:
         if self.note:
             return "-"
         missed = []
-        if self.harmful:
+        if self.expect == "detect":
+            if self.detected == "-":
+                missed.append("not detected")
+            if "retrain_model" in self.taken:
+                missed.append("retrained on broken input")
+        elif self.expect == "repair":
             if not self.verified_passed:
                 missed.append("no passed verification")
             before, after = self.f1.get("before", (None, 0))[0], self.f1.get("after", (None, 0))[0]
@@ -103,7 +109,7 @@ class Story:
 
     def outcome(self, f1) -> Outcome:
         run, rec, s = self.run, self.rec, self.run.scenario
-        o = Outcome(s.name, s.seed, s.harmful, s.what)
+        o = Outcome(s.name, s.seed, s.expect, s.what)
         drift_t = run.started["A"] + run.phases.pre / run.phases.rate
         alerts = rec.of(AlertRaised)
         if alerts:
@@ -154,7 +160,7 @@ def print_table(outcomes: list[Outcome], phases) -> None:
     print(f"\nbench_loop: rows pre {phases.pre} / drift {phases.drift} / after {phases.after} at {phases.rate:g}/s, "
           "labels from the fixed relation 1 s late; default settings, shipped policy; the bench approves at once")
     head = ("scenario (seed)", "detected at", "severity over time (s after drift start)", "proposed", "taken",
-            "F1 before/during/after (rows)", "approval→serving gw/worker", "verification", "targets")
+            "F1 before/during/after (rows) ceiling", "approval→serving gw/worker", "verification", "targets")
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for o in outcomes:
@@ -166,6 +172,6 @@ def print_table(outcomes: list[Outcome], phases) -> None:
         serving = "; ".join(
             f"{a['kind']} v{a.get('version', '?')}: {a['gateway_s']:.0f}s/{a['worker_s']:.0f}s" if a["changed_serving"]
             else f"{a['kind']}: no change ({a.get('outcome', '')[:70]})" for a in o.serving) or "-"
-        print(f"{o.scenario} ({o.seed}) | {o.detected} | {o.severity} | {o.proposed} | {o.taken} | {f1} ({counts}) | "
+        print(f"{o.scenario} ({o.seed}) | {o.detected} | {o.severity} | {o.proposed} | {o.taken} | {f1} ({counts}) {_f1((o.ceiling, 0))} | "
               f"{serving} | {o.verification} | {o.targets()}")
     print("\nscenarios: " + "; ".join(f"{o.scenario}: {o.what}" for o in outcomes))
