@@ -40,6 +40,7 @@ class Outcome:
     verification: str = "-"
     verified_passed: bool = False
     ceiling: float | None = None
+    after_version: str | None = None
     seconds: float = 0.0
 
     @classmethod
@@ -105,7 +106,9 @@ class Story:
             return f"after2 row {rows[runs['after2']]}"
         if runs.get("after") in rows:
             return f"after row {rows[runs['after']]}"
-        return f"row {rows.get(runs.get('A'), 0)}"
+        if runs.get("A") not in rows:  # no simulated row answered yet: only the bench's own probes had been served
+            return "before traffic"
+        return f"row {rows[runs['A']]}"
 
     def outcome(self, f1) -> Outcome:
         run, rec, s = self.run, self.rec, self.run.scenario
@@ -128,14 +131,15 @@ class Story:
         o.taken = ", ".join(f"{k}×{n}" if n > 1 else k for k, n in taken.items()) or "-"
         o.remediations = sum(n for k, n in taken.items() if k not in QUIET)
         o.escalations = len(rec.of(ActionEscalated))
-        final = run.latest
         a_rows = [(i, r) for (rid, i), r in rec.rows.items() if rid == run.runs.get("A")]
         last_after = run.runs.get("after2") or run.runs.get("after")
+        after_rows = [(k, r) for k, r in rec.rows.items() if k[0] == last_after]
+        # The version that served most of the last after-traffic (a rollback may land after it ended).
+        o.after_version = Counter(r.version for _, r in after_rows).most_common(1)[0][0] if after_rows else None
         o.f1 = {
             "before": f1([(r.predicted, r.label) for i, r in a_rows if i < run.phases.pre]),
             "during": f1([(r.predicted, r.label) for i, r in a_rows if i >= run.phases.pre and r.version == run.v0]),
-            "after": f1([(r.predicted, r.label) for (rid, _), r in rec.rows.items()
-                         if rid == last_after and r.version == final]),
+            "after": f1([(r.predicted, r.label) for (rid, _), r in after_rows if r.version == o.after_version]),
         }
         o.serving = [{**{k: v for k, v in a.items() if k != "approved_at"},
                       "changed_serving": "gateway_s" in a and "worker_s" in a} for a in run.approvals.values()]
