@@ -1,8 +1,9 @@
 """Who consumes and publishes what on the bus, rendered by FastStream as the AsyncAPI document.
 
 What a service consumes is read from its wiring module, never written twice: each driftline/run_<service>.py has
-`consumer_specs(settings)`, the ConsumerSpecs its main() runs, and `FOLLOWS`, the model events its champion
-follower (an ordered consumer in every process) reacts to. What a service publishes is declared here, once; issue
+`consumer_specs(settings)`, the ConsumerSpecs its main() runs, `FOLLOWS`, the model events its champion
+follower (an ordered consumer in every process) reacts to, and `FOLLOWS_CONFIG`, the configuration events its
+runtime config follower (a plain subscription in every process, infra/runtime_config.py) applies. What a service publishes is declared here, once; issue
 15 turns it into the publish permissions of each service's NATS credential. The FastStream handlers are never run:
 the services' consumers are infra.consumer runners (explicit acks, dead-lettering)."""
 
@@ -17,6 +18,7 @@ from faststream.specification import AsyncAPI
 
 from driftline.services import SERVICES
 from infra.champion import SUBJECT as CHAMPION_SUBJECT
+from infra.runtime_config import SUBJECT as CONFIG_SUBJECT
 from infra.settings import Settings
 from schemas import (
     EVENT_TYPES,
@@ -33,6 +35,7 @@ from schemas import (
     ApprovalRefused,
     ApprovalRequested,
     AuditCheckpoint,
+    ConfigChanged,
     DataRejected,
     DataValidated,
     DiagnosisMade,
@@ -57,10 +60,10 @@ PUBLISHES: dict[str, tuple[type[Event], ...]] = {
     "monitor": (DriftReported, AlertRaised, AlertCleared),
     # Diagnoser, gate, executor, and the outbox relay: it publishes what the approvals owner wrote, also for the
     # page and the terminal (requests, decisions, refusals, expiries, the actions they schedule or escalate).
-    # A retrain runs the trainer in-process and publishes its events.
+    # A retrain runs the trainer in-process and publishes its events; change_config announces ConfigChanged.
     "agent": (DiagnosisMade, ActionVerified, ActionScheduled, ApprovalRequested, ApprovalDecided, ApprovalRefused,
               ApprovalExpired, ActionEscalated, ActionStarted, ActionCompleted, ActionFailed, DataValidated,
-              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack, ModelReloadRequested),
+              DataRejected, ModelTrained, ModelPromoted, ModelRolledBack, ModelReloadRequested, ConfigChanged),
     "notifier": (ActionCompleted, ActionFailed),  # each delivery, as a send_alert action
     "ui": (),  # people's requests and decisions go through the approvals outbox; the agent's relay publishes them
 }
@@ -99,6 +102,9 @@ def subscriptions(settings: Settings | None = None) -> list[Subscription]:
         follows = getattr(module, "FOLLOWS", ())
         if follows:
             found.append(Subscription(service.name, None, AUDIT.name, (CHAMPION_SUBJECT,), tuple(follows)))
+        config = getattr(module, "FOLLOWS_CONFIG", ())
+        if config:
+            found.append(Subscription(service.name, None, AUDIT.name, (CONFIG_SUBJECT,), tuple(config)))
     return found
 
 
@@ -115,14 +121,20 @@ def build_broker(settings: Settings | None = None) -> NatsBroker:
     return broker
 
 
+def follower_name(sub: Subscription) -> str:
+    """What a per-process follower is called in the document."""
+    return "config follower" if sub.subjects == (CONFIG_SUBJECT,) else "champion follower"
+
+
 def _declare_subscriber(broker: NatsBroker, sub: Subscription, cls: type[Event]) -> None:
     async def handler(event) -> None:  # documentation only: never subscribed
         return None
 
     handler.__annotations__ = {"event": cls, "return": None}  # FastStream reads the payload type from here
     handler.__name__ = f"{sub.durable or sub.service + '_follower'}_{cls.__name__}"
-    who = f"{sub.service} ({sub.durable or 'champion follower'})"
-    how = f"durable {sub.durable}" if sub.durable else "an ordered consumer in every process"
+    who = f"{sub.service} ({sub.durable or follower_name(sub)})"
+    how = (f"durable {sub.durable}" if sub.durable else "an ordered consumer in every process"
+           if sub.subjects == (CHAMPION_SUBJECT,) else "a plain subscription in every process")
     broker.subscriber(cls.topic, stream=sub.stream, durable=sub.durable, pull_sub=PullSub(batch=True) if sub.durable
                       else None, title=f"{who} consumes {cls.topic}",
                       description=f"{SERVICES[sub.service].summary} ({how})")(handler)

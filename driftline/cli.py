@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from driftline import cmd_approvals, cmd_audit, cmd_produce, cmd_report, cmd_train, cmd_users
+from driftline import cmd_approvals, cmd_audit, cmd_deploy, cmd_produce, cmd_report, cmd_train, cmd_users
 from driftline.common import DataDir, fail, load_settings, usage
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("train")(cmd_train.train)
 app.command("publish")(cmd_produce.publish)
 app.command("simulate")(cmd_produce.simulate)
 app.command("report")(cmd_report.report)
+app.command("deploy")(cmd_deploy.deploy)
 
 @app.command()
 def up(data_dir: DataDir = None) -> None:

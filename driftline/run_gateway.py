@@ -12,6 +12,8 @@ from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
+from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
 from infra.streams import ensure_streams
 from infra.web_server import serve_app
@@ -19,6 +21,7 @@ from producers.webhooks import build_router
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
+FOLLOWS_CONFIG = CONFIG_FOLLOWED  # runtime keys it owns (schemas/config.py OWNERS)
 
 
 def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
@@ -40,7 +43,10 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
         await follower.subscribe()
         app = create_app(settings, bus, holder, extra_routers(settings, bus))
-        helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(load_first_model(holder, stop))]
+        config = ConfigFollower(bus, "gateway", app.state.batcher.apply_config)
+        await config.start()
+        helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(load_first_model(holder, stop)),
+                   asyncio.create_task(config.run(stop))]
         log.info("gateway on http://%s:%d", settings.gateway_host, settings.gateway_port)
         try:
             await serve_app(app, settings.gateway_host, settings.gateway_port, stop, access_log=False)

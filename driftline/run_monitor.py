@@ -14,11 +14,14 @@ from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.models import configure_mlflow
+from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
+from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
 from infra.streams import ensure_streams
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
+FOLLOWS_CONFIG = CONFIG_FOLLOWED  # runtime keys it owns (schemas/config.py OWNERS)
 
 
 def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
@@ -36,7 +39,7 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         await ensure_streams(bus.js, settings)
         service = MonitorService(settings, bus, pool)
         follower = ChampionFollower(bus, settings.model_name, service.champion_changed, settings.model_poll_s)
-        await service.run(stop, follower)
+        await service.run(stop, follower, ConfigFollower(bus, "monitor", service.apply_config))
     finally:
         await pool.close()
         await bus.close()

@@ -13,11 +13,14 @@ from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
+from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
 from infra.streams import ensure_streams
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
+FOLLOWS_CONFIG = CONFIG_FOLLOWED  # runtime keys it owns (schemas/config.py OWNERS)
 
 
 def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
@@ -33,17 +36,19 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
         holder = ModelHolder(settings)
         follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
         await follower.subscribe()
-        following = asyncio.create_task(follower.run(stop))
+        worker = InferenceWorker(settings, bus, holder)
+        config = ConfigFollower(bus, "worker", worker.apply_config)
+        await config.start()
+        following = [asyncio.create_task(follower.run(stop)), asyncio.create_task(config.run(stop))]
         # Pull nothing before a model is loaded: requests would only be retried towards the dead-letter queue.
         await load_first_model(holder, stop)
         if not stop.is_set():
-            worker = InferenceWorker(settings, bus, holder)
             runners = [worker.runner() for _ in range(max(1, settings.worker_concurrency))]
             for runner in runners:
                 await runner.setup()
             log.info("worker: %d pull loops on %s, model version %s", len(runners), worker.spec.durable,
                      holder.version)
             await asyncio.gather(*(runner.run(stop) for runner in runners))
-        await following
+        await asyncio.gather(*following)
     finally:
         await bus.close()

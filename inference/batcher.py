@@ -34,6 +34,12 @@ class MicroBatcher:
         self._queue: asyncio.Queue[tuple[Sequence[dict], asyncio.Future]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
 
+    def apply_config(self, values: dict) -> None:
+        """infra.runtime_config.ConfigFollower's callback (the gateway's runtime keys, already checked): the next
+        model call takes the new sizes."""
+        self.max_records = values.get("gateway_batch_max", self.max_records)
+        self.max_wait_s = values.get("gateway_batch_wait_s", self.max_wait_s)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="micro-batcher")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from inference import metrics
 from inference.features import check_record, summary
@@ -106,10 +106,21 @@ class InferenceWorker:
         self.bus = bus
         self.holder = holder
         self.spec = consumer_spec(settings)
+        self.runners: list[ConsumerRunner] = []
 
     def runner(self) -> ConsumerRunner:
         """One pull loop; several share the durable consumer (in this process and in others)."""
-        return PullLoop(self.bus, self.spec, self.handle)
+        loop = PullLoop(self.bus, self.spec, self.handle)
+        self.runners.append(loop)
+        return loop
+
+    def apply_config(self, values: dict) -> None:
+        """infra.runtime_config.ConfigFollower's callback: worker_batch and worker_batch_wait_s, already checked.
+        Each pull loop takes the new sizes at its next fetch (the durable consumer itself does not change)."""
+        self.spec = replace(self.spec, batch=values.get("worker_batch", self.spec.batch),
+                            max_wait=values.get("worker_batch_wait_s", self.spec.max_wait))
+        for loop in self.runners:
+            loop.spec = self.spec
 
     async def handle(self, batch: list[Received]) -> None:
         """PredictionRequested batch -> PredictionMade events stored (then replies); poison -> PredictionFailed."""

@@ -77,6 +77,34 @@ def champion_version(settings: Settings, alias: str = CHAMPION):
         return None
 
 
+def registry_version(settings: Settings, version: str) -> dict | None:
+    """A registered version of the model with the held-out metrics of the run that logged it, or None when the
+    registry has no such version. Needs configure_mlflow first."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    if not str(version).isdigit():  # MLflow versions are 1, 2, ...: anything else names none
+        return None
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version(settings.model_name, str(version))
+    except MlflowException:
+        return None
+    try:
+        metrics = dict(client.get_run(mv.run_id).data.metrics) if mv.run_id else {}
+    except MlflowException:
+        metrics = {}
+    return {"version": str(mv.version), "run_id": mv.run_id, "metrics": metrics, "aliases": list(mv.aliases or [])}
+
+
+def registered_versions(settings: Settings) -> list[str]:
+    """Every registered version of the model, oldest first."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient().search_model_versions(f"name='{settings.model_name}'")
+    return sorted((str(v.version) for v in found), key=int)
+
+
 def load_version(settings: Settings, version: str) -> LoadedModel:
     """Load one registry version as a LoadedModel."""
     import mlflow.sklearn

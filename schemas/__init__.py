@@ -12,6 +12,7 @@ from schemas.action import (
 from schemas.agent import DiagnosisMade
 from schemas.approval import ApprovalDecided, ApprovalExpired, ApprovalRefused, ApprovalRequested
 from schemas.audit import AuditCheckpoint
+from schemas.config import ConfigChanged
 from schemas.data import DataRejected, DataValidated
 from schemas.envelope import Event, Payload, derived_id, new_id
 from schemas.feedback import LabelReceived
@@ -36,6 +37,7 @@ __all__ = [
     "ApprovalRefused",
     "ApprovalRequested",
     "AuditCheckpoint",
+    "ConfigChanged",
     "DataRejected",
     "DataValidated",
     "DiagnosisMade",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 from pydantic import ValidationError
 
-from schemas import action, agent, approval, audit, data, feedback, model, monitoring, prediction
+from schemas import action, agent, approval, audit, config, data, feedback, model, monitoring, prediction
 from schemas.envelope import Event
 
-FAMILIES = (prediction, feedback, data, model, monitoring, agent, approval, action, audit)
+FAMILIES = (prediction, feedback, data, model, monitoring, agent, approval, action, audit, config)
 
 
 def _collect() -> dict[str, type[Event]]:

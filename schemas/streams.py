@@ -40,7 +40,7 @@ AUDIT = StreamSpec(
     "AUDIT",
     tuple(
         f"{PREFIX}.{family}.>"
-        for family in ("data", "model", "monitoring", "alert", "diagnosis", "approval", "action", "audit")
+        for family in ("data", "model", "monitoring", "alert", "diagnosis", "approval", "action", "audit", "config")
     ),
     immutable=True,
     description="Control plane and audit trail: append-only, never deleted or purged.",

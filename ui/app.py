@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from infra.bus import Bus
 from infra.settings import Settings
-from ui import routes_actions, routes_approvals, routes_audit, routes_auth, sse
+from ui import routes_actions, routes_approvals, routes_audit, routes_auth, routes_config, sse
 from ui.auth import Signer, secret_key
 from ui.pages import NeedNewPassword, NeedSignIn, redirect_password, redirect_sign_in
 from ui.ports import ApprovalDesk
@@ -62,6 +62,6 @@ def create_app(settings: Settings, bus: Bus, pool: asyncpg.Pool, desk: ApprovalD
         return response
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for module in (routes_auth, routes_approvals, routes_audit, routes_actions, sse):
+    for module in (routes_auth, routes_approvals, routes_audit, routes_actions, routes_config, sse):
         app.include_router(module.router)
     return app

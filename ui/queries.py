@@ -94,3 +94,13 @@ async def model_events(conn: asyncpg.Connection) -> list[dict]:
     rows = await conn.fetch("SELECT canonical FROM audit_log WHERE type = ANY($1::text[]) ORDER BY seq",
                             list(MODEL_TYPES))
     return [{"type": d["type"], "time": d.get("time"), "data": d["data"]} for d in map(_doc, rows)]
+
+
+CONFIG_CHANGED = "driftline.config.changed.v1"
+
+
+async def config_changes(conn: asyncpg.Connection, limit: int = 200) -> list[dict]:
+    """Runtime configuration versions, newest first, each as the event's data with its time."""
+    rows = await conn.fetch("SELECT canonical FROM audit_log WHERE type = $1 ORDER BY seq DESC LIMIT $2",
+                            CONFIG_CHANGED, limit)
+    return [d["data"] | {"time": d.get("time")} for d in map(_doc, rows)]

@@ -13,6 +13,7 @@ from schemas.envelope import new_id
 from ui import queries
 from ui.auth import Session
 from ui.csrf import token_ok
+from ui.deploy import DeployRefused, deploy_request, look_up
 from ui.models_view import versions
 from ui.pages import render, signed_in
 
@@ -68,6 +69,25 @@ async def start_rollback(request: Request, session: Session = Depends(signed_in)
     ok = session.user.can_decide("approver") and bool(to_version.strip())
     asked = rollback_request(session.user.name, request.app.state.settings.model_name, to_version.strip(),
                              reason.strip()[:500]) if ok else None
+    return await _start(request, session, csrf_token, asked, ok)
+
+
+@router.post("/actions/deploy")
+async def start_deploy(request: Request, session: Session = Depends(signed_in), version: str = Form(...),
+                       reason: str = Form(""), csrf_token: str = Form("")):
+    """A deployment of a chosen registry version; any approver but its requester may approve it. A version the
+    registry does not have is refused here, before any approval exists."""
+    ok = session.user.can_decide("approver") and bool(version.strip())
+    asked = None
+    if ok and token_ok(session, csrf_token):
+        settings = request.app.state.settings
+        try:
+            target, champion = await look_up(settings, version[:40])
+        except DeployRefused as exc:
+            return render(request, "message.html", session, status_code=404, title="Not deployable",
+                          message=str(exc))
+        asked = deploy_request(session.user.name, settings.model_name, target, champion, reason.strip()[:500],
+                               settings.selection_metric)
     return await _start(request, session, csrf_token, asked, ok)
 
 

@@ -31,10 +31,16 @@ class ApprovalDesk:
     async def request(self, person: User, action: ActionSpec, *, summary: str, predicted_impact: str,
                       ttl: timedelta) -> str:
         """A request a person starts (a rollback, a deployment, a data deletion); another person decides it."""
-        approval_id = new_id()
-        event = ApprovalRequested(id=approval_id, source="ui", subject=action.model, data=ApprovalRequest(
-            approval_id=approval_id, action=action, action_hash=action_hash(action), requested_by=person.name,
-            summary=summary, predicted_impact=predicted_impact, expires_at=utcnow() + ttl))
+        event = person_request(person.name, action, summary=summary, predicted_impact=predicted_impact, ttl=ttl)
         async with self.pool.acquire() as conn:
             await book.record_request(conn, event)
-        return approval_id
+        return event.data.approval_id
+
+
+def person_request(person: str, action: ActionSpec, *, summary: str, predicted_impact: str, ttl: timedelta,
+                   source: str = "ui") -> ApprovalRequested:
+    """The request event of a person's own action (page or terminal); `book.record_request` writes it."""
+    approval_id = new_id()
+    return ApprovalRequested(id=approval_id, source=source, subject=action.model, data=ApprovalRequest(
+        approval_id=approval_id, action=action, action_hash=action_hash(action), requested_by=person,
+        summary=summary, predicted_impact=predicted_impact, expires_at=utcnow() + ttl))

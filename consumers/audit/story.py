@@ -80,6 +80,10 @@ def tell(doc: dict[str, Any]) -> StoryLine:
     if short == "monitoring.drift_report":
         return StoryLine(source, f"drift report on v{d.get('model_version', '?')}",
                          f"share drifted {d.get('share_drifted', 0):.2f}", "report")
+    if short == "config.changed":
+        changes = ", ".join(f"{c.get('key')} {c.get('old')} -> {c.get('new')}" for c in d.get("changes") or [])
+        return StoryLine(d.get("approved_by", source), f"configuration version {d.get('version', '?')}: {changes}",
+                         d.get("reason", ""), "applied")
     if short == "audit.checkpoint":
         return StoryLine(source, f"checkpoint at sequence {d.get('last_sequence')}", f"head {str(d.get('head_hash'))[:12]}",
                          "vouched")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from consumers.monitor.alerts import Hysteresis
-from consumers.monitor.calibration import Design, reference_error_bound
+from consumers.monitor.calibration import Design, reference_error_bound, threshold
 from consumers.monitor.detectors import CusumBank, Detection, ErrorCusum
 from consumers.monitor.encoding import Encoded, RankIndex, encode_matrix, numeric_matrix
 from consumers.monitor.histograms import WindowHistogram
@@ -69,6 +69,17 @@ class DriftMonitor:
         self._numeric_features = [n for n in names if n != PREDICTION]
         if self._prediction_numeric and names[-1] != PREDICTION:
             raise ValueError("the numeric prediction column must come last in the profile")
+
+    def reconfigure(self, config: MonitorConfig) -> None:
+        """Apply a runtime configuration change and keep every statistic: a CUSUM's sum does not depend on its
+        threshold, so a new threshold judges the sums already gathered (a lower one may alarm on the next event)."""
+        if config.detector != self.config.detector or config.design != self.config.design:
+            raise ValueError("the detector family and design are chosen at start; they do not change at runtime")
+        if isinstance(self.bank, CusumBank):
+            self.bank.threshold = threshold(config.false_alarms_per_10k, len(self.bank.tests))
+        self.errors.threshold = threshold(config.false_alarms_per_10k, 1)
+        self.hysteresis.clear_after = config.clear_after
+        self.config = config
 
     def process(self, events: Sequence[Event], joins: dict[str, object],
                 scores: dict[str, float | None] | None = None) -> Outcome:
@@ -195,6 +206,7 @@ class DriftMonitor:
             counts[:] = saved
         self.window = WindowState.from_dict(state["window"])
         self.hysteresis = Hysteresis.from_dict(state["hysteresis"])
+        self.hysteresis.clear_after = self.config.clear_after  # the configuration now, not the one saved with it
         if "scored" in state:  # saved before the estimate existed: the window's scores start empty
             self.scored, self.labelled = ScoreBins.from_dict(state["scored"]), ScoreBins.from_dict(state["labelled"])
         return True

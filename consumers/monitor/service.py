@@ -23,6 +23,7 @@ from infra.bus import Bus
 from infra.champion import ChampionFollower, forced
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
 from infra.models import champion_version
+from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
 from schemas import Event, LabelReceived, PredictionMade
 from schemas.streams import PREDICTIONS
@@ -38,16 +39,20 @@ def consumer_spec(settings: Settings, durable: str = DURABLE) -> ConsumerSpec:
                         backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
 
 
+def monitor_config(settings: Settings) -> MonitorConfig:
+    return MonitorConfig(settings.monitor_false_alarms_per_10k,
+                         WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
+                         settings.monitor_clear_windows, detector=settings.monitor_detector,
+                         estimated_drop=settings.monitor_estimated_drop,
+                         estimate_min_labels=settings.monitor_estimate_min_labels)
+
+
 class MonitorService:
     """One champion's DriftMonitor fed from a durable consumer, with its state in PostgreSQL."""
 
     def __init__(self, settings: Settings, bus: Bus, pool: asyncpg.Pool, durable: str = DURABLE):
         self.settings, self.bus, self.pool = settings, bus, pool
-        self.config = MonitorConfig(settings.monitor_false_alarms_per_10k,
-                                    WindowPolicy(settings.monitor_window_events, settings.monitor_window_s),
-                                    settings.monitor_clear_windows, detector=settings.monitor_detector,
-                                    estimated_drop=settings.monitor_estimated_drop,
-                                    estimate_min_labels=settings.monitor_estimate_min_labels)
+        self.config = monitor_config(settings)
         self.spec = consumer_spec(settings, durable)
         self.runner = ConsumerRunner(bus, self.spec, self.handle)
         self.monitor: DriftMonitor | None = None
@@ -170,13 +175,27 @@ class MonitorService:
             except Exception:  # the alert is already out; a missing page must not stop the monitor
                 log.exception("monitor: Evidently report %s failed", path)
 
+    def apply_config(self, values: dict) -> None:
+        """infra.runtime_config.ConfigFollower's callback: the monitor's runtime keys, already checked. Synchronous,
+        so no batch is scored half under the old configuration and half under the new."""
+        settings = self.settings.model_copy(update=values)
+        config = monitor_config(settings)
+        if self.monitor is not None:
+            self.monitor.reconfigure(config)  # raises before anything changes if it cannot apply
+        self.settings, self.config = settings, config
+        if self.monitor is not None:
+            metrics.observe_monitor(self.monitor)
+
     async def champion_changed(self, version: str | None, cause: Event | None) -> None:
         """infra.champion.ChampionFollower's callback: a promotion or rollback (or the poll) -> reload if it moved."""
         await self.load(cause)
 
-    async def run(self, stop: asyncio.Event, follower: ChampionFollower) -> None:
-        """Load the champion (waiting for one), then score, report and follow the champion until `stop`."""
+    async def run(self, stop: asyncio.Event, follower: ChampionFollower, config: ConfigFollower | None = None) -> None:
+        """Load the champion (waiting for one), then score, report and follow the champion (and the runtime
+        configuration) until `stop`."""
         await follower.subscribe()  # before the first load: a promotion meanwhile is not missed
+        if config is not None:
+            await config.start()  # the last configuration change applies before the first window
         while not stop.is_set() and not await self.load():
             log.info("monitor: no champion yet; waiting")
             try:
@@ -188,6 +207,8 @@ class MonitorService:
         await self.runner.setup()
         helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(self._report_worker()),
                    asyncio.create_task(self._housekeeping(stop))]
+        if config is not None:
+            helpers.append(asyncio.create_task(config.run(stop)))
         try:
             await self.runner.run(stop)
         finally:

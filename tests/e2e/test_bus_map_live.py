@@ -13,6 +13,7 @@ from driftline.bus_map import subscriptions
 from driftline.services import SERVICES
 from infra.champion import SUBJECT as CHAMPION_SUBJECT
 from infra.processes import free_port
+from infra.runtime_config import SUBJECT as CONFIG_SUBJECT
 from schemas.streams import ALL_STREAMS
 from tests.faults.services import ServiceProcess, service_env
 from tests.model_fixtures import register_simple_model
@@ -44,7 +45,10 @@ async def test_the_consumers_on_the_server_are_the_map(tmp_path, settings, bus, 
     procs = [ServiceProcess(name, env, tmp_path) for name in SERVICES]
     mapped = subscriptions(settings)
     want_durables = {(s.stream, s.durable, frozenset(s.subjects)) for s in mapped if s.durable}
-    want_ordered = Counter((s.stream, frozenset(s.subjects)) for s in mapped if not s.durable)
+    # The config followers are plain subscriptions: nothing on the server to compare.
+    want_ordered = Counter((s.stream, frozenset(s.subjects)) for s in mapped
+                           if not s.durable and s.subjects != (CONFIG_SUBJECT,))
+    assert sum(s.subjects == (CONFIG_SUBJECT,) for s in mapped) == 3  # gateway, worker, monitor
     assert want_ordered[("AUDIT", frozenset([CHAMPION_SUBJECT]))] == 3  # gateway, worker, monitor
     for proc in procs:
         proc.start()

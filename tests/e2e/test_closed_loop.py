@@ -1,153 +1,181 @@
-"""The closed loop against a real nats-server, PostgreSQL and MLflow store, each service run by `driftline serve`: drift -> alert -> diagnosis -> approval
-requested -> approved from the terminal -> retrain -> the new champion serves the next predictions, all under
-one correlation id."""
+"""The closed loop as a user meets it: `driftline up` with the shipped settings and policy, traffic from
+`driftline simulate`, the approval given on the page in Chromium.
+
+drift on important features -> a medium diagnosis before any label -> a retrain asked for -> approved on the page
+-> the new version trained on today's labelled traffic, judged on it, promoted -> gateway and workers serve it ->
+`driftline.action.verified` passed on the traffic it serves -> the incident resolved. Only the commands and the page a
+user has are used (no bus or database access of the test's own), so the same checks hold with authentication on.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import os
+import json
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
-import yaml
 
-from agent.policy import DEFAULT_POLICY
-from infra.bus import Bus
-from infra.models import CHAMPION, champion_version
-from infra.processes import free_port
-from infra.settings import Settings
-from schemas import (
-    ActionCompleted,
-    ActionScheduled,
-    ActionStarted,
-    AlertRaised,
-    ApprovalDecided,
-    ApprovalRequested,
-    DiagnosisMade,
-    ModelPromoted,
-    ModelTrained,
-    PredictionMade,
-    PredictionRequested,
-)
-from tests.integration.agent_helpers import Watch
-from tests.model_fixtures import breast_cancer_frame, register_simple_model
+from tests.e2e.test_approval_page import ARGS, CHROMIUM
+from tests.e2e.test_up import ROOT, start_up, stop_up, up_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
-RETRAIN = {"kind": "retrain_model", "params": {"include_production_labels": True,
-                                              "families": ["logistic_regression"]}}
+PASSWORD = "bob-approves-7"
+# 2.5 standard deviations on three of the champion's important features: predictions move at once (medium before
+# labels); labels 20 s late confirm the harm. The traffic runs on through the repair and its verification.
+DRIFT = ["--shift", "worst radius=2.5", "--shift", "mean radius=2.5", "--shift", "mean texture=2.5"]
 
 
-def loop_env(tmp_path: Path, settings: Settings) -> dict[str, str]:
-    # Policy as data: any drift incident proposes a retrain (one approver); the default maps high severity to a
-    # rollback, which needs an earlier version than this fresh registry has.
-    doc = yaml.safe_load(DEFAULT_POLICY.read_text())
-    for severity in ("low", "medium", "high", "critical"):
-        doc["responses"][severity]["default"] = [{"kind": "send_alert"}, RETRAIN]
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(yaml.safe_dump(doc))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update(
-        DRIFTLINE_DATA_DIR=str(settings.data_dir), DRIFTLINE_NATS_URL=settings.nats_url,
-        DRIFTLINE_DATABASE_URL=settings.database_url, DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
-        DRIFTLINE_AGENT_POLICY_FILE=str(policy), DRIFTLINE_MONITOR_WINDOW_EVENTS="200",
-        DRIFTLINE_MONITOR_EVIDENTLY_REPORTS="false",
-    )
-    return env
+def run(env: dict, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+    result = subprocess.run([sys.executable, "-m", "driftline", *args], cwd=ROOT, env=env, input=stdin,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"driftline {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
 
 
-async def driftline(env, *args: str, timeout: float = 300, stdin: str | None = None) -> str:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "driftline", *args, cwd=ROOT, env=env,
-                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
-    out, _ = await asyncio.wait_for(proc.communicate(None if stdin is None else (stdin + "\n").encode()), timeout)
-    assert proc.returncode == 0, f"driftline {' '.join(args)} failed:\n{out.decode()}"
-    return out.decode()
+def story(env: dict, correlation: str) -> list[dict]:
+    """The incident's chapters, as `driftline audit replay --correlation ID --json` tells them."""
+    out = run(env, "audit", "replay", "--correlation", correlation, "--json")
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def serve(env, service: str, logs: Path) -> subprocess.Popen:
-    """`driftline serve SERVICE`, as a deployment that scales each part runs it."""
-    logs.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "driftline", "serve", service], cwd=ROOT, env=env,
-                            stdout=open(logs / f"{service}.log", "w"), stderr=subprocess.STDOUT)
+def wait_for(what: str, check, timeout: float, every: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (found := check()) is not None:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s")
 
 
-def stop_all(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
+def served_versions(env: dict) -> tuple[str | None, str | None]:
+    """(gateway's model version, worker's): /ready and the worker's driftline_model_info gauge."""
+    try:
+        gateway = httpx.get(f"http://127.0.0.1:{env['DRIFTLINE_GATEWAY_PORT']}/ready", timeout=3).json()
+        metrics = httpx.get(f"http://127.0.0.1:{env['DRIFTLINE_WORKER_METRICS_PORT']}/metrics", timeout=3).text
+    except (httpx.HTTPError, ValueError):
+        return None, None
+    worker = re.search(r'driftline_model_info\{[^}]*version="([^"]+)"[^}]*\} 1\.0', metrics)
+    return gateway.get("model_version"), worker.group(1) if worker else None
+
+
+def pending_retrain(env: dict) -> dict | None:
+    doc = json.loads(run(env, "approvals", "list", "--json"))
+    return next((p for p in doc["pending"] if p["action"]["kind"] == "retrain_model"), None)
+
+
+def approve_on_the_page(env: dict, approval_id: str, correlation: str, shots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url = f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url + "/")
+            page.fill("input[name=username]", "bob")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_have_text("Pending approvals")
+            page.locator(f'tr.pending-row[data-approval-id="{approval_id}"] a').click()
+            expect(page.locator("#action-json")).to_contain_text("retrain_model")
+            page.screenshot(path=str(shots / "closed-loop-1-request.png"), full_page=True)
+            page.fill("textarea[name=comment]", "predictions moved on important features; retrain")
+            page.click("button.approve")
+            page.wait_for_url(f"**/incidents/{correlation}")
+        finally:
+            browser.close()
 
 
-async def serving_version(bus: Bus, watch: Watch, n: int) -> str:
-    request = PredictionRequested(source="test", subject="driftline-classifier", data=dict(
-        request_id=f"after-{n}", features=FEATURES))
-    await bus.publish(request)
-    [made] = await watch.wait(PredictionMade, lambda e: e.data.request_id == request.data.request_id, timeout=60)
-    return made.data.model_version
+def incident_status_on_the_page(env: dict, correlation: str, shots: Path) -> str:
+    from playwright.sync_api import sync_playwright
 
-
-FEATURES: dict = {}
+    url = f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url + "/")
+            page.fill("input[name=username]", "bob")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{url}/incidents/{correlation}")
+            page.screenshot(path=str(shots / "closed-loop-2-resolved.png"), full_page=True)
+            return page.locator("#incident-status").inner_text()
+        finally:
+            browser.close()
 
 
 @pytest.mark.timeout(1500)
-async def test_drift_is_repaired_after_a_terminal_approval(tmp_path, bus, database_url, settings, artifacts_dir,
-                                                           request):
-    settings = settings.model_copy(update={"database_url": database_url})
-    env = loop_env(tmp_path, settings)
-    # A weak first champion (heavily regularised), so the retrain has something to win.
-    first = register_simple_model(settings, C=1e-4)
-    FEATURES.update(breast_cancer_frame().drop(columns="target").iloc[0].to_dict())
-    logs = artifacts_dir / "closed-loop-logs"  # kept after the run, to read what each service did
-    procs = [serve(env, name, logs) for name in ("worker", "monitor", "agent")]
-    request.addfinalizer(lambda: stop_all(procs))  # also when the test is cut short by its timeout
-    watch = await Watch().start(bus)
+def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(tmp_path, artifacts_dir):
+    env = up_env(tmp_path / "data")
+    up, lines, _ = start_up(env)
+    traffic = None
     try:
-        await driftline(env, "users", "add", "bob", "--role", "approver", "--password-stdin", stdin="bob-secret-12")
-        await driftline(env, "simulate", "--rows", "1600", "--rate", "400", "--drift-at", "400",
-                        # a shift the monitor sees and the data contract still accepts for retraining
-                        "--shift", "mean radius=1", "--shift", "worst radius=1", "--shift", "mean texture=1",
-                        "--shift", "mean area=1",
-                        "--label-delay", "1", "--seed", "7")
-        [asked, *_] = await watch.wait(ApprovalRequested, lambda e: e.data.action.kind == "retrain_model",
-                                         timeout=300)
-        incident = asked.correlation_id
-        out = await driftline(env, "approvals", "approve", asked.data.approval_id, "--as", "bob", "--password-stdin",
-                              "--comment", "retrain on the new data", stdin="bob-secret-12")
-        assert "approved by bob" in out
-        [done] = await watch.wait(ActionCompleted, lambda e: e.correlation_id == incident
-                                  and e.data.kind == "retrain_model", timeout=600)
-        assert done.data.result["promoted"] is True, done.data.summary
-        new = done.data.result["version"]
-        assert new != first and done.data.result["production_rows"] > 0
-        assert done.data.metrics_after["f1"] > done.data.metrics_before["f1"]
+        wait_for("the first champion serving", lambda: "1" if served_versions(env) == ("1", "1") else None, 400)
+        run(env, "users", "add", "bob", "--role", "approver", "--password-stdin", stdin=PASSWORD)
+        traffic = subprocess.Popen(
+            [sys.executable, "-m", "driftline", "simulate", "--rows", "90000", "--rate", "150", "--drift-at", "1500",
+             *DRIFT, "--label-delay", "20", "--seed", "3"], cwd=ROOT, env=env,
+            stdout=(tmp_path / "simulate.log").open("w"), stderr=subprocess.STDOUT)  # noqa: SIM115 (lives on)
 
-        version = await serving_version(bus, watch, 0)
-        for n in range(1, 60):  # the worker reloads on model.promoted; ask until it answers with the new one
-            if version == new:
-                break
-            await asyncio.sleep(0.5)
-            version = await serving_version(bus, watch, n)
-        assert version == new
-        assert str(champion_version(settings, CHAMPION).version) == new
+        request = wait_for("a retrain asked for", lambda: pending_retrain(env), 240)
+        chapters = story(env, request["correlation_id"])
+        first = next(c for c in chapters if c["type"] == "diagnosis.made")
+        assert "(medium" in first["what"] or "(high" in first["what"], first  # a harmful drift is not low
+        assert any(c["type"] == "diagnosis.made" and "(medium" in c["what"] for c in chapters), chapters
+        asked = next(c for c in chapters if c["type"] == "approval.requested")
+        assert "retrain_model" in asked["what"]
 
-        chain = [e for e in watch.events if e.correlation_id == incident]
-        kinds = [type(e) for e in chain]
-        for cls in (AlertRaised, DiagnosisMade, ApprovalRequested, ApprovalDecided, ActionScheduled, ActionStarted,
-                    ModelTrained, ModelPromoted, ActionCompleted):
-            assert cls in kinds, f"{cls.__name__} missing from the incident's chain"
-        [alert] = watch.of(AlertRaised, lambda e: e.id == incident)  # the incident is its first alert
-        assert alert.data.model == "driftline-classifier"
-        print({"incident": incident, "events": len(chain), "alert_kind": alert.data.kind,
-               "severity": watch.of(DiagnosisMade, lambda e: e.correlation_id == incident)[0].data.severity,
-               "new_champion": new, "f1_before": done.data.metrics_before["f1"],
-               "f1_after": done.data.metrics_after["f1"]})
+        approve_on_the_page(env, request["approval_id"], request["correlation_id"], artifacts_dir)
+        approved_at = time.monotonic()
+        done = wait_for("the retrain's outcome", lambda: next(
+            (c for c in story(env, request["correlation_id"]) if c["type"] == "action.completed"
+             and "retrain_model" in c["what"]), None), 600)
+        assert "promoted to champion" in done["why"] + done["outcome"], done
+        new = re.search(r"trained version (\d+)", done["why"] + done["what"] + done["outcome"]).group(1)
+        assert new != "1"
+        wait_for("the new champion on gateway and worker", lambda: True if served_versions(env) == (new, new) else None,
+                 120, every=0.5)
+        serving_s = time.monotonic() - approved_at
+
+        verified = wait_for("the verification", lambda: next(
+            (c for c in story(env, request["correlation_id"]) if c["type"] == "action.verified"), None), 400)
+        assert verified["outcome"] == "verified", verified
+        assert f"version {new} recovered" in verified["why"] or f"version {new} improved" in verified["why"], verified
+        chapters = story(env, request["correlation_id"])
+        types = [c["type"] for c in chapters]
+        for expected in ("alert.raised", "diagnosis.made", "approval.requested", "approval.decided",
+                         "action.scheduled", "action.started", "model.trained", "model.promoted",
+                         "action.completed", "action.verified"):
+            assert expected in types, f"{expected} missing from the story: {types}"
+        decided = next(c for c in chapters if c["type"] == "approval.decided")
+        assert decided["who"] == "bob" and "via web" in decided["what"], decided
+        assert incident_status_on_the_page(env, request["correlation_id"], artifacts_dir) == "resolved by verification"
+        print({"incident": request["correlation_id"], "new_champion": new,
+               "approval_to_serving_s": round(serving_s, 1), "verification": verified["why"],
+               "chapters": len(chapters)})
     finally:
-        await watch.stop()
+        if traffic is not None and traffic.poll() is None:
+            traffic.send_signal(signal.SIGINT)
+            traffic.wait(30)
+        keep_evidence(env, tmp_path, artifacts_dir / "closed-loop")
+        alive = stop_up(up)
+        shutil.copytree(tmp_path / "data" / "logs", artifacts_dir / "closed-loop" / "logs", dirs_exist_ok=True)
+    assert alive == [], f"left running: {alive}"
+
+
+def keep_evidence(env: dict, tmp_path: Path, into: Path) -> None:
+    """The whole story and the traffic's log, kept after the run (pytest's temp dirs rotate away)."""
+    into.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "driftline", "audit", "replay"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    (into / "story.txt").write_text(result.stdout + result.stderr)
+    if (tmp_path / "simulate.log").exists():
+        shutil.copy(tmp_path / "simulate.log", into / "simulate.log")

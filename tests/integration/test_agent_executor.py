@@ -80,7 +80,7 @@ async def run_executor(bus, handler, until, timeout=30):
 
 
 async def test_duplicated_schedule_executes_once(bus, pool, settings, watch):
-    one = await approved_schedule(pool, settings, "change_config", {"config": {"psi_threshold": 0.3}},
+    one = await approved_schedule(pool, settings, "change_config", {"config": {"monitor_false_alarms_per_10k": 0.3}},
                                   action_id="act-1")
     again = one.model_copy(update={"id": "01a00000-0000-7000-8000-0000000000aa"})  # same action, another event id
     await bus.publish_many([one, again, one])
@@ -112,7 +112,7 @@ async def test_executor_killed_mid_action_has_the_effect_once(bus, pool, setting
         return proc
 
     proc = start("60")
-    await bus.publish(await approved_schedule(pool, settings, "change_config", {"config": {"window": 500}},
+    await bus.publish(await approved_schedule(pool, settings, "change_config", {"config": {"worker_batch": 500}},
                                               action_id="act-crash"))
     assert await asyncio.to_thread(proc.stdout.readline) == "effect\n"  # applied, not yet recorded as completed
     proc.send_signal(signal.SIGKILL)
@@ -133,13 +133,13 @@ async def test_executor_killed_mid_action_has_the_effect_once(bus, pool, setting
 
 
 async def test_the_executor_trusts_no_schedule_its_own_stores_do_not_back(bus, pool, settings, watch):
-    genuine = await approved_schedule(pool, settings, "change_config", {"config": {"window": 500}}, action_id="g1")
-    forged_row = await approved_schedule(pool, settings, "change_config", {"config": {"window": 600}},
+    genuine = await approved_schedule(pool, settings, "change_config", {"config": {"worker_batch": 500}}, action_id="g1")
+    forged_row = await approved_schedule(pool, settings, "change_config", {"config": {"worker_batch": 600}},
                                          action_id="g2")
     await pool.execute("UPDATE approvals SET decision_signature = NULL WHERE approval_id = $1",
                        forged_row.data.approval_id)  # as if written straight into the table
     other_params = genuine.model_copy(update={"id": "01a00000-0000-7000-8000-0000000000b1", "data": genuine.data.model_copy(
-        update={"action": genuine.data.action.model_copy(update={"action_id": "g3", "params": {"config": {"window": 1}}})})})
+        update={"action": genuine.data.action.model_copy(update={"action_id": "g3", "params": {"config": {"worker_batch": 1}}})})})
     attempts = [
         ("no approval named", scheduled("rollback_model", {}, action_id="a1", tier="one_approver")),
         ("an approval nobody made", scheduled("delete_data", {}, action_id="a2", tier="human_only",

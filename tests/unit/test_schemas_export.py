@@ -14,6 +14,7 @@ from driftline.bus_map import PUBLISHES, asyncapi_document, subscriptions
 from driftline.services import SERVICES, Service
 from infra.settings import Settings
 from schemas import EVENT_TYPES
+from schemas.config import OWNERS, RuntimeConfig
 from schemas.streams import subjects_overlap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,8 @@ def test_the_document_shows_every_subject_each_service_consumes_and_nothing_else
                 expected.add((f"{service.name} ({spec.durable}) consumes {cls.topic}", cls.topic))
         for cls in getattr(service.module, "FOLLOWS", ()):
             expected.add((f"{service.name} (champion follower) consumes {cls.topic}", cls.topic))
+        for cls in getattr(service.module, "FOLLOWS_CONFIG", ()):
+            expected.add((f"{service.name} (config follower) consumes {cls.topic}", cls.topic))
     doc = asyncapi_document(settings)
     shown = {(title, doc["channels"][unquote(op["channel"]["$ref"].split("/")[-1])]["address"])
              for title, op in doc["operations"].items() if op["action"] == "receive"}
@@ -57,10 +60,9 @@ def test_every_service_declares_what_it_publishes_and_a_missing_wiring_module_is
         Service("ghost", "not there", "driftline.run_ghost:main").load()
 
 
-def _constructs_follower(module: str) -> bool:
+def _constructs_follower(module: str, name: str = "ChampionFollower") -> bool:
     tree = ast.parse((ROOT / (module.replace(".", "/") + ".py")).read_text())
-    return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ChampionFollower"
-               for node in ast.walk(tree))
+    return any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == name for node in ast.walk(tree))
 
 
 def test_a_service_that_follows_the_champion_says_so():
@@ -68,3 +70,14 @@ def test_a_service_that_follows_the_champion_says_so():
         module = service.target.partition(":")[0]
         follows = bool(getattr(service.module, "FOLLOWS", ()))
         assert follows == _constructs_follower(module), f"{module}: FOLLOWS and its ChampionFollower disagree"
+
+
+def test_a_service_that_applies_runtime_configuration_says_so_and_owns_keys():
+    for service in SERVICES.values():
+        module = service.target.partition(":")[0]
+        follows = bool(getattr(service.module, "FOLLOWS_CONFIG", ()))
+        assert follows == _constructs_follower(module, "ConfigFollower"), f"{module}: FOLLOWS_CONFIG disagrees"
+        assert follows == bool(OWNERS.get(service.name)), f"{service.name}: follows config iff it owns keys"
+    keys = [k for ks in OWNERS.values() for k in ks]
+    assert sorted(keys) == sorted(RuntimeConfig.model_fields)  # each key exactly one owner
+    assert set(OWNERS) <= set(SERVICES)
