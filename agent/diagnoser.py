@@ -14,6 +14,7 @@ from agent import incidents, verification
 from agent.evidence import Evidence
 from agent.incident_state import REPAIRS, SOURCE, IncidentState, ModelFacts, family_of
 from agent.policy import SEVERITIES, Policy
+from agent.shadow_promotion import propose_promotion
 from infra import outbox
 from infra.consumer import Received, Routes
 from schemas import (
@@ -28,6 +29,7 @@ from schemas import (
     Event,
     ModelPromoted,
     ModelRolledBack,
+    ModelShadowDecided,
 )
 from schemas.agent import Diagnosis, ProposedAction
 from schemas.monitoring import DriftWindowReport
@@ -110,7 +112,7 @@ class DiagnoserHandler:
         self.routes = Routes({AlertRaised: self.on_alert, AlertCleared: self.on_cleared, DriftReported: self.on_report,
                               ActionCompleted: self.on_outcome, ActionFailed: self.on_outcome,
                               ActionEscalated: self.on_escalated, ModelPromoted: self.on_model,
-                              ModelRolledBack: self.on_model})
+                              ModelRolledBack: self.on_model, ModelShadowDecided: self.on_shadow})
 
     async def on_alert(self, item: Received) -> None:
         """AlertRaised -> a new incident with its first diagnosis, or folded into the open one (re-scored)."""
@@ -233,6 +235,13 @@ class DiagnoserHandler:
                                                   f"version {champion} serves").to_json()
             state.phase = "verifying"
             await incidents.save(conn, state)
+
+    async def on_shadow(self, item: Received) -> None:
+        """A challenger won its shadow test: its promotion is proposed (the gate applies the policy's tier)."""
+        diagnosis = propose_promotion(item.event)
+        if diagnosis is not None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await outbox.enqueue(conn, [diagnosis])
 
     async def _incident_of(self, conn: asyncpg.Connection, alert_id: str | None) -> IncidentState | None:
         if not alert_id:

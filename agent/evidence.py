@@ -64,7 +64,6 @@ class Evidence:
         q = report.quality
         self.windows += 1
         self.predictions += report.window.events
-        self.window_events = report.window.events
         self.labels.add(q)
         for key, name in (("reference_f1", "f1"), ("reference_accuracy", "accuracy")):
             if key in q:
@@ -73,6 +72,7 @@ class Evidence:
         self.drifted = [*self.drifted, sorted(set(drifted))][-RECENT_WINDOWS:]
         if report.impact is not None:
             self.impact = report.impact.model_dump(mode="json")
+            self.window_events = report.window.events  # the window the impact was measured on
             self.importance.update({f.feature: f.importance for f in report.impact.features})
         if "estimated_f1" in q:
             self.estimated = {k: v for k, v in q.items() if k.startswith("estimated_")}

@@ -24,8 +24,9 @@ def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: 
         judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on), if "
                   f"at least {p.min_recent_rows}; else the reference hold-out" if p.decide_on == "recent"
                   else "the reference hold-out")
+        beats = f"beats it by {p.margin:.3f} F1" if p.margin > 0 else "has a higher F1"
         return (f"{model} is retrained on its training data plus the labelled production rows. Today the champion's "
-                f"{now}{ref}. The new version replaces it only if it beats it by {p.margin:.3f} F1 on {judged}, and "
+                f"{now}{ref}. The new version replaces it only if it {beats} on {judged}, and "
                 f"loses at most {p.max_reference_drop:.2f} on the reference hold-out; the result is then verified on "
                 f"{policy.verification.labelled_rows} labelled rows it serves.")
     if kind in ("rollback_model", "deploy_model"):

@@ -61,8 +61,13 @@ def headline(incident: Described, proposals: list[ProposedAction]) -> str:
         parts.append(f"predicted {impact.get('positive_class') or 'positive'} {verb} from {ref_rate:.0%} to {rate:.0%}")
     f1, ref_f1 = e.labels.f1(), e.reference.get("f1")
     if f1 is not None and ref_f1 is not None and e.labels.n:
-        trend = "a drop" if f1 < ref_f1 else "no drop"
-        parts.append(f"labels so far ({e.labels.n:,}) confirm {trend} in F1 from {ref_f1:.2f} to {f1:.2f}")
+        if ref_f1 - f1 > 2 * e.labels.f1_standard_error():
+            parts.append(f"labels so far ({e.labels.n:,}) confirm a drop in F1 from {ref_f1:.2f} to {f1:.2f}")
+        elif f1 < ref_f1:  # a lower figure the labels cannot yet tell from chance is not a confirmation
+            parts.append(f"labels so far ({e.labels.n:,}) show F1 at {f1:.2f} against {ref_f1:.2f}, within sampling "
+                         "error")
+        else:
+            parts.append(f"labels so far ({e.labels.n:,}) show no drop in F1 ({f1:.2f}; reference {ref_f1:.2f})")
     elif (e.estimated or {}).get("estimated_f1") is not None and ref_f1 is not None:
         parts.append(f"before any label, F1 is estimated at {e.estimated['estimated_f1']:.2f} (reference {ref_f1:.2f})")
     if incident.family == "serving":

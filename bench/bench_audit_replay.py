@@ -6,7 +6,8 @@ Embedded nats-server and PostgreSQL on free ports in a temp dir. The events are 
 families (drift reports, alerts, diagnoses, approvals, actions, model events) published pipelined; the projector
 writes them (its rate is printed too). Then, each pass reading the stream from its first sequence:
   bare read  - infra.stream_reader.read_stream, counting messages (the peer);
-  verify     - consumers.audit.verify: canonical JSON + sha256 chain per event, compared row by row with PostgreSQL;
+  verify     - consumers.audit.verify: canonical JSON + sha256 chain per event, compared row by row with PostgreSQL,
+               every Ed25519 checkpoint signature checked and every anchored head compared (one per 1,000 events);
   replay     - consumers.audit.replay: the story (who, what, why, outcome) of every event.
 Target: verify (the replay that proves the log) at no less than half the bare-read rate. Best of --repeat passes.
 """
@@ -26,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from agent.approvals.rules import action_hash  # noqa: E402
 from consumers.audit import fold  # noqa: E402
+from consumers.audit.anchor import Anchor  # noqa: E402
 from consumers.audit.projector import Projector  # noqa: E402
 from consumers.audit.replay import replay  # noqa: E402
+from consumers.audit.signing import checkpoint_keyring, checkpoint_signer  # noqa: E402
 from consumers.audit.verify import verify  # noqa: E402
 from infra.bus import Bus  # noqa: E402
 from infra.db import connect_pool  # noqa: E402
@@ -122,7 +125,7 @@ async def bench(n: int, repeat: int, work: Path) -> None:
             await bus.publish_many(batch[i:i + 5000])
         print(f"published {len(batch):,} audit events in {time.perf_counter() - started:.1f}s")
         started = time.perf_counter()
-        await project(bus, pool)
+        await project(bus, pool, settings)
         total = (await bus.js.stream_info(AUDIT.name)).state.messages
         print(f"projected {total:,} (with checkpoints) in {time.perf_counter() - started:.1f}s")
 
@@ -130,8 +133,8 @@ async def bench(n: int, repeat: int, work: Path) -> None:
             return sum([1 async for _ in read_stream(bus.js, AUDIT.name)])
 
         async def verified() -> int:
-            verdict = await verify(bus.js, pool)
-            assert verdict.ok, verdict.text()
+            verdict = await verify(bus.js, pool, keyring=checkpoint_keyring(settings), anchor=Anchor(settings.anchor_dir))
+            assert verdict.ok and verdict.checkpoints and verdict.anchored, verdict.text()
             return verdict.checked
 
         async def replayed() -> int:
@@ -150,8 +153,9 @@ async def bench(n: int, repeat: int, work: Path) -> None:
         nats.stop()
 
 
-async def project(bus: Bus, pool) -> None:
-    projector = Projector(bus, pool, checkpoint_every=1000, max_wait=0.2)
+async def project(bus: Bus, pool, settings: Settings) -> None:
+    projector = Projector(bus, pool, checkpoint_signer(settings), anchor=Anchor(settings.anchor_dir),
+                          checkpoint_every=1000, max_wait=0.2)
     stop = asyncio.Event()
     task = asyncio.create_task(projector.run(stop))
     while True:

@@ -43,18 +43,14 @@ class Up:
         self.keep = keep
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
         self.env["DRIFTLINE_DATA_DIR"] = str(self.tmp / "data")
-        # Not a loop setting: how long `driftline up` waits for a service to listen (its 60 s default is missed at
-        # the load average of 30-40 other work puts on this machine; a service then needs ~90 s to import).
-        self.env["DRIFTLINE_UP_READY_S"] = "600"
         self.env.update({f"DRIFTLINE_{p}_PORT": str(free_port()) for p in PORTS})
         self.gateway = f"http://127.0.0.1:{self.env['DRIFTLINE_GATEWAY_PORT']}"
         self.nats_url = f"nats://127.0.0.1:{self.env['DRIFTLINE_NATS_PORT']}"
         self.proc: subprocess.Popen | None = None
 
     def start(self, attempts: int = 3) -> int:
-        """Start it; `driftline up` gives each service 60 s to listen, which a machine loaded by other work can miss
-        (seen at load average 40 on 2 cores): then it stops everything, and it is started again on the same data
-        dir. Returns the attempts it took."""
+        """Start it; should a loaded machine make a service miss `driftline up`'s readiness wait, up stops everything
+        and it is started again on the same data dir. Returns the attempts it took."""
         for attempt in range(1, attempts + 1):
             try:
                 self._start_once()

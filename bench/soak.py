@@ -2,8 +2,12 @@
 
 Every minute it prints throughput (requests sent, predictions made, labels, drift reports, alerts, actions, audit
 events), prediction latency percentiles (bus requests: request time -> prediction; HTTP: client round trip) and
-the resident memory of every service, nats-server and PostgreSQL. At the end it says whether memory levelled off
-(growth over the second half of the run within --rss-tolerance) and exits non-zero if it did not.
+the resident memory of every part: each service, the supervisor, nats-server, PostgreSQL (all its processes) and the
+MLflow UI (visited at the start, so that it runs: `up` starts it on the first visit). At the end a table gives each
+part's resident memory (RSS; and PSS, which counts a page shared by several processes once) at the first minute,
+half-way and the end, and the total; it says whether memory levelled off (growth over the second half of the run
+within --rss-tolerance) and stayed under --budget-mb (PSS summed: the memory the machine gives the loop; RSS summed
+counts each shared library page once per process), and exits non-zero if not.
 
 Drift is switched on in every other minute (`mean radius` shifted by --shift standard deviations), so the monitor,
 the agent, the projector and the notifier all have work, and true labels follow each request after --label-delay.
@@ -37,6 +41,7 @@ from infra.processes import free_port  # noqa: E402
 from infra.settings import Settings  # noqa: E402
 from schemas import LabelReceived, PredictionRequested, parse_event  # noqa: E402
 
+TRANSIENT = "reports (while one is built)"  # short-lived report builders (PDF, Evidently): not a standing part
 COUNTED = {"driftline.prediction.made": "made", "driftline.feedback.label": "labels",
            "driftline.monitoring.drift_report": "reports", "driftline.alert.raised": "alerts",
            "driftline.action.completed": "actions", "driftline.audit.checkpoint": "checkpoints"}
@@ -47,28 +52,54 @@ def start_up(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)  # noqa: SIM115
 
 
-def memory(up: subprocess.Popen) -> dict[str, float]:
-    """Resident MB of each part of the loop, by name (several worker replicas are summed)."""
-    rss: Counter = Counter()
+def part_of(cmd: list[str], name: str) -> str:
+    """Which part of the loop a process is, by its command line."""
+    if "serve" in cmd and cmd.index("serve") + 1 < len(cmd):
+        return cmd[cmd.index("serve") + 1]
+    if cmd and cmd[0].endswith("nats-server"):
+        return "nats-server"
+    if name.startswith("postgres") or (cmd and cmd[0].endswith("postgres")):
+        return "postgres"
+    if "mlflow" in " ".join(cmd):
+        return "mlflow-ui"
+    if cmd and cmd[0].endswith(("prometheus", "alertmanager")):
+        return Path(cmd[0]).name.removeprefix("prometheus-")
+    if "driftline.report_job" in cmd or "consumers.monitor.evidently_report" in cmd:
+        return TRANSIENT
+    if "up" in cmd and "driftline" in cmd:
+        return "up (supervisor)"
+    return "other: " + " ".join(cmd[1:4])[:40]
+
+
+def memory(up: subprocess.Popen) -> dict[str, tuple[float, float]]:
+    """(RSS MB, PSS MB) of each part of the loop, by name (replicas and PostgreSQL's processes summed)."""
+    out: dict[str, list[float]] = {}
     try:
-        children = psutil.Process(up.pid).children(recursive=True)
+        root = psutil.Process(up.pid)
+        procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return {}
-    for proc in children:
+    for proc in procs:
         try:
-            cmd = proc.cmdline()
-            mb = proc.memory_info().rss / 2**20
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            cmd, name = proc.cmdline(), proc.name()
+            info = proc.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if "serve" in cmd:
-            rss[cmd[cmd.index("serve") + 1]] += mb
-        elif cmd and cmd[0].endswith("nats-server"):
-            rss["nats-server"] += mb
-        elif cmd and cmd[0].endswith("postgres"):
-            rss["postgres"] += mb
-        elif "mlflow" in " ".join(cmd[:4]):
-            rss["mlflow-ui"] += mb
-    return dict(rss)
+        mb = out.setdefault(part_of(cmd, name), [0.0, 0.0])
+        mb[0] += info.rss / 2**20
+        mb[1] += getattr(info, "pss", info.rss) / 2**20
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def total(sample: dict[str, tuple[float, float]], which: int = 0) -> float:
+    return sum(v[which] for v in sample.values())
+
+
+async def visit_mlflow_ui(port: int, timeout: float = 300.0) -> None:
+    """Open the MLflow UI once, as a person would: `up` starts it on the first visit."""
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        reply = await http.get(f"http://127.0.0.1:{port}/health")
+    print(f"soak: MLflow UI answered {reply.status_code} on its first visit", flush=True)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -156,11 +187,12 @@ async def wait_ready(url: str, up: subprocess.Popen, timeout: float) -> None:
 async def run(args: argparse.Namespace, data_dir: Path) -> int:
     from bench.champion import breast_cancer_frame, register_simple_model
 
-    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI")}
+    ports = {name: free_port() for name in ("NATS", "POSTGRES", "MLFLOW_UI", "GATEWAY", "UI", "MONITOR_METRICS",
+                                            "WORKER_METRICS", "AGENT_METRICS", "PROJECTOR_METRICS", "PROMETHEUS",
+                                            "ALERTMANAGER")}  # none default
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({f"DRIFTLINE_{name}_PORT": str(port) for name, port in ports.items()})
-    env.update(DRIFTLINE_LOG_LEVEL="WARNING", DRIFTLINE_MONITOR_METRICS_PORT=str(free_port()),
-               DRIFTLINE_MONITOR_WINDOW_EVENTS=str(args.window))
+    env.update(DRIFTLINE_LOG_LEVEL="WARNING", DRIFTLINE_MONITOR_WINDOW_EVENTS=str(args.window))
     settings = Settings(data_dir=data_dir)
     print(f"soak: registering a champion in {data_dir} ...", flush=True)
     await asyncio.to_thread(register_simple_model, settings)
@@ -170,6 +202,8 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
     samples: list[dict[str, float]] = []
     try:
         await wait_ready(gateway, up, 600)
+        if args.mlflow_ui:
+            await visit_mlflow_ui(ports["MLFLOW_UI"])
         bus = await Bus.connect(f"nats://127.0.0.1:{ports['NATS']}", name="soak")
         soak = Soak(args, settings, gateway)
         soak.rows, soak.sd = frame.to_dict("records"), float(frame["mean radius"].std())
@@ -180,7 +214,7 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"soak: loop ready; {args.minutes} minute(s) at {args.rate:g} requests/s "
               f"(drift in odd minutes, labels after {args.label_delay:g}s)", flush=True)
         print("min   sent/s  made/s  lat p50/p95/p99 ms (bus)  http p50/p99 ms  reports alerts actions  "
-              "RSS MB total (per part)", flush=True)
+              "RSS MB total / PSS total (RSS per part)", flush=True)
         stop = asyncio.Event()
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=10) as http:
@@ -196,11 +230,11 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
                 delta = now - last
                 rss = memory(up)
                 samples.append(rss)
-                parts = " ".join(f"{k}={v:.0f}" for k, v in sorted(rss.items()))
+                parts = " ".join(f"{k}={v[0]:.0f}" for k, v in sorted(rss.items()))
                 print(f"{minute:>3}  {(soak.sent - last_sent) / 60:>7.1f}  {delta['made'] / 60:>6.1f}  "
                       f"{pct(lat, 50):>7.1f}/{pct(lat, 95):.1f}/{pct(lat, 99):.1f}  "
                       f"{pct(http_lat, 50):>10.1f}/{pct(http_lat, 99):.1f}  {delta['reports']:>7} {delta['alerts']:>6} "
-                      f"{delta['actions']:>7}  {sum(rss.values()):>6.0f} ({parts})", flush=True)
+                      f"{delta['actions']:>7}  {total(rss):>6.0f} / {total(rss, 1):.0f} ({parts})", flush=True)
                 last, last_sent = now, soak.sent
             stop.set()
             await traffic
@@ -213,21 +247,50 @@ async def run(args: argparse.Namespace, data_dir: Path) -> int:
             up.wait(60)
         except subprocess.TimeoutExpired:
             os.killpg(up.pid, signal.SIGKILL)
-    return verdict(samples, args.rss_tolerance)
+    print_table(samples)
+    return verdict(samples, args.rss_tolerance, args.budget_mb)
 
 
-def verdict(samples: list[dict[str, float]], tolerance: float) -> int:
-    """Memory levelled off if the total grew by at most `tolerance` over the second half of the run."""
-    totals = [sum(s.values()) for s in samples]
+def print_table(samples: list[dict[str, tuple[float, float]]]) -> None:
+    """Each part's resident memory at the first minute, half-way and the end (RSS; PSS at the end), and the total."""
+    if not samples:
+        return
+    first, half, last = samples[0], samples[max(len(samples) // 2 - 1, 0)], samples[-1]
+    names = sorted({n for s in samples for n in s}, key=lambda n: -last.get(n, (0.0, 0.0))[0])
+    print(f"\n{'part':<24} {'RSS MB min 1':>12} {f'min {len(samples) // 2 or 1}':>8} {f'min {len(samples)}':>8} "
+          f"{'PSS MB end':>10}")
+    for name in names:
+        cols = [s.get(name, (0.0, 0.0))[0] for s in (first, half, last)]
+        print(f"{name:<24} {cols[0]:>12.0f} {cols[1]:>8.0f} {cols[2]:>8.0f} {last.get(name, (0.0, 0.0))[1]:>10.0f}")
+    print(f"{'total':<24} {total(first):>12.0f} {total(half):>8.0f} {total(last):>8.0f} {total(last, 1):>10.0f}")
+
+
+def verdict(samples: list[dict[str, tuple[float, float]]], tolerance: float, budget_mb: float) -> int:
+    """Memory levelled off if the total grew by at most `tolerance` over the second half of the run; the total
+    resident memory (PSS) stayed under the budget at every minute."""
+    standing = [{k: v for k, v in s.items() if k != TRANSIENT} for s in samples]
+    totals, shared_once = [total(s) for s in standing], [total(s, 1) for s in standing]
+    peak, peak_rss = max(shared_once, default=0.0), max(totals, default=0.0)
+    within = peak <= budget_mb
+    # RSS summed over processes counts a page each process maps (libpython, numpy, scikit-learn...) once per process;
+    # PSS shares each such page among the processes that map it: the sum is the memory the machine gives the loop.
+    print(f"soak: resident memory of the running parts (PSS, shared pages counted once) at most {peak:.0f} MB, "
+          f"budget {budget_mb:.0f} MB: {'within' if within else 'OVER BUDGET'}; RSS summed over processes at most "
+          f"{peak_rss:.0f} MB")
+    spikes = [s[TRANSIENT] for s in samples if TRANSIENT in s]
+    if spikes:
+        print(f"soak: while a report was built (a process of its own, gone after): up to "
+              f"{max(p for _, p in spikes):.0f} MB PSS more, seen in {len(spikes)} of {len(samples)} samples")
     if len(totals) < 4:
-        print(f"soak: {len(totals)} minute(s) is too short to judge memory (RSS {totals}); run >= 4 minutes")
-        return 0
+        print(f"soak: {len(totals)} minute(s) is too short to judge growth (RSS {[round(t) for t in totals]}); "
+              "run >= 4 minutes")
+        return 0 if within else 1
     half = totals[len(totals) // 2 - 1]
     growth = (totals[-1] - half) / half
     ok = growth <= tolerance
     print(f"soak: memory {'levelled off' if ok else 'KEPT GROWING'}: {half:.0f} MB at minute {len(totals) // 2} -> "
           f"{totals[-1]:.0f} MB at minute {len(totals)} ({growth:+.1%}, tolerance {tolerance:.0%})")
-    return 0 if ok else 1
+    return 0 if ok and within else 1
 
 
 def main() -> int:
@@ -238,6 +301,9 @@ def main() -> int:
     parser.add_argument("--shift", type=float, default=1.0, help="drift: `mean radius` shift in standard deviations")
     parser.add_argument("--window", type=int, default=500, help="predictions per drift-report window")
     parser.add_argument("--rss-tolerance", type=float, default=0.10, help="allowed RSS growth over the second half")
+    parser.add_argument("--budget-mb", type=float, default=1500.0, help="total resident memory allowed (issue 20)")
+    parser.add_argument("--no-mlflow-ui", dest="mlflow_ui", action="store_false",
+                        help="do not visit the MLflow UI (so `up` never starts it)")
     parser.add_argument("--data-dir", type=Path, help="keep the run's data here (default: a temporary folder)")
     args = parser.parse_args()
     if args.data_dir:

@@ -2,10 +2,12 @@
 
 What a service consumes is read from its wiring module, never written twice: each driftline/run_<service>.py has
 `consumer_specs(settings)`, the ConsumerSpecs its main() runs, `FOLLOWS`, the model events its champion
-follower (an ordered consumer in every process) reacts to, and `FOLLOWS_CONFIG`, the configuration events its
-runtime config follower (a plain subscription in every process, infra/runtime_config.py) applies. What a service publishes is declared here, once; issue
-15 turns it into the publish permissions of each service's NATS credential. The FastStream handlers are never run:
-the services' consumers are infra.consumer runners (explicit acks, dead-lettering)."""
+follower (a live subscription in every process) reacts to, and `FOLLOWS_CONFIG`, the configuration events its
+runtime config follower (a live subscription in every process, infra/runtime_config.py) applies. What a service
+publishes, which streams it reads from the start (infra.stream_reader), what it listens to live and what it may purge
+are declared here, once; driftline/bus_permissions.py turns all of it into the permissions of each NATS credential
+(issue 15). The FastStream handlers are never run: the services' consumers are infra.consumer runners (explicit acks,
+dead-lettering)."""
 
 from __future__ import annotations
 
@@ -45,19 +47,22 @@ from schemas import (
     ModelPromoted,
     ModelReloadRequested,
     ModelRolledBack,
+    ModelShadowDecided,
     ModelTrained,
     PredictionFailed,
     PredictionMade,
     PredictionRequested,
+    PredictionShadowed,
 )
-from schemas.streams import AUDIT, subjects_overlap
+from schemas.streams import AUDIT, PREDICTIONS, REQUESTS, subjects_overlap
 
 # What each service publishes (its process's one NATS connection), and what the commands publish.
 PUBLISHES: dict[str, tuple[type[Event], ...]] = {
     "projector": (AuditCheckpoint,),
-    "worker": (PredictionMade, PredictionFailed),
-    "gateway": (PredictionMade, AlertRaised, AlertCleared),  # /predict; the Alertmanager and Evidently webhooks
-    "monitor": (DriftReported, AlertRaised, AlertCleared),
+    "worker": (PredictionMade, PredictionFailed, PredictionShadowed),
+    # /predict (and the challengers in its shadow); the Alertmanager and Evidently webhooks
+    "gateway": (PredictionMade, PredictionShadowed, AlertRaised, AlertCleared),
+    "monitor": (DriftReported, AlertRaised, AlertCleared, ModelShadowDecided),  # shadow tests: sequential.py
     # Diagnoser, gate, executor, and the outbox relay: it publishes what the approvals owner wrote, also for the
     # page and the terminal (requests, decisions, refusals, expiries, the actions they schedule or escalate).
     # A retrain runs the trainer in-process and publishes its events; change_config announces ConfigChanged.
@@ -71,12 +76,28 @@ COMMANDS: dict[str, tuple[str, tuple[type[Event], ...]]] = {
     "producers": ("driftline publish / simulate", (PredictionRequested, LabelReceived)),
     "trainer": ("driftline train", (DataValidated, DataRejected, ModelTrained, ModelPromoted)),
 }
+# Streams read from the start, a sequence or a time (infra.stream_reader, by direct get), by service or command.
+READS: dict[str, tuple[str, ...]] = {
+    # approvals rebuilt from AUDIT at start; a rollback finds earlier promotions in AUDIT; a retrain reads labelled
+    # production rows (PREDICTIONS); delete_data counts what it removes (REQUESTS, PREDICTIONS)
+    "agent": (AUDIT.name, PREDICTIONS.name, REQUESTS.name),
+    "notifier": (AUDIT.name, PREDICTIONS.name),  # the automatic reports: an incident's story, current data
+    "ui": (PREDICTIONS.name,),  # the latency chart
+    "reports": (AUDIT.name, PREDICTIONS.name),  # driftline report
+    "auditor": (AUDIT.name,),  # driftline audit verify / replay / rebuild, and tools outside: AUDIT and nothing else
+}
+# Live subjects a service listens to with a plain subscription (besides its champion follower).
+LISTENS: dict[str, tuple[str, ...]] = {"ui": ("driftline.approval.>",)}  # the page's live pending count
+# Streams a service may purge: the agent's delete_data, human only (two admins), and no other stream.
+PURGES: dict[str, tuple[str, ...]] = {"agent": (REQUESTS.name, PREDICTIONS.name)}
+# Who answers a request on the inbox its Driftline-Reply-To header names (the answers subtree of any inbox).
+ANSWERS: tuple[str, ...] = ("worker",)
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """One consumer of a service: a durable (shared by its replicas) or, durable None, an ordered consumer in
-    every process."""
+    """One consumer of a service: a durable (shared by its replicas) or, durable None, a live subscription in
+    every process (the champion follower)."""
 
     service: str
     durable: str | None
@@ -133,8 +154,7 @@ def _declare_subscriber(broker: NatsBroker, sub: Subscription, cls: type[Event])
     handler.__annotations__ = {"event": cls, "return": None}  # FastStream reads the payload type from here
     handler.__name__ = f"{sub.durable or sub.service + '_follower'}_{cls.__name__}"
     who = f"{sub.service} ({sub.durable or follower_name(sub)})"
-    how = (f"durable {sub.durable}" if sub.durable else "an ordered consumer in every process"
-           if sub.subjects == (CHAMPION_SUBJECT,) else "a plain subscription in every process")
+    how = f"durable {sub.durable}" if sub.durable else "a live subscription in every process"
     broker.subscriber(cls.topic, stream=sub.stream, durable=sub.durable, pull_sub=PullSub(batch=True) if sub.durable
                       else None, title=f"{who} consumes {cls.topic}",
                       description=f"{SERVICES[sub.service].summary} ({how})")(handler)

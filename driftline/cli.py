@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from driftline import cmd_approvals, cmd_audit, cmd_deploy, cmd_produce, cmd_report, cmd_train, cmd_users
+from driftline import (
+    cmd_approvals,
+    cmd_audit,
+    cmd_auth,
+    cmd_db,
+    cmd_deploy,
+    cmd_produce,
+    cmd_report,
+    cmd_streams,
+    cmd_train,
+    cmd_users,
+)
 from driftline.common import DataDir, fail, load_settings, usage
 
 app = typer.Typer(
@@ -41,7 +52,10 @@ schemas_app = typer.Typer(help="The bus contract: JSON Schema and AsyncAPI.", no
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(cmd_approvals.app, name="approvals")
 app.add_typer(cmd_audit.app, name="audit")
+app.add_typer(cmd_db.app, name="db")
 app.add_typer(cmd_users.app, name="users")
+app.add_typer(cmd_auth.app, name="auth")
+app.add_typer(cmd_streams.app, name="streams")
 app.command("train")(cmd_train.train)
 app.command("publish")(cmd_produce.publish)
 app.command("simulate")(cmd_produce.simulate)
@@ -49,11 +63,17 @@ app.command("report")(cmd_report.report)
 app.command("deploy")(cmd_deploy.deploy)
 
 @app.command()
-def up(data_dir: DataDir = None) -> None:
-    """Run the whole loop on this machine on embedded defaults; Ctrl-C stops it all."""
+def up(
+    data_dir: DataDir = None,
+    no_mlflow_ui: Annotated[bool, typer.Option(
+        "--no-mlflow-ui", help="Do not offer the MLflow UI (by default it starts on the first visit to its port; "
+                               "DRIFTLINE_MLFLOW_UI=on starts it at once).")] = False,
+) -> None:
+    """Run the whole loop on this machine on embedded defaults; Ctrl-C stops it all. The banner ends with three
+    commands to try once the first model is trained."""
     from driftline.up import up as run_up
 
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, mlflow_ui="off" if no_mlflow_ui else None)
     try:
         run_up(settings, echo=typer.echo)
     except (RuntimeError, TimeoutError, FileNotFoundError) as exc:

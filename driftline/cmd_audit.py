@@ -17,12 +17,12 @@ app = typer.Typer(help="The tamper-evident audit trail: verify, replay, champion
 
 
 @asynccontextmanager
-async def _connected(settings, with_db: bool = True):
-    bus = await connect_bus(settings, "driftline-audit")
+async def _connected(settings, with_db: bool = True, role: str = "cli"):
+    bus = await connect_bus(settings, "driftline-audit", "auditor")
     pool = None
     try:
         if with_db:
-            pool = await connect_db_pool(settings, max_size=3)
+            pool = await connect_db_pool(settings, max_size=3, role=role)
         yield bus, pool
     finally:
         if pool is not None:
@@ -38,29 +38,62 @@ async def _stream_length(bus) -> int:
 
 @app.command()
 def verify(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
-    """Re-read the AUDIT stream, recompute the hash chain and compare it with PostgreSQL (exit 1 if they differ)."""
+    """Re-read the AUDIT stream, recompute the hash chain, compare it with PostgreSQL and with every head the
+    projector signed (checkpoints in the stream, copies in the anchor); exit 1 at the first difference.
+
+    Checkpoint public keys: DRIFTLINE_AUDIT_VERIFY_KEYS, else data_dir/keys/audit-checkpoint.pub (and retired ones).
+    Anchor: DRIFTLINE_AUDIT_ANCHOR_DIR, else data_dir/audit-anchor. A forged or malformed checkpoint is listed as
+    rejected (it vouches for nothing) without failing the verification by itself."""
+    from consumers.audit.anchor import Anchor
+    from consumers.audit.signing import checkpoint_keyring
     from consumers.audit.verify import verify as run_verify
 
     settings = load_settings(data_dir)
+    keyring = checkpoint_keyring(settings)
 
     async def _go():
-        async with _connected(settings) as (bus, pool):
+        async with _connected(settings, role="auditor") as (bus, pool):
             with progress("verifying the audit log", total=await _stream_length(bus)) as bar:
                 return await run_verify(bus.js, pool, settings.audit_durable,
-                                        on_message=lambda seq: bar.update(completed=seq))
+                                        on_message=lambda seq: bar.update(completed=seq), keyring=keyring,
+                                        anchor=Anchor(settings.anchor_dir))
 
     verdict = run(_go())
     if as_json:
         typer.echo(json.dumps({"ok": verdict.ok, "checked": verdict.checked, "checkpoints": verdict.checkpoints,
-                               "head_hash": verdict.head_hash, "unprojected": verdict.unprojected,
-                               "bad_sequence": verdict.bad_seq, "problem": verdict.problem or None,
+                               "anchored": verdict.anchored, "unanchored": verdict.unanchored,
+                               "vouched_up_to": verdict.vouched, "head_hash": verdict.head_hash,
+                               "unprojected": verdict.unprojected, "bad_sequence": verdict.bad_seq,
+                               "problem": verdict.problem or None,
+                               "rejected_checkpoints": [r.as_dict() for r in verdict.rejected],
                                "text": verdict.text()}))
     elif verdict.ok:
         typer.echo(verdict.text())
+        for refusal in verdict.rejected:
+            typer.secho(f"rejected checkpoint ({refusal.where} sequence {refusal.sequence}): {refusal.reason}",
+                        fg=typer.colors.YELLOW, err=True)
     else:
         typer.secho(verdict.text(), fg=typer.colors.RED, err=True)
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+@app.command("rotate-key")
+def rotate_key(as_json: JsonFlag = False, data_dir: DataDir = None) -> None:
+    """Replace the projector's checkpoint key in data_dir/keys; the old public key is kept (retired) so that older
+    checkpoints still verify. Restart the projector afterwards: it signs with the key it loaded until then."""
+    from consumers.audit.signing import rotate
+
+    settings = load_settings(data_dir)
+    if settings.audit_checkpoint_key is not None:
+        usage("DRIFTLINE_AUDIT_CHECKPOINT_KEY is set: rotate it where it is kept (docs/operations.md, "
+              "'The checkpoint key'), not in data_dir/keys")
+    old, new = rotate(settings)
+    if as_json:
+        typer.echo(json.dumps({"retired": old, "current": new, "keys_dir": str(settings.keys_dir)}))
+    else:
+        typer.echo(f"checkpoint key {old} retired (its public key kept in {settings.keys_dir}); new key {new}. "
+                   "Restart the projector to sign with it.")
 
 
 def _parse_time(text: str | None, flag: str) -> datetime | None:

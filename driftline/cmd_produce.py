@@ -12,11 +12,16 @@ from driftline.progress import CountingBus, progress
 
 
 async def _bus(settings):
-    """Connected first, before any data is read: with NATS down the command fails in about a second."""
-    from infra.streams import ensure_streams
+    """Connected first, before any data is read: with NATS down the command fails in about a second. The streams
+    must exist (a producer may not create them)."""
+    from infra.streams import StreamsMissing, require_streams
 
-    bus = await connect_bus(settings, "driftline-producer")
-    await ensure_streams(bus.js, settings)
+    bus = await connect_bus(settings, "driftline-producer", "producers")
+    try:
+        await require_streams(bus.js)
+    except StreamsMissing as exc:
+        await bus.close()
+        fail(str(exc))
     return bus
 
 

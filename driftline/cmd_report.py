@@ -23,12 +23,19 @@ def report(
     """Render a report to PDF: deployment [VERSION], drift [EVENT_ID], incident [CORRELATION_ID]."""
     if kind not in KINDS:
         usage(f"unknown report kind {kind!r}; use one of: {', '.join(KINDS)}.")
+    if ident is not None:
+        from consumers.reports.names import BadReportName, file_name
+
+        try:
+            file_name(kind, ident)
+        except BadReportName as exc:
+            usage(f"ID: {exc}")
     settings = load_settings(data_dir)
 
     async def _build():
         from consumers.reports.builder import ReportBuilder
 
-        bus = await connect_bus(settings, "driftline-report")
+        bus = await connect_bus(settings, "driftline-report", "reports")
         try:
             check_mlflow(settings)
             with progress(f"building the {kind} report"):

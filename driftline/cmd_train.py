@@ -60,20 +60,23 @@ def _check_schema(path: Path) -> None:
 
 
 async def _connect(settings: Settings):
-    """The bus, or None (said clearly on stderr) when no nats-server answers: training goes on without events."""
+    """The bus, or None (said clearly on stderr) when no nats-server answers or the streams are not there: training
+    goes on without events. Signed in as the trainer, which may publish its events and nothing else."""
     import nats
 
     from infra.bus import Bus
-    from infra.streams import ensure_streams
+    from infra.nats_auth import connect_options, credential_for
+    from infra.streams import require_streams
 
     url = settings.resolved_nats_url
     async def quiet(exc: Exception) -> None:  # the one warning below says it; no traceback per attempt
         log.debug("nats: %s", exc)
 
+    credential = credential_for(settings, "trainer")
     try:
         nc = await asyncio.wait_for(
             nats.connect(url, name="driftline-train", connect_timeout=CONNECT_TIMEOUT_S, allow_reconnect=False,
-                         max_reconnect_attempts=1, error_cb=quiet),
+                         max_reconnect_attempts=1, error_cb=quiet, **(connect_options(credential) if credential else {})),
             timeout=CONNECT_DEADLINE_S,
         )
     except Exception as exc:
@@ -82,9 +85,11 @@ async def _connect(settings: Settings):
         return None
     bus = Bus(nc, nc.jetstream(timeout=5))
     try:
-        await ensure_streams(bus.js, settings)
-    except Exception as exc:
-        log.warning("could not provision streams on %s: %s", url, exc)
+        await require_streams(bus.js)
+    except Exception as exc:  # StreamsMissing, or no answer
+        typer.secho(f"warning: {exc}; training anyway, events will NOT be published", fg=typer.colors.YELLOW, err=True)
+        await bus.close()
+        return None
     return bus
 
 

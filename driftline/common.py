@@ -72,54 +72,82 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-async def connect_bus(settings: Settings, name: str):
-    """The bus for a one-shot command, or exit 1 within CONNECT_DEADLINE_S naming the NATS server."""
+async def connect_bus(settings: Settings, name: str, identity: str):
+    """The bus for a one-shot command, signed in as `identity` (its role: producers, trainer, reports, auditor,
+    operator), or exit 1 within CONNECT_DEADLINE_S naming the NATS server."""
+    from nats.errors import AuthorizationError
+
     from infra.bus import Bus
+    from infra.nats_auth import credential_for
 
     url = settings.resolved_nats_url
+    credential = credential_for(settings, identity)
     try:
-        return await asyncio.wait_for(Bus.connect(url, name=name, one_shot=True), CONNECT_DEADLINE_S)
-    except Exception as exc:  # noqa: BLE001 (refused, timed out, no servers, bad credentials: the same advice)
+        return await asyncio.wait_for(Bus.connect(url, name=name, one_shot=True, credential=credential),
+                                      CONNECT_DEADLINE_S)
+    except Exception as exc:  # noqa: BLE001 (refused, timed out, no servers, bad credentials: each said)
+        if isinstance(exc, AuthorizationError) or "authorization" in str(exc).lower():
+            fail(f"NATS at {shown_url(url)} refused the {identity} credential "
+                 f"({credential or 'none found'}); point DRIFTLINE_NATS_CREDENTIAL at the {identity} seed, or use "
+                 f"the data directory `driftline up` made ({settings.auth_dir}/{identity}.nk).")
         fail(f"cannot reach NATS at {shown_url(url)} ({_reason(exc)}); start it with `driftline up` "
              "or point DRIFTLINE_NATS_URL at a running server.")
 
 
-async def database_dsn(settings: Settings) -> str:
-    """The PostgreSQL DSN: the configured server, else the embedded one `driftline up` runs."""
+async def database_dsn(settings: Settings, role: str) -> str:
+    """The PostgreSQL DSN of a process's own role (infra.db_roles): DATA_DIR/auth/db/<role>.dsn when there (written
+    by `driftline up` for its embedded server, or by `driftline db roles --apply`), else DRIFTLINE_DATABASE_URL
+    (a deployment gives each service its own), else the embedded server as that role (which then asks for the
+    password the file would hold)."""
+    from infra.db_roles import read_dsn, role_name
+
+    kept = read_dsn(settings.db_auth_dir, role)
+    if kept:
+        return kept
     if settings.database_url:
         return settings.database_url
-    return f"postgresql://postgres@127.0.0.1:{settings.postgres_port}/driftline"
+    return f"postgresql://{role_name(role)}@127.0.0.1:{settings.postgres_port}/driftline"
 
 
-def _db_failure(dsn: str, exc: BaseException) -> NoReturn:
-    fail(f"cannot reach PostgreSQL at {shown_url(dsn)} ({_reason(exc)}); start it with `driftline up` "
+def _db_failure(settings: Settings, role: str, dsn: str, exc: BaseException) -> NoReturn:
+    from infra.db_roles import dsn_file
+
+    hint = ""
+    if not settings.database_url and not dsn_file(settings.db_auth_dir, role).exists():
+        hint = f" (no credential for role {role} in {settings.db_auth_dir}: is this `driftline up`'s data directory?)"
+    fail(f"cannot reach PostgreSQL at {shown_url(dsn)} ({_reason(exc)}){hint}; start it with `driftline up` "
          "or point DRIFTLINE_DATABASE_URL at a running server.")
 
 
-async def connect_db(settings: Settings):
+async def connect_db(settings: Settings, role: str = "cli"):
     """One asyncpg connection for a one-shot command, or exit 1 within CONNECT_DEADLINE_S naming the server."""
     import asyncpg
 
-    dsn = await database_dsn(settings)
+    dsn = await database_dsn(settings, role)
     try:
         return await asyncpg.connect(dsn, timeout=CONNECT_DEADLINE_S)
     except Exception as exc:  # noqa: BLE001
-        _db_failure(dsn, exc)
+        _db_failure(settings, role, dsn, exc)
 
 
-async def connect_db_pool(settings: Settings, max_size: int = 3):
-    """A small migrated pool for a one-shot command, or exit 1 within CONNECT_DEADLINE_S naming the server."""
+async def connect_db_pool(settings: Settings, max_size: int = 3, role: str = "cli"):
+    """A small pool on an up-to-date database for a one-shot command, or exit 1 within CONNECT_DEADLINE_S naming the
+    server (or saying the database needs `driftline db migrate`)."""
     import asyncpg
 
-    from infra.db import migrate
+    from infra.db import NotMigrated, migrate
 
-    dsn = await database_dsn(settings)
+    dsn = await database_dsn(settings, role)
     try:
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, timeout=CONNECT_DEADLINE_S)
     except Exception as exc:  # noqa: BLE001
-        _db_failure(dsn, exc)
-    async with pool.acquire() as conn:
-        await migrate(conn)
+        _db_failure(settings, role, dsn, exc)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn)
+    except NotMigrated as exc:
+        await pool.close()
+        fail(str(exc))
     return pool
 
 

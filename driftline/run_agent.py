@@ -17,9 +17,10 @@ from driftline.common import database_dsn
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Routes
 from infra.db import connect_pool
+from infra.nats_auth import credential_for
 from infra.outbox import OutboxRelay
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 from schemas.streams import AUDIT
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,13 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 
 def default_train():
-    """The trainer, imported only by the executor (DESIGN.md's one in-process call)."""
-    from trainer.api import train_async
+    """The trainer, imported only by the executor (DESIGN.md's one in-process call), and only at its first retrain:
+    scikit-learn, the model families and MLflow's tracking add ~90 MB resident to an agent that may never retrain."""
+
+    async def train_async(*args, **kwargs):
+        from trainer.api import train_async as train
+
+        return await train(*args, **kwargs)
 
     return train_async
 
@@ -63,10 +69,11 @@ async def main(settings: Settings, stop: asyncio.Event, *, train=None) -> None:
     except PolicyError as exc:  # refuse to start, saying what is wrong with the file
         log.error("%s", exc)
         raise SystemExit(f"agent not started: {exc}") from None
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-agent")
-    pool = await connect_pool(await database_dsn(settings), max_size=8)
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-agent",
+                            credential=credential_for(settings, "agent"))
+    pool = await connect_pool(await database_dsn(settings, "agent"), max_size=8)
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         async with pool.acquire() as conn:
             await rebuild_from_audit(conn, bus.js)
         routes = handlers(settings, policy, bus, pool, train or default_train(), decision_verifier(settings))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from inference.gateway import create_app
+from inference.gateway import SOURCE, create_app
 from inference.model_holder import ModelHolder
+from inference.shadow import ShadowScorer
 from inference.startup import load_first_model
 from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 from infra.web_server import serve_app
 from producers.webhooks import build_router
 
@@ -36,17 +38,19 @@ def extra_routers(settings: Settings, bus: Bus) -> list:
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-gateway")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-gateway",
+                            credential=credential_for(settings, "gateway"))
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         holder = ModelHolder(settings)
-        follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
+        shadow = ShadowScorer(settings, bus, SOURCE)
+        follower = ChampionFollower(bus, settings.model_name, shadow.following(holder.follow), settings.model_poll_s)
         await follower.subscribe()
-        app = create_app(settings, bus, holder, extra_routers(settings, bus))
+        app = create_app(settings, bus, holder, extra_routers(settings, bus), shadow)
         config = ConfigFollower(bus, "gateway", app.state.batcher.apply_config)
         await config.start()
         helpers = [asyncio.create_task(follower.run(stop)), asyncio.create_task(load_first_model(holder, stop)),
-                   asyncio.create_task(config.run(stop))]
+                   asyncio.create_task(config.run(stop)), asyncio.create_task(shadow.run(stop))]
         log.info("gateway on http://%s:%d", settings.gateway_host, settings.gateway_port)
         try:
             await serve_app(app, settings.gateway_host, settings.gateway_port, stop, access_log=False)

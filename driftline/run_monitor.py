@@ -14,10 +14,11 @@ from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.db import connect_pool
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
@@ -33,10 +34,11 @@ async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
     server, thread = start_http_server(settings.monitor_metrics_port, addr=settings.monitor_metrics_host)
     log.info("monitor: metrics on http://%s:%d/metrics", settings.monitor_metrics_host, settings.monitor_metrics_port)
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-monitor")
-    pool = await connect_pool(await database_dsn(settings), max_size=3)
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-monitor",
+                            credential=credential_for(settings, "monitor"))
+    pool = await connect_pool(await database_dsn(settings, "monitor"), max_size=3)
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         service = MonitorService(settings, bus, pool)
         follower = ChampionFollower(bus, settings.model_name, service.champion_changed, settings.model_poll_s)
         await service.run(stop, follower, ConfigFollower(bus, "monitor", service.apply_config))

@@ -7,16 +7,18 @@ import asyncio
 import logging
 
 from inference.model_holder import ModelHolder
+from inference.shadow import ShadowScorer
 from inference.startup import load_first_model
-from inference.worker import InferenceWorker, consumer_spec
+from inference.worker import SOURCE, InferenceWorker, consumer_spec
 from infra.bus import Bus
 from infra.champion import FOLLOWED, ChampionFollower
 from infra.consumer import ConsumerSpec
 from infra.models import configure_mlflow
+from infra.nats_auth import credential_for
 from infra.runtime_config import FOLLOWED as CONFIG_FOLLOWED
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from infra.streams import ensure_streams
+from infra.streams import require_streams
 
 log = logging.getLogger(__name__)
 FOLLOWS = FOLLOWED
@@ -30,16 +32,19 @@ def consumer_specs(settings: Settings) -> list[ConsumerSpec]:
 
 async def main(settings: Settings, stop: asyncio.Event) -> None:
     configure_mlflow(settings)
-    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-worker")
+    bus = await Bus.connect(settings.resolved_nats_url, name="driftline-worker",
+                            credential=credential_for(settings, "worker"))
     try:
-        await ensure_streams(bus.js, settings)
+        await require_streams(bus.js)
         holder = ModelHolder(settings)
-        follower = ChampionFollower(bus, settings.model_name, holder.follow, settings.model_poll_s)
+        shadow = ShadowScorer(settings, bus, SOURCE)
+        follower = ChampionFollower(bus, settings.model_name, shadow.following(holder.follow), settings.model_poll_s)
         await follower.subscribe()
-        worker = InferenceWorker(settings, bus, holder)
+        worker = InferenceWorker(settings, bus, holder, shadow)
         config = ConfigFollower(bus, "worker", worker.apply_config)
         await config.start()
-        following = [asyncio.create_task(follower.run(stop)), asyncio.create_task(config.run(stop))]
+        following = [asyncio.create_task(follower.run(stop)), asyncio.create_task(config.run(stop)),
+                     asyncio.create_task(shadow.run(stop))]
         # Pull nothing before a model is loaded: requests would only be retried towards the dead-letter queue.
         await load_first_model(holder, stop)
         if not stop.is_set():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -81,6 +82,12 @@ def serve(name: str, settings: Settings) -> None:
     main = service.load()
 
     _expose_metrics(name, settings)
+    from infra import tracing
+
+    # The standard OTEL_* variables, read here at the edge: traces are off unless they name an exporter.
+    exporting = tracing.configure(name, os.environ)
+    if exporting:
+        log.info("%s: traces to %s", name, exporting)
 
     async def _run() -> None:
         stop = asyncio.Event()
@@ -91,5 +98,12 @@ def serve(name: str, settings: Settings) -> None:
         await main(settings, stop)
         log.info("%s stopped", name)
 
-    with asyncio.Runner(loop_factory=service.loop_factory()) as runner:
-        runner.run(_run())
+    from infra.streams import StreamsMissing
+
+    try:
+        with asyncio.Runner(loop_factory=service.loop_factory()) as runner:
+            runner.run(_run())
+    except StreamsMissing as exc:  # one line, not a traceback: services may not create streams themselves
+        raise SystemExit(f"{name} not started: {exc}") from None
+    finally:
+        tracing.shutdown()  # export what is still queued

@@ -13,9 +13,17 @@ from collections import deque
 from collections.abc import Callable
 
 from inference import metrics
+from infra import tracing
 from infra.bus import Bus
 
 log = logging.getLogger(__name__)
+
+
+class _Traced:
+    __slots__ = ("item", "trace")
+
+    def __init__(self, item, trace: dict[str, str]):
+        self.item, self.trace = item, trace
 
 
 class EventBuffer:
@@ -39,12 +47,22 @@ class EventBuffer:
         return len(self._items)
 
     def add(self, item) -> None:
-        """Queue one event (or what `build` turns into one) without waiting."""
+        """Queue one event (or what `build` turns into one) without waiting; with tracing on, the trace context
+        of the request in hand goes with it (`build` must then return an event with a `trace` slot)."""
         if len(self._items) >= self.capacity:
             self._items.popleft()
             self._drop(1)
-        self._items.append(item)
+        self._items.append(_Traced(item, tracing.current_headers()) if tracing.ENABLED else item)
         self._wake.set()
+
+    def _event(self, item):
+        if hasattr(item, "to_bytes"):  # requeued: already built
+            return item
+        if type(item) is _Traced:
+            event = self._build(item.item)
+            event.trace = item.trace
+            return event
+        return self._build(item)
 
     def _drop(self, n: int, why: str = "buffer full") -> None:
         self.dropped += n
@@ -89,7 +107,7 @@ class EventBuffer:
                 await asyncio.sleep(self.retry_s)
                 continue
             taken = [self._items.popleft() for _ in range(min(self.chunk, len(self._items)))]
-            events = [item if hasattr(item, "to_bytes") else self._build(item) for item in taken]  # requeued: built
+            events = [self._event(item) for item in taken]
             try:
                 await self.bus.publish_many(events)
             except Exception as exc:

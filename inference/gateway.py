@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 
 from inference import metrics, mlflow_route, oip_routes, predict_route
 from inference.batcher import MicroBatcher
@@ -21,8 +22,10 @@ from inference.made_events import SerializedEvent, prediction_made
 from inference.model_holder import ModelHolder
 from inference.openapi_doc import documented
 from inference.serving import Serving, json_response
+from inference.shadow import ShadowScorer
 from infra.bus import Bus
 from infra.settings import Settings
+from infra.tracing_http import TracingMiddleware
 from schemas import new_id
 
 SOURCE = "inference/gateway"
@@ -37,12 +40,13 @@ def build_event(item) -> SerializedEvent:
                            latency_ms=latency_ms, channel="http")
 
 
-def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """The gateway application; the caller owns the bus and the holder (and reloads the holder)."""
+def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers: Sequence[APIRouter] = (),
+               shadow: ShadowScorer | None = None) -> FastAPI:
+    """The gateway application; the caller owns the bus, the holder (and reloads it) and the shadow (and runs it)."""
     batcher = MicroBatcher(lambda: holder.current, max_records=settings.gateway_batch_max,
                            max_wait_s=settings.gateway_batch_wait_s)
     events = EventBuffer(bus, capacity=settings.gateway_event_buffer, build=build_event)
-    serving = Serving(settings, holder, batcher, events)
+    serving = Serving(settings, holder, batcher, events, shadow)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -83,13 +87,15 @@ def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers:
         """Ready when a model is loaded and the bus is connected."""
         checks = {"model_loaded": holder.current is not None, "bus_connected": bus.connected}
         doc = {"ready": all(checks.values()), **checks, "model_version": holder.version,
-               "events_buffered": len(events), "events_dropped": events.dropped}
+               "events_buffered": len(events), "events_dropped": events.dropped,
+               "shadow": {a: m.version for a, m in shadow.models.items()} if shadow else {}}
         return json_response(doc, 200 if doc["ready"] else 503)
 
     @app.get("/metrics")
-    async def prometheus_metrics() -> Response:
-        """Prometheus text format."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format, or OpenMetrics (with trace-id exemplars) when the scraper asks for it."""
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(REGISTRY), media_type=content_type)
 
     for router in extra_routers:
         app.include_router(router)
@@ -99,4 +105,5 @@ def create_app(settings: Settings, bus: Bus, holder: ModelHolder, extra_routers:
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, 500)
 
     app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(TracingMiddleware)  # added last, so outermost: its span is current inside the metrics one
     return app

@@ -1,4 +1,4 @@
-"""The /predict body: reading it within a size bound, and checking it against the model's signature."""
+"""The /predict body: read within a size bound (infra.http_limits), and checked against the model's signature."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from dataclasses import dataclass
 import orjson
 
 from inference.features import FieldError, check_record
-
-
-class BodyTooLarge(Exception):
-    """The body is over the configured bound."""
 
 
 class InvalidBody(Exception):
@@ -26,22 +22,6 @@ class PredictBody:
     records: list[dict]
     request_ids: list[str | None]
     single: bool
-
-
-async def read_limited(request, limit: int) -> bytes:
-    """The whole body, or BodyTooLarge after reading (and discarding) the rest so the connection stays usable."""
-    declared = request.headers.get("content-length")
-    too_big = declared is not None and declared.isdigit() and int(declared) > limit
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            too_big = True
-        if not too_big:
-            chunks.append(chunk)
-    if too_big:
-        raise BodyTooLarge(size)
-    return b"".join(chunks)
 
 
 def _body_error(loc: tuple, msg: str, kind: str) -> InvalidBody:

@@ -21,12 +21,13 @@ MADE_TYPE = PredictionMade.type_name()
 class SerializedEvent:
     """An event already in its wire form: what Bus.publish_many needs (topic, id, type, bytes)."""
 
-    __slots__ = ("id", "payload", "request_id")
+    __slots__ = ("id", "payload", "request_id", "trace")
     topic = PredictionMade.topic
     type = MADE_TYPE
 
-    def __init__(self, event_id: str, payload: bytes, request_id: str):
+    def __init__(self, event_id: str, payload: bytes, request_id: str, trace: dict[str, str] | None = None):
         self.id, self.payload, self.request_id = event_id, payload, request_id
+        self.trace = trace  # the trace context it was made in (the request's), published beside it
 
     def to_bytes(self) -> bytes:
         return self.payload

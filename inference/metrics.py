@@ -6,6 +6,8 @@ import time
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from infra import tracing
+
 HTTP_REQUESTS = Counter("driftline_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "driftline_http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route", "status"],
@@ -80,4 +82,12 @@ class MetricsMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             labels = (scope["method"], path, str(status[0]))
             child(HTTP_REQUESTS, *labels).inc()
-            child(HTTP_LATENCY, *labels).observe(time.perf_counter() - start)
+            # With tracing on, the request's trace id is the exemplar (OpenMetrics scrapes show it).
+            child(HTTP_LATENCY, *labels).observe(time.perf_counter() - start, tracing.exemplar())
+SHADOW_SCORED = Counter("driftline_shadow_predictions_total", "Requests a challenger scored in the shadow.",
+                        ["alias", "version"])
+SHADOW_DROPPED = Counter("driftline_shadow_dropped_total",
+                         "Requests not scored in the shadow: over the cost budget (queue full), a failed call, or a "
+                         "failed publish.", ["reason"])
+SHADOW_QUEUED = Gauge("driftline_shadow_queued_records", "Records waiting to be scored by the challengers.")
+SHADOW_CHALLENGERS = Gauge("driftline_shadow_challengers", "Challengers this process scores in the shadow.")

@@ -132,7 +132,7 @@ class ModelHolder:
 
     def swap(self, model: LoadedModel) -> None:
         """Serve `model` from now on; batches already running finish on the old one."""
-        _warm_up(model)
+        warm_up(model)
         old, self.current = self.current, model
         metrics.set_model_info(model.name, model.version, model.run_id)
         log.info("serving %s version %s (was %s)", model.name, model.version, old.version if old else None)
@@ -177,7 +177,7 @@ def _champion(settings: Settings) -> str | None:
     return str(mv.version) if mv else None
 
 
-def _warm_up(model: LoadedModel) -> None:
+def warm_up(model: LoadedModel) -> None:
     """Call the model once before it serves, so the first request does not pay for lazy initialisation."""
     # Distinct values per column, so a model that would read columns in another order answers differently.
     samples = [

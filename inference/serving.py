@@ -22,8 +22,10 @@ from inference import metrics
 from inference.batcher import MicroBatcher, ModelUnavailable
 from inference.event_buffer import EventBuffer
 from inference.features import FieldError
-from inference.http_body import BodyTooLarge, InvalidBody, read_limited
+from inference.http_body import InvalidBody
 from inference.model_holder import ModelHolder, NonFiniteOutput, Prediction
+from inference.shadow import ShadowScorer
+from infra.http_limits import BodyTooLarge, read_limited, refusal_413
 from infra.models import LoadedModel
 from infra.settings import Settings
 from schemas import new_id
@@ -92,8 +94,10 @@ class NamedRoute(Route):
 class Serving:
     """Owns nothing: the holder, batcher and event buffer belong to the app; this is the shared request path."""
 
-    def __init__(self, settings: Settings, holder: ModelHolder, batcher: MicroBatcher, events: EventBuffer):
+    def __init__(self, settings: Settings, holder: ModelHolder, batcher: MicroBatcher, events: EventBuffer,
+                 shadow: ShadowScorer | None = None):
         self.settings = settings
+        self.shadow = shadow
         self.holder = holder
         self.batcher = batcher
         self.events = events
@@ -111,8 +115,7 @@ class Serving:
             parsed = parse(raw, request, model)
         except BodyTooLarge as exc:
             metrics.PREDICTION_FAILURES.labels("http", "too_large").inc()
-            return error(413, f"body of {exc.args[0]} bytes is over the limit of "
-                              f"{self.settings.gateway_max_body_bytes} bytes", ())
+            return refusal_413(error(413, str(exc), ()), exc)  # read no further than the bound
         except InvalidBody as exc:
             metrics.PREDICTION_FAILURES.labels("http", "invalid").inc()
             return error(422, "", exc.errors)
@@ -139,4 +142,7 @@ class Serving:
         for rid, eid, record, prediction in zip(ids, event_ids, records, predictions, strict=True):
             self.events.add((rid, eid, record, served, prediction, latency_ms))
         metrics.count_predictions(served.name, served.version, (p.predicted_class for p in predictions), "http")
+        if self.shadow is not None and self.shadow.models:  # handed over, never waited for
+            self.shadow.offer("http", served.version,
+                              [(rid, record, None, None) for rid, record in zip(ids, records, strict=True)])
         return Served(served, predictions, ids)

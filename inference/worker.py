@@ -11,6 +11,8 @@ from inference import metrics
 from inference.features import check_record, summary
 from inference.made_events import SerializedEvent, caused_by
 from inference.model_holder import ModelHolder, NonFiniteOutput, predict_batch
+from inference.shadow import ShadowScorer
+from infra import tracing
 from infra.bus import REPLY_HEADER, TYPE_HEADER, Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received, Rejected, TwoStepPull
 from infra.models import LoadedModel
@@ -102,9 +104,10 @@ def consumer_spec(settings: Settings) -> ConsumerSpec:
 class InferenceWorker:
     """Adapter: pulls request batches, publishes the answers pipelined, replies, and lets the runner ack."""
 
-    def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder):
+    def __init__(self, settings: Settings, bus: Bus, holder: ModelHolder, shadow: ShadowScorer | None = None):
         self.bus = bus
         self.holder = holder
+        self.shadow = shadow
         self.spec = consumer_spec(settings)
         self.runners: list[ConsumerRunner] = []
 
@@ -127,18 +130,32 @@ class InferenceWorker:
         model = self.holder.current
         if model is None:
             raise RuntimeError("no model loaded yet")  # transient: nak with backoff
-        answers = answer_requests([item.event for item in batch], model, time.time() * 1000)
-        failed = [a for a in answers if not a.ok]
-        if failed and len(batch) > 1:
-            raise PoisonInBatch(f"{len(failed)} of {len(batch)} requests cannot be answered")
-        await self.bus.publish_many([a.event for a in answers])
+        # Tracing on, a batch of several traces: each answer continues its own request's trace, in a span that
+        # covers the shared model call and the publish (tracing off: no spans, nothing to end).
+        spans = tracing.start_children(f"{DURABLE} predict", [item.trace for item in batch]) if tracing.ENABLED else ()
+        try:
+            answers = answer_requests([item.event for item in batch], model, time.time() * 1000)
+            for answer, span in zip(answers, spans, strict=False):  # spans: () when tracing is off
+                if span is not None and answer.ok:
+                    answer.event.trace = tracing.headers_of(span)
+            failed = [a for a in answers if not a.ok]
+            if failed and len(batch) > 1:
+                raise PoisonInBatch(f"{len(failed)} of {len(batch)} requests cannot be answered")
+            await self.bus.publish_many([a.event for a in answers])
+        finally:
+            tracing.end(spans)
+        ambient = tracing.current_headers()
         for item, answer in zip(batch, answers, strict=True):
             reply = item.headers.get(REPLY_HEADER)
             if reply:
-                await self.bus.nc.publish(reply, answer.event.to_bytes(), headers={TYPE_HEADER: answer.event.type})
+                await self.bus.nc.publish(reply, answer.event.to_bytes(), headers={
+                    TYPE_HEADER: answer.event.type, **(getattr(answer.event, "trace", None) or ambient)})
         if failed:
             metrics.PREDICTION_FAILURES.labels("bus", "invalid").inc()
             raise Rejected(failed[0].event.data.error)
         metrics.child(metrics.BATCH_SIZE, "bus").observe(len(answers))
         metrics.count_predictions(model.name, model.version, (a.predicted_class for a in answers), "bus")
+        if self.shadow is not None and self.shadow.models:  # after the answers are stored: never waited for
+            self.shadow.offer("bus", model.version, [(a.request.data.request_id, a.request.data.features,
+                                                      a.request.correlation_id, a.request.id) for a in answers])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from infra.bus import Bus
 from infra.db import connect_pool
@@ -12,8 +13,10 @@ from infra.streams import ensure_streams
 CONNECT_TIMEOUT_S = 10.0
 
 
-async def prepare(nats_url: str, dsn: str, settings: Settings, attempts: int = 10) -> None:
-    """Provision streams and apply migrations, waiting briefly for servers that are still starting.
+async def prepare(nats_url: str, dsn: str, settings: Settings, attempts: int = 10,
+                  credential: Path | None = None) -> None:
+    """Provision streams (signed in with `credential`, the operator's) and apply migrations, waiting briefly for
+    servers that are still starting.
 
     Each bus attempt gives up after about a second (a one-shot connect: the embedded server is already listening
     when this runs), so a configured server that is down ends `driftline up` with a RuntimeError naming it
@@ -21,7 +24,7 @@ async def prepare(nats_url: str, dsn: str, settings: Settings, attempts: int = 1
     """
     for attempt in range(attempts):
         try:
-            bus = await Bus.connect(nats_url, name="driftline-bootstrap", one_shot=True)
+            bus = await Bus.connect(nats_url, name="driftline-bootstrap", one_shot=True, credential=credential)
             try:
                 await ensure_streams(bus.js, settings)
             finally:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from infra import tracing
+from infra.nats_auth import connect_options
 from schemas import Event
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,17 @@ REPLY_HEADER = "Driftline-Reply-To"
 ONE_SHOT_ATTEMPTS = 1  # reconnects after the first try: a one-shot command makes 2 attempts per server
 
 
-def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish."""
-    return stored_event_headers(event.id, event.type, extra)
+def event_headers(event: Event, extra: dict[str, str] | None = None, trace: dict[str, str] | None = None
+                  ) -> dict[str, str]:
+    """Headers of a published event: its id as Nats-Msg-Id so JetStream drops a repeated publish; with tracing on,
+    the trace context the event was made in (its own, e.g. an HTTP request's, else `trace`: the span in hand).
+    `extra` comes last: a caller's own header wins."""
+    headers = {MSG_ID: event.id, TYPE_HEADER: event.type, CONTENT_TYPE: STRUCTURED_JSON}
+    if tracing.ENABLED:
+        headers.update(getattr(event, "trace", None) or trace or {})
+    if extra:
+        headers.update(extra)
+    return headers
 
 
 def stored_event_headers(event_id: str, event_type: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -37,6 +48,12 @@ def stored_event_headers(event_id: str, event_type: str, extra: dict[str, str] |
     if extra:
         headers.update(extra)
     return headers
+
+
+def _traced(headers: dict[str, str], ambient: dict[str, str]) -> dict[str, str]:
+    if not ambient or tracing.TRACEPARENT in headers:
+        return headers
+    return {**headers, **ambient}
 
 
 def _servers(url: str | list[str]) -> list[str]:
@@ -55,8 +72,8 @@ class Bus:
 
     @classmethod
     async def connect(cls, url: str | list[str], name: str = "driftline", *, one_shot: bool = False,
-                      **options) -> Bus:
-        """Connect to NATS with JetStream.
+                      credential: Path | None = None, **options) -> Bus:
+        """Connect to NATS with JetStream, signed in with the nkey seed in `credential` (infra.nats_auth).
 
         A service keeps trying forever, the first connect included: it outlives a NATS restart. A one-shot command
         (`one_shot`) gives up after 1 + ONE_SHOT_ATTEMPTS tries per server (a quarter second when nothing listens) so it
@@ -71,6 +88,8 @@ class Bus:
         options.setdefault("reconnect_time_wait", 0.25 if one_shot else 0.5)
         if one_shot:
             options.setdefault("connect_timeout", 1.0)  # per attempt: a silent (hung, firewalled) host costs 2.25 s
+        if credential:
+            options.update(connect_options(credential))
         nc = await nats.connect(servers=_servers(url), name=name, error_cb=_error, **options)
         # A deep pipeline: publish_async keeps up to this many publishes awaiting their ack.
         return cls(nc, nc.jetstream(timeout=10, publish_async_max_pending=20_000))
@@ -85,13 +104,14 @@ class Bus:
             subject or event.topic,
             event.to_bytes(),
             timeout=self.publish_timeout,
-            headers=event_headers(event, headers),
+            headers=event_headers(event, headers, tracing.current_headers()),
         )
 
     async def publish_many(self, events: Iterable[Event], *, headers: dict | None = None) -> list[PubAck]:
         """Publish many events pipelined (all sent, then all acks awaited); raises if any was not stored."""
+        ambient = tracing.current_headers()
         futures = [
-            await self.js.publish_async(ev.topic, ev.to_bytes(), headers=event_headers(ev, headers))
+            await self.js.publish_async(ev.topic, ev.to_bytes(), headers=event_headers(ev, headers, ambient))
             for ev in events
         ]
         if not futures:
@@ -100,14 +120,19 @@ class Bus:
         return list(done)
 
     async def publish_raw_many(self, messages: Iterable[tuple[str, bytes, dict[str, str]]]) -> list[PubAck]:
-        """Publish (subject, payload, headers) messages pipelined and in order; raises if any was not stored."""
-        futures = [await self.js.publish_async(subject, payload, headers=headers) for subject, payload, headers in messages]
+        """Publish (subject, payload, headers) messages pipelined and in order; raises if any was not stored.
+        A message whose headers hold no trace context gets the span in hand's (the outbox relay's rows bring their
+        own: the context of the change that wrote them)."""
+        ambient = tracing.current_headers()
+        futures = [await self.js.publish_async(subject, payload, headers=_traced(headers, ambient))
+                   for subject, payload, headers in messages]
         if not futures:
             return []
         return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout))
 
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> PubAck:
-        return await self.js.publish(subject, payload, timeout=self.publish_timeout, headers=headers)
+        return await self.js.publish(subject, payload, timeout=self.publish_timeout,
+                                     headers=_traced(headers, tracing.current_headers()))
 
     async def close(self) -> None:
         if not self.nc.is_closed:

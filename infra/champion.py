@@ -1,5 +1,9 @@
 """Following the champion: every serving process (gateway, worker, monitor) reacts to driftline.model.promoted and
-.rolled_back as they happen, and polls the registry alias as the safety net for an event it missed."""
+.rolled_back as they happen, and polls the registry alias as the safety net for an event it missed.
+
+The events come on a plain NATS subscription, not a JetStream consumer: a follower only ever wanted the events
+published from now on, and a right to make consumers on AUDIT would also be a right to re-configure the projector's
+and the executor's (issue 15). An event published while the process is disconnected is caught by the poll."""
 
 from __future__ import annotations
 
@@ -9,16 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 import nats.errors
-from nats.js.api import DeliverPolicy
 
 from infra.bus import Bus
 from schemas import Event, InvalidEvent, ModelPromoted, ModelReloadRequested, ModelRolledBack, parse_event
-from schemas.streams import AUDIT
 
 log = logging.getLogger(__name__)
 
 FOLLOWED = (ModelPromoted, ModelRolledBack, ModelReloadRequested)
-SUBJECT = "driftline.model.>"  # one ordered consumer over the family; other model events are skipped
+SUBJECT = "driftline.model.>"  # one subscription over the family; other model events are skipped
 # (version the event names, or None for "ask the registry"; the event, or None when the poll asks)
 Changed = Callable[[str | None, Event | None], Awaitable[object]]
 
@@ -40,8 +42,8 @@ def forced(event: Event | None) -> bool:
 
 
 class ChampionFollower:
-    """Each process has its own ordered consumer (deliver new) on the model events, so every replica follows; a
-    poll every `poll_s` calls `changed(None, None)`: look the alias up. A failing callback is logged, never fatal."""
+    """Each process has its own subscription to the model events, so every replica follows; a poll every `poll_s`
+    calls `changed(None, None)`: look the alias up. A failing callback is logged, never fatal."""
 
     def __init__(self, bus: Bus, model_name: str, changed: Changed, poll_s: float = 30.0):
         self.bus, self.model_name, self.changed, self.poll_s = bus, model_name, changed, poll_s
@@ -50,8 +52,7 @@ class ChampionFollower:
     async def subscribe(self) -> None:
         """Start listening before serving, so a promotion during start-up is not missed."""
         if self._sub is None:
-            self._sub = await self.bus.js.subscribe(SUBJECT, stream=AUDIT.name, ordered_consumer=True,
-                                                    deliver_policy=DeliverPolicy.NEW)
+            self._sub = await self.bus.nc.subscribe(SUBJECT)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow until `stop` is set."""

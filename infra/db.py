@@ -27,8 +27,30 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Pa
     return found
 
 
+class NotMigrated(RuntimeError):
+    """The database lacks migrations and this role may not apply them (a service role creates nothing)."""
+
+
+async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
+    """The versions not applied yet (every one on an empty database); needs only SELECT on schema_migrations."""
+    wanted = [v for v, _, _ in migration_files(directory)]
+    if not await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL"):
+        return wanted
+    done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [v for v in wanted if v not in done]
+
+
 async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[int]:
-    """Apply every migration not yet applied, each in its own transaction; returns the versions applied."""
+    """Apply every migration not yet applied, each in its own transaction; returns the versions applied.
+
+    An up-to-date database is only read (a service's own role may check it); applying takes the owner's role."""
+    if not await pending(conn, directory):
+        return []
+    user = await conn.fetchval("SELECT current_user")
+    if not await conn.fetchval("SELECT has_schema_privilege('public', 'CREATE')"):
+        raise NotMigrated(f"the database needs migrations {', '.join(map(str, await pending(conn, directory)))} and "
+                          f"role {user} may not apply them: run `driftline db migrate` (or `driftline up`) as the "
+                          "database's admin first")
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(

@@ -1,7 +1,8 @@
 """Container health checks (Docker HEALTHCHECK, compose, Render): exit 0 when healthy, 1 with a reason.
 
 Usage: python -m infra.healthcheck http URL     -- the URL answers below 400 (gateway /health, ui /login)
-       python -m infra.healthcheck bus           -- JetStream answers on DRIFTLINE_NATS_URL (bus-only services)
+       python -m infra.healthcheck bus           -- JetStream answers on DRIFTLINE_NATS_URL, signed in with
+                                                    DRIFTLINE_NATS_CREDENTIAL (bus-only services)
        python -m infra.healthcheck bus+db        -- the above, and PostgreSQL on DRIFTLINE_DATABASE_URL answers
 """
 
@@ -26,11 +27,14 @@ def check_http(url: str) -> None:
 async def check_bus(settings) -> None:
     import nats
 
+    from infra.nats_auth import connect_options, credential_for
+
     async def quiet(exc: Exception) -> None:  # the failure is reported once, below, not as a traceback
         pass
 
+    credential = credential_for(settings, None)  # the container's own (DRIFTLINE_NATS_CREDENTIAL)
     nc = await nats.connect(settings.resolved_nats_url, connect_timeout=TIMEOUT_S, allow_reconnect=False,
-                            error_cb=quiet)
+                            error_cb=quiet, **(connect_options(credential) if credential else {}))
     try:
         reply = await nc.request("$JS.API.INFO", b"", timeout=TIMEOUT_S)
         if b'"error"' in reply.data:

@@ -7,9 +7,11 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import SecretStr
+
+from infra import tracing
 
 _STANDARD = set(vars(logging.makeLogRecord({})))
 MASK = "***"
@@ -23,9 +25,13 @@ def secrets_of(settings) -> list[str]:
         values = value if isinstance(value, list) else [value]
         found += [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
     found += [u for u in (getattr(settings, "slack_webhook_url", None),) if u]
-    for url in (getattr(settings, "database_url", None), getattr(settings, "nats_url", None)):
+    urls = [getattr(settings, "database_url", None), getattr(settings, "nats_url", None)]
+    auth_dir = getattr(settings, "db_auth_dir", None)  # the database roles' DSN files (infra.db_roles)
+    if auth_dir is not None and auth_dir.is_dir():
+        urls += [path.read_text().strip() for path in sorted(auth_dir.glob("*.dsn"))]
+    for url in urls:
         password = urlsplit(url).password if url and "://" in url else None
-        found += [password] if password else []
+        found += [password, unquote(password)] if password else []
     return sorted({s for s in found if s and len(s) >= 6}, key=len, reverse=True)
 
 
@@ -55,6 +61,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         doc.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
+        doc.update(tracing.log_ids())  # tracing on: the line names the trace and span it was written in
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc, default=str)

@@ -6,7 +6,9 @@ pandas DataFrame with the signature's columns and has `predict_proba`. The run t
   - REFERENCE_ARTIFACT: the training features and target (parquet), the monitors' reference profile;
   - HOLDOUT_ARTIFACT: the held-out split (parquet), so a challenger and a champion compare on the same rows;
   - tags TARGET_TAG (target column) and DATASET_HASH_TAG (content hash of the data set).
-Aliases, never stages: CHAMPION serves, CHALLENGER is the newest best candidate.
+Aliases, never stages: CHAMPION serves, CHALLENGER is the newest best candidate. Several challengers may shadow
+at once: every alias `challenger` or `challenger-<name>` (set by hand for the extra ones) is scored in the shadow
+unless it points at the champion's version.
 """
 
 from __future__ import annotations
@@ -75,6 +77,23 @@ def champion_version(settings: Settings, alias: str = CHAMPION):
         return MlflowClient().get_model_version_by_alias(settings.model_name, alias)
     except MlflowException:
         return None
+
+
+def is_challenger(alias: str) -> bool:
+    return alias == CHALLENGER or alias.startswith(CHALLENGER + "-")
+
+
+def challenger_versions(settings: Settings) -> dict[str, str]:
+    """Alias -> version of every challenger that is not the champion (shadowing challengers), in alias order."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        aliases = MlflowClient().get_registered_model(settings.model_name).aliases or {}
+    except MlflowException:
+        return {}
+    champion = aliases.get(CHAMPION)
+    return {alias: str(v) for alias, v in sorted(aliases.items()) if is_challenger(alias) and str(v) != str(champion)}
 
 
 def registry_version(settings: Settings, version: str) -> dict | None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 import asyncpg
 from prometheus_client import Counter, Gauge
 
+from infra import tracing
 from infra.bus import Bus, stored_event_headers
 from schemas import Event
 
@@ -33,15 +34,17 @@ class NotInTransaction(RuntimeError):
 
 
 async def enqueue(conn: asyncpg.Connection, events: Iterable[Event]) -> int:
-    """Write events to the outbox inside the caller's transaction; an event id already there is kept once."""
-    rows = [(e.id, e.topic, e.type, e.to_bytes()) for e in events]
+    """Write events to the outbox inside the caller's transaction; an event id already there is kept once. With
+    tracing on, each row keeps the trace context of the change (the span in hand) for the relay to publish."""
+    traceparent = tracing.current_traceparent()
+    rows = [(e.id, e.topic, e.type, e.to_bytes(), traceparent) for e in events]
     if not rows:
         return 0
     if not conn.is_in_transaction():
         raise NotInTransaction("outbox.enqueue must run inside the transaction of the change it announces")
     await conn.executemany(
-        "INSERT INTO outbox (event_id, subject, type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
-        rows)
+        "INSERT INTO outbox (event_id, subject, type, payload, traceparent) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (event_id) DO NOTHING", rows)
     await conn.execute("SELECT pg_notify($1, '')", CHANNEL)  # delivered at commit: wakes the relay
     return len(rows)
 
@@ -91,11 +94,13 @@ class OutboxRelay:
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         """Publish one batch of unpublished rows (pipelined, in id order), then mark them; returns how many."""
-        rows = await conn.fetch("SELECT id, event_id, subject, type, payload FROM outbox WHERE published_at IS NULL "
-                                "ORDER BY id LIMIT $1", self.batch)
+        rows = await conn.fetch("SELECT id, event_id, subject, type, payload, traceparent FROM outbox"
+                                " WHERE published_at IS NULL ORDER BY id LIMIT $1", self.batch)
         if rows:
             await self.bus.publish_raw_many(
-                (r["subject"], bytes(r["payload"]), stored_event_headers(r["event_id"], r["type"])) for r in rows)
+                (r["subject"], bytes(r["payload"]), stored_event_headers(
+                    r["event_id"], r["type"], {tracing.TRACEPARENT: r["traceparent"]} if r["traceparent"] else None))
+                for r in rows)
             await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                                [r["id"] for r in rows])
             PUBLISHED.inc(len(rows))

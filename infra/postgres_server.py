@@ -10,6 +10,7 @@ import stat
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from infra.processes import port_open, spawn, stop, wait_for_port
 
@@ -57,17 +58,55 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
 
 
-class EmbeddedPostgres:
-    """One postgres child process listening on loopback TCP only."""
+# With a superuser password, TCP asks every role for its password (SCRAM); the Unix socket, inside the 0700 data
+# folder, stays open to the server's own user (and root) for set-up.
+HBA_WITH_PASSWORDS = """# written by Driftline at every start (infra/postgres_server.py)
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 
-    def __init__(self, data_dir: Path, port: int = 54329, host: str = "127.0.0.1", database: str = "driftline"):
+
+class EmbeddedPostgres:
+    """One postgres child process listening on loopback TCP only.
+
+    `password`: the superuser's; then every TCP connection needs its role's password (so the roles of
+    infra.db_roles mean something). None keeps the old trust mode (any local role, no password)."""
+
+    def __init__(self, data_dir: Path, port: int = 54329, host: str = "127.0.0.1", database: str = "driftline",
+                 password: str | None = None):
         self.data_dir = Path(data_dir).resolve()
         self.pgdata = self.data_dir / "pgdata"
         self.host, self.port, self.database = host, port, database
+        self.password = password
         self.proc = None
 
     def dsn(self, database: str | None = None) -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{database or self.database}"
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return f"postgresql://postgres{secret}@{self.host}:{self.port}/{database or self.database}"
+
+    def _psql(self, database: str, sql: str) -> subprocess.CompletedProcess:
+        """A statement as the superuser over the Unix socket (no password needed there)."""
+        return subprocess.run(
+            [str(_bin_dir() / "psql"), "-h", str(self.pgdata), "-p", str(self.port), "-U", "postgres", "-d", database,
+             "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+            capture_output=True, text=True,
+        )
+
+    def _write_hba(self, user: str | None) -> None:
+        if not self.password:
+            return
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(HBA_WITH_PASSWORDS)
+        if user:
+            os.chown(hba, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+
+    def _set_password(self) -> None:
+        from infra.db_roles import scram_verifier
+
+        done = self._psql("postgres", f"ALTER ROLE postgres PASSWORD '{scram_verifier(self.password)}'")
+        if done.returncode != 0:
+            raise RuntimeError(f"could not set the PostgreSQL superuser's password: {done.stderr.strip()}")
 
     def _initdb(self, user: str | None) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
@@ -79,8 +118,9 @@ class EmbeddedPostgres:
             _chown_tree(self.data_dir, user)
         if (self.pgdata / "PG_VERSION").exists():
             return
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256"] if self.password else ["--auth=trust"]
         done = subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
+            [str(_bin_dir() / "initdb"), "-D", str(self.pgdata), "-U", "postgres", *auth,
              "--encoding=UTF8", "--no-instructions"],
             capture_output=True, text=True, cwd=self.data_dir, **_as_user(user),
         )
@@ -95,6 +135,7 @@ class EmbeddedPostgres:
             )
         user = _run_as()
         self._initdb(user)
+        self._write_hba(user)  # a data folder made before passwords (trust) is brought under them too
         stale = self.pgdata / "postmaster.pid"
         if stale.exists():  # left by a crash; postgres itself checks whether that pid still runs
             pass
@@ -110,28 +151,23 @@ class EmbeddedPostgres:
             os.chown(self.data_dir / "postgres.log", pwd.getpwnam(user).pw_uid, -1)
         wait_for_port(self.host, self.port, timeout, self.proc, what="postgres")
         self._create_database(timeout)
+        if self.password:
+            self._set_password()
         return self.dsn()
 
     def _create_database(self, timeout: float) -> None:
-        psql = str(_bin_dir() / "psql")
         deadline = time.monotonic() + timeout
         while True:
-            probe = subprocess.run(
-                [psql, "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-tAc",
-                 f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-                capture_output=True, text=True,
-            )
+            probe = self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'")
             if probe.returncode == 0:
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"postgres did not accept connections: {probe.stderr.strip()}")
             time.sleep(0.1)
         if probe.stdout.strip() != "1":
-            subprocess.run(
-                [psql, "-h", self.host, "-p", str(self.port), "-U", "postgres", "-d", "postgres", "-c",
-                 f'CREATE DATABASE "{self.database}"'],
-                check=True, capture_output=True,
-            )
+            created = self._psql("postgres", f'CREATE DATABASE "{self.database}"')
+            if created.returncode != 0:
+                raise RuntimeError(f"could not create database {self.database}: {created.stderr.strip()}")
 
     def stop(self) -> None:
         if self.proc:

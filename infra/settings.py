@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     nats_host: str = Field("127.0.0.1", description="Embedded nats-server bind address.")
     nats_port: int = Field(4222, description="Embedded nats-server port.")
     nats_sync_interval: str = Field("always", description="JetStream fsync interval of the embedded server.")
+    nats_credential: Path | None = Field(
+        None, description="NATS nkey seed file this process signs in with (a deployment gives each container its "
+                          "own); unset: data_dir/auth/<identity>.nk, written by `driftline up` or `driftline auth init`."
+    )
     stream_replicas: int = Field(1, description="Replicas of each stream (3 on a cluster).")
     predictions_max_age_s: float = Field(7 * 24 * 3600, description="How long REQUESTS and PREDICTIONS keep messages.")
     predictions_max_bytes: int = Field(2 * 1024**3, description="Size bound of each of REQUESTS and PREDICTIONS.")
@@ -81,6 +85,9 @@ class Settings(BaseSettings):
     )
     model_name: str = Field("driftline-classifier", description="Registered model name.")
     mlflow_ui_port: int = Field(5000, description="Port of the MLflow UI started by `driftline up`.")
+    mlflow_ui: Literal["lazy", "on", "off"] = Field(
+        "lazy", description="The MLflow UI under `driftline up`: lazy (it starts on the first visit to its port: "
+                            "about 250 MB resident, only once someone uses it), on (at start) or off.")
 
     # Trainer (issue 3)
     training_experiment: str = Field("driftline-training", description="MLflow experiment of training runs.")
@@ -148,6 +155,16 @@ class Settings(BaseSettings):
     worker_batch_wait_s: float = Field(0.002, description="After a first request, how long the worker waits for more to batch.")
     worker_concurrency: int = Field(3, description="Pull loops per worker process sharing the durable consumer.")
     model_poll_s: float = Field(30.0, description="Seconds between checks of the champion alias (safety net).")
+    shadow_enabled: bool = Field(True, description="Score every challenger (aliases challenger and challenger-*) "
+                                                   "off the response path and publish prediction.shadowed.")
+    shadow_queue: int = Field(10_000, ge=1, description="Records waiting for the shadow; more are dropped (counted in "
+                                                         "driftline_shadow_dropped_total), never waited for.")
+    shadow_cpu_share: float = Field(0.25, gt=0, le=1, description="Share of one core the shadow may spend scoring: "
+                                                                 "after a call of t seconds it rests t (1/share - 1).")
+    shadow_poll_s: float = Field(10.0, gt=0, description="Seconds between checks of the challenger aliases.")
+    shadow_alpha: float = Field(0.05, gt=0, lt=0.5, description="The shadow test's bound on a wrong promotion.")
+    shadow_max_pairs: int = Field(5000, ge=1, description="Labelled pairs after which a shadow test that has not "
+                                                          "decided says inconclusive (the champion stays).")
 
     # Reports and notifications (issue 8)
     reports_auto: bool = Field(True, description="Build reports on promotion, on an alert and when an incident closes.")
@@ -156,6 +173,11 @@ class Settings(BaseSettings):
     notify_routes: dict[str, list[str]] = Field(
         {"low": ["slack"], "medium": ["slack", "email"], "high": ["slack", "email"], "critical": ["slack", "email"]},
         description="Channels (email, slack) per severity (JSON object).",
+    )
+    notify_group_routes: dict[str, list[str]] = Field(
+        {"promotion": ["email", "slack"]},
+        description="Channels per event group, over the severity routes (JSON object): by default a promotion goes "
+                    "by email too, with its deployment report attached.",
     )
     notify_events: Annotated[list[str], NoDecode] = Field(
         ["alert", "incident", "escalation", "approval", "promotion", "action"],
@@ -203,6 +225,18 @@ class Settings(BaseSettings):
     ui_live_poll_s: float = Field(1.0, description="Longest wait between live pending-count checks of the page.")
     audit_durable: str = Field("audit-projector", description="Durable consumer name of the audit projector.")
     audit_checkpoint_every: int = Field(1000, description="The projector publishes a checkpoint every this many events.")
+    audit_checkpoint_key: SecretStr | None = Field(
+        None, description="Ed25519 private key (base64) the audit projector alone signs checkpoints with; unset: "
+                          "data_dir/keys/audit-checkpoint.key, made once."
+    )
+    audit_verify_keys: Annotated[list[str], NoDecode] = Field(
+        [], description="Public keys (base64, list) `audit verify` accepts checkpoints from, current and retired; "
+                        "empty: data_dir/keys/audit-checkpoint.pub and data_dir/keys/audit-checkpoint.retired/*.pub."
+    )
+    audit_anchor_dir: Path | None = Field(
+        None, description="Where every signed checkpoint head is also written, once, outside NATS and PostgreSQL "
+                          "(write-once storage: a bucket with retention, a WORM volume); unset: data_dir/audit-anchor."
+    )
 
     # Agent (issue 6): diagnoser, approval gate, executor
     agent_policy_file: Path | None = Field(None, description="Policy YAML of the agent; unset means the shipped defaults.")
@@ -239,6 +273,8 @@ class Settings(BaseSettings):
         None, description="HMAC-SHA256 secret (whsec_<base64> or raw) of /webhooks/evidently; unset refuses every call."
     )
     webhook_tolerance_s: float = Field(300.0, description="Largest clock skew a signed webhook may have.")
+    webhook_max_body_bytes: int = Field(1024**2, description="Largest webhook body read; a larger one gets 413 before "
+                                                             "more than this is read.")
 
     # Metrics of services that have no HTTP port of their own (the gateway serves /metrics itself).
     metrics_host: str = Field("127.0.0.1", description="Bind address of the /metrics endpoints of services.")
@@ -250,14 +286,18 @@ class Settings(BaseSettings):
         "none", description="Who runs the services: `up` when `driftline up` supervises them (it sets this for its "
                             "children; scale_service then applies), none under compose, Render or by hand."
     )
-    up_ready_s: float = Field(
-        60.0, description="How long `driftline up` waits for each service's HTTP port before it stops everything and "
-                          "fails; a machine loaded by other work can need more (measured: 86 s at load average 40 "
-                          "on 2 cores).")
+
+    # Prometheus and Alertmanager started by `driftline up` (when their binaries are installed)
+    local_monitoring: bool = Field(True, description="`driftline up` starts Prometheus and Alertmanager when installed.")
+    prometheus_port: int = Field(9090, description="Port of the Prometheus `driftline up` starts.")
+    alertmanager_port: int = Field(9093, description="Port of the Alertmanager `driftline up` starts.")
+    prometheus_scrape_interval_s: float = Field(15.0, description="Scrape and rule evaluation interval of that "
+                                                                  "Prometheus.")
     log_json: bool = Field(False, description="Log JSON lines instead of human-readable lines.")
     log_level: str = Field("INFO", description="Log level.")
 
-    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", mode="before")
+    @field_validator("backoff_s", "api_keys", "notify_events", "notify_backoff_s", "email_to", "audit_verify_keys",
+                     mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return list_setting(value)
@@ -300,8 +340,21 @@ class Settings(BaseSettings):
                             self.sign_in_window_minutes, self.one_time_password_hours)
 
     @property
+    def auth_dir(self) -> Path:
+        return (self.data_dir / "auth").resolve()
+
+    @property
     def keys_dir(self) -> Path:
         return (self.data_dir / "keys").resolve()
+
+    @property
+    def db_auth_dir(self) -> Path:
+        """One DSN file per database role (`<role>.dsn`), written by `driftline up` or `driftline db roles --apply`."""
+        return (self.data_dir / "auth" / "db").resolve()
+
+    @property
+    def anchor_dir(self) -> Path:
+        return (self.audit_anchor_dir or self.data_dir / "audit-anchor").resolve()
 
     @property
     def reports_dir(self) -> Path:

@@ -1,14 +1,31 @@
-"""Reading a stream from the start (or a sequence, or a time) in order, without disturbing any consumer."""
+"""Reading a stream from the start (or a sequence, or a time) in order, without disturbing any consumer.
+
+Reads use JetStream's batched direct get (`$JS.API.DIRECT.GET.<stream>`, nats-server 2.11+; the streams allow it),
+not an ephemeral consumer: a right to create consumers on a stream is also a right to re-configure any consumer of
+it (a create request naming the executor's durable in its body updates that durable's filter; tested in
+tests/security), so a reader holds none. A direct get may be answered by a replica that lags the leader: when a batch
+says nothing is left before the last sequence the leader reported, the leader is asked (STREAM.MSG.GET) for the next
+matching message, and reading goes on from it if there is one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import nats.errors
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import APIError
+
+from schemas.streams import subjects_overlap
+
+# Headers a direct get adds to each message; the stored message's own headers are the rest.
+DIRECT_HEADERS = frozenset({"Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp", "Nats-Num-Pending",
+                            "Nats-Last-Sequence"})
+STALLS = 20  # tries (0.05 s, 0.1 s, ... apart: ~10 s in all) for a lagging replica to catch up
 
 
 @dataclass(frozen=True)
@@ -18,6 +35,29 @@ class StoredMessage:
     data: bytes
     headers: dict[str, str]
     time: datetime
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(text: str) -> datetime:
+    """nats-server's RFC 3339 time with nanoseconds (Python takes microseconds)."""
+    stamp, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{stamp}.{(fraction + '000000')[:6]}+00:00")
+
+
+async def _leader_next(js: JetStreamContext, stream: str, seq: int, subject: str | None) -> int | None:
+    """The sequence of the next message at or after `seq` (on `subject`), as the stream's leader has it."""
+    request = {"seq": seq, **({"next_by_subj": subject} if subject else {})}
+    reply = await js._nc.request(f"{js._prefix}.STREAM.MSG.GET.{stream}", json.dumps(request).encode(),
+                                 timeout=js._timeout)
+    found = json.loads(reply.data)
+    if "error" in found:
+        if found["error"].get("code") == 404:
+            return None
+        raise APIError.from_error(found["error"])
+    return found["message"]["seq"]
 
 
 async def read_stream(
@@ -35,32 +75,58 @@ async def read_stream(
     last = info.state.last_seq
     if info.state.messages == 0:
         return
-    config = ConsumerConfig(ack_policy=AckPolicy.NONE, inactive_threshold=30.0, max_ack_pending=-1)
-    if start_seq:
-        config.deliver_policy, config.opt_start_seq = DeliverPolicy.BY_START_SEQUENCE, start_seq
-    elif start_time:
-        config.deliver_policy, config.opt_start_time = DeliverPolicy.BY_START_TIME, start_time
-    else:
-        config.deliver_policy = DeliverPolicy.ALL
-    if len(subjects) > 1:
-        config.filter_subjects = list(subjects)
-    # nats-py uses the subject argument as the filter unless filter_subjects is set.
-    sub = await js.pull_subscribe(subjects[0] if len(subjects) == 1 else "", stream=stream, config=config)
+    # One filter goes to the server; several are applied here (a direct get takes one subject).
+    server_filter = subjects[0] if len(subjects) == 1 else None
+    nc = js._nc  # nats-py has no public batched direct get; the request is two lines of its protocol
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    next_seq = start_seq or (None if start_time else 1)
+    stalls = 0
     try:
-        if (await sub.consumer_info()).num_pending == 0:
-            return
         while True:
-            try:
-                msgs = await sub.fetch(batch, timeout=timeout)
-            except (TimeoutError, nats.errors.TimeoutError):
-                return  # nothing more arrived: the rest is past the filter
-            for msg in msgs:
-                meta = msg.metadata
-                if meta.sequence.stream > last:
+            request: dict = {"batch": batch}
+            request.update({"seq": next_seq} if next_seq else {"start_time": _rfc3339(start_time)})
+            if server_filter:
+                request["next_by_subj"] = server_filter
+            await nc.publish(f"{js._prefix}.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=timeout)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    raise TimeoutError(f"no answer from stream {stream} within {timeout} s (is direct get allowed? "
+                                       "`driftline streams ensure` turns it on)") from None
+                headers = dict(msg.headers or {})
+                status = headers.get("Status")
+                if status == "204" or status == "404":  # end of this batch; or nothing at or after the position
+                    break
+                if status:
+                    raise RuntimeError(f"reading stream {stream}: {status} {headers.get('Description', '')}")
+                seq = int(headers["Nats-Sequence"])
+                if seq > last:
                     return
-                yield StoredMessage(meta.sequence.stream, msg.subject, msg.data, dict(msg.headers or {}),
-                                    meta.timestamp)
-                if meta.sequence.stream == last or meta.num_pending == 0:
+                next_seq = seq + 1
+                subject = headers["Nats-Subject"]
+                if not subjects or server_filter or any(subjects_overlap(subject, s) for s in subjects):
+                    yield StoredMessage(seq, subject, msg.data,
+                                        {k: v for k, v in headers.items() if k not in DIRECT_HEADERS},
+                                        _parse_time(headers["Nats-Time-Stamp"]))
+                    stalls = 0
+                if seq == last:
                     return
+            if status == "204" and int(headers.get("Nats-Num-Pending", "0")) > 0:
+                stalls = 0
+                continue  # more in the next batch
+            if next_seq is None:
+                return  # read from a time on, and nothing is stored from then
+            ahead = await _leader_next(js, stream, next_seq, server_filter)
+            if ahead is None or ahead > last:
+                return
+            # The replica that answered is behind the leader: wait for it a little, then go on from there.
+            stalls += 1
+            if stalls > STALLS:
+                raise RuntimeError(f"reading stream {stream}: the replicas keep answering without sequence {ahead}, "
+                                   "which the leader has")
+            await asyncio.sleep(0.05 * stalls)
+            next_seq = ahead
     finally:
         await sub.unsubscribe()

@@ -33,6 +33,7 @@ def stream_config(spec: StreamSpec, settings: Settings) -> StreamConfig:
         num_replicas=settings.stream_replicas,
         duplicate_window=settings.duplicate_window_s,
         discard=DiscardPolicy.OLD,
+        allow_direct=True,  # infra.stream_reader reads by direct get: readers need no right to make consumers
     )
     if spec.immutable:
         config.deny_delete = True
@@ -61,6 +62,24 @@ async def ensure_streams(js: JetStreamContext, settings: Settings) -> None:
         await js.update_stream(wanted)
         if set(info.config.subjects or ()) != set(spec.subjects):
             await _drop_orphaned_consumers(js, spec)
+
+
+class StreamsMissing(RuntimeError):
+    """A service started before anyone provisioned the streams (services may not create them)."""
+
+
+async def require_streams(js: JetStreamContext, names: tuple[str, ...] | None = None) -> None:
+    """Check that the streams exist, or raise StreamsMissing saying who provisions them. Services call this instead
+    of creating streams: only the operator credential may create, change, purge or delete one."""
+    missing = []
+    for name in names or tuple(spec.name for spec in ALL_STREAMS):
+        try:
+            await js.stream_info(name)
+        except NotFoundError:
+            missing.append(name)
+    if missing:
+        raise StreamsMissing(f"stream(s) {', '.join(missing)} do not exist: provision them with the operator "
+                             "credential (`driftline streams ensure`, which `driftline up` runs) and start again")
 
 
 async def _drop_orphaned_consumers(js: JetStreamContext, spec: StreamSpec) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from infra.bus import REPLY_HEADER, Bus
+from infra.nats_auth import answer_inbox
 from schemas import Event, PredictionRequested, new_id, parse_event
 
 SOURCE = "producers/publisher"
@@ -73,9 +74,11 @@ async def request_and_wait(bus: Bus, features: dict, *, model: str, timeout: flo
     """Publish one request and wait for its PredictionMade (or PredictionFailed) on a private inbox.
 
     The answer comes on an inbox named in the Driftline-Reply-To header: a core NATS reply subject would only
-    receive JetStream's PubAck, since the request subject is captured by a stream.
+    receive JetStream's PubAck, since the request subject is captured by a stream. The inbox is in the answers
+    subtree of this connection's inbox prefix, the only part of it the worker may publish to (infra.nats_auth).
     """
-    inbox = bus.nc.new_inbox()
+    prefix, _, token = bus.nc.new_inbox().rpartition(".")
+    inbox = answer_inbox(prefix, token)
     sub = await bus.nc.subscribe(inbox, max_msgs=1)
     try:
         await bus.publish(request_event(features, model=model, request_id=request_id), headers={REPLY_HEADER: inbox})

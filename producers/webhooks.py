@@ -1,6 +1,7 @@
 """Webhooks in: Alertmanager (v4 payload, bearer token) and Evidently (Standard Webhooks HMAC) -> driftline.alert.*.
 
-A forged, stale or replayed call is refused with 401 and counted. Event ids are derived from what the sender
+A forged, stale or replayed call is refused with 401 and counted; a body over `webhook_max_body_bytes` with 413
+before more than that is read (the signature is checked on the bytes, so they are read first, but never all). Event ids are derived from what the sender
 identifies (Alertmanager's fingerprint and start time, the webhook id), so a retried delivery is the same event
 and JetStream drops the copy; a replayed signed id is refused as well.
 """
@@ -14,10 +15,11 @@ import uuid
 from datetime import datetime
 from typing import Any, get_args
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import Counter
 
 from infra.bus import Bus
+from infra.http_limits import BodyTooLarge, read_limited, too_large
 from infra.settings import Settings
 from infra.webhook_signing import refusal
 from schemas.envelope import derived_id
@@ -39,6 +41,16 @@ def stable_id(when: datetime | float, key: str) -> str:
 def _refuse(source: str, reason: str) -> HTTPException:
     REFUSED.labels(source, reason).inc()
     return HTTPException(401, detail=f"refused: {reason}", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _body(request: Request, source: str, limit: int) -> bytes | Response:
+    """The body within `limit` bytes, else the 413 to return, before more than that is read (a signature is checked
+    only on the bytes within it)."""
+    try:
+        return await read_limited(request, limit)
+    except BodyTooLarge as exc:
+        REFUSED.labels(source, "too large").inc()
+        return too_large(request, exc)
 
 
 def _number(value: Any) -> float:
@@ -117,7 +129,8 @@ def _documented(what: str, refused: str) -> dict:
         "events": {"type": "array", "items": {"type": "string"}, "description": "Their ids."}}}
     return dict(response_model=None, responses={
         200: answer("Published as driftline.alert.raised / .cleared.", published),
-        401: answer(f"Refused: {refused}.", detail), 422: answer(f"Not {what}.", detail)},
+        401: answer(f"Refused: {refused}.", detail), 422: answer(f"Not {what}.", detail),
+        413: answer("The body is over DRIFTLINE_WEBHOOK_MAX_BODY_BYTES (refused before more is read).", detail)},
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "description": what}}}}})
 
@@ -126,16 +139,20 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
     """POST /webhooks/alertmanager and POST /webhooks/evidently, publishing onto `bus`."""
     router = APIRouter(prefix="/webhooks", tags=["webhooks"])
     guard = ReplayGuard(settings.webhook_tolerance_s)
+    limit = settings.webhook_max_body_bytes
 
     @router.post("/alertmanager", summary="Alertmanager version-4 webhook (bearer token)",
                  **_documented("an Alertmanager version-4 payload", "missing or wrong bearer token"))
-    async def alertmanager(request: Request) -> dict:
+    async def alertmanager(request: Request) -> dict | Response:
         token = settings.alertmanager_token.get_secret_value() if settings.alertmanager_token else None
         given = request.headers.get("authorization", "")
         if not token or not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise _refuse("alertmanager", "bad token")
+        body = await _body(request, "alertmanager", limit)
+        if isinstance(body, Response):
+            return body
         try:
-            events = alertmanager_events(json.loads(await request.body()), settings.model_name)
+            events = alertmanager_events(json.loads(body), settings.model_name)
         except (ValueError, TypeError, AttributeError) as exc:
             raise HTTPException(422, detail=f"not an Alertmanager v4 payload: {exc}")
         acks = await bus.publish_many(events)
@@ -145,11 +162,15 @@ def build_router(settings: Settings, bus: Bus) -> APIRouter:
 
     @router.post("/evidently", summary="Evidently alert webhook (Standard Webhooks HMAC-SHA256)",
                  **_documented("an alert body", "unsigned, badly signed, stale or replayed"))
-    async def evidently(request: Request) -> dict:
+    async def evidently(request: Request) -> dict | Response:
         secret = settings.evidently_webhook_secret.get_secret_value() if settings.evidently_webhook_secret else None
-        body, now = await request.body(), time.time()
-        reason = refusal(secret, request.headers, body, tolerance_s=settings.webhook_tolerance_s, now=now) \
-            if secret else "unsigned"
+        if not secret:
+            raise _refuse("evidently", "unsigned")
+        body = await _body(request, "evidently", limit)
+        if isinstance(body, Response):
+            return body
+        now = time.time()
+        reason = refusal(secret, request.headers, body, tolerance_s=settings.webhook_tolerance_s, now=now)
         if reason:
             raise _refuse("evidently", reason)
         webhook_id, stamp = request.headers["webhook-id"], request.headers["webhook-timestamp"]

@@ -16,9 +16,9 @@ from schemas.config import ConfigChanged
 from schemas.data import DataRejected, DataValidated
 from schemas.envelope import Event, Payload, derived_id, new_id
 from schemas.feedback import LabelReceived
-from schemas.model import ModelPromoted, ModelReloadRequested, ModelRolledBack, ModelTrained
+from schemas.model import ModelPromoted, ModelReloadRequested, ModelRolledBack, ModelShadowDecided, ModelTrained
 from schemas.monitoring import AlertCleared, AlertRaised, DriftReported
-from schemas.prediction import PredictionFailed, PredictionMade, PredictionRequested
+from schemas.prediction import PredictionFailed, PredictionMade, PredictionRequested, PredictionShadowed
 from schemas.registry import EVENT_TYPES, InvalidEvent, parse_event
 
 __all__ = [
@@ -48,11 +48,13 @@ __all__ = [
     "ModelPromoted",
     "ModelReloadRequested",
     "ModelRolledBack",
+    "ModelShadowDecided",
     "ModelTrained",
     "Payload",
     "PredictionFailed",
     "PredictionMade",
     "PredictionRequested",
+    "PredictionShadowed",
     "derived_id",
     "new_id",
     "parse_event",

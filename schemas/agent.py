@@ -12,7 +12,9 @@ from schemas.envelope import Event, Payload
 DIAGNOSIS_MADE = "driftline.diagnosis.made"
 
 Severity = Literal["low", "medium", "high", "critical"]
-Issue = Literal["data_drift", "prediction_drift", "concept_drift", "regression", "serving", "data_quality", "unknown"]
+# challenger_better: a shadowing challenger won its paired sequential test (driftline.model.shadow_decided).
+Issue = Literal["data_drift", "prediction_drift", "concept_drift", "regression", "serving", "data_quality",
+                "challenger_better", "unknown"]
 
 
 class Evidence(Payload):

@@ -103,3 +103,38 @@ class ModelReloadRequested(Event):
     topic: ClassVar[str] = RELOAD_REQUESTED
     type: Literal["driftline.model.reload_requested.v1"] = "driftline.model.reload_requested.v1"
     data: Reload
+
+
+SHADOW_DECIDED = "driftline.model.shadow_decided"
+
+
+class ShadowDecision(Payload):
+    model: str = Field(description="Registered model name.")
+    challenger_version: str = Field(description="The challenger the test judged.")
+    champion_version: str = Field(description="The champion it was paired with (its predictions on the same requests).")
+    alias: str = Field(description="Registry alias that made it a challenger: challenger or challenger-<name>.")
+    decision: Literal["promote", "keep", "inconclusive"] = Field(
+        description="promote: the challenger is better; keep: it is worse, the champion stays; inconclusive: the "
+                    "budget of labelled pairs ran out first, the champion stays.")
+    metric: str = Field("accuracy", description="The metric the pairs compare (per-row correctness).")
+    pairs: int = Field(description="Labelled pairs (champion and challenger on the same request) the test read.")
+    discordant: int = Field(description="Pairs where exactly one of the two was right.")
+    challenger_wins: int = Field(description="Discordant pairs where only the challenger was right.")
+    statistic: float = Field(description="log of the mixture likelihood ratio (mSPRT) against no difference.")
+    threshold: float = Field(description="log(1 / (2 alpha)): the statistic decides when it reaches this.")
+    alpha: float = Field(description="Bound on the probability of a wrong promotion, however often the test is read.")
+    budget: int = Field(description="Labelled pairs after which the test stops: inconclusive.")
+    difference: float = Field(description="Challenger minus champion accuracy on the pairs.")
+    difference_lower: float = Field(description="Lower end of the difference's confidence sequence.")
+    difference_upper: float = Field(description="Upper end of the difference's confidence sequence.")
+    band_level: float = Field(description="Confidence level of the band, 1 - 2 alpha.")
+    reason: str = Field(description="The decision in words.")
+
+
+class ModelShadowDecided(Event):
+    """The paired sequential test of a shadowing challenger decided: promote (proposed through the policy), keep
+    the champion, or inconclusive after its budget of labelled pairs."""
+
+    topic: ClassVar[str] = SHADOW_DECIDED
+    type: Literal["driftline.model.shadow_decided.v1"] = "driftline.model.shadow_decided.v1"
+    data: ShadowDecision

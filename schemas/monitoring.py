@@ -43,6 +43,15 @@ class FeatureDrift(Payload):
     detector: str = Field(description="Detector that produced the verdict.")
 
 
+class Distribution(Payload):
+    edges: list[float] = Field(default_factory=list, description="Bin edges of a numeric feature (one more than the "
+                                                                 "shares; the end bins also hold the values beyond).")
+    categories: list[str] = Field(default_factory=list, description="Categories of a categorical feature, in the "
+                                                                    "order of the shares (the rest as 'other').")
+    reference: list[float] = Field(description="Share of the reference rows in each bin or category.")
+    window: list[float] = Field(description="Share of the window's rows in each bin or category.")
+
+
 class MetricEstimate(Payload):
     value: float = Field(description="Estimate: the metric's expected value when the true labels are drawn from the "
                                      "model's calibrated probabilities.")
@@ -89,6 +98,8 @@ class FeatureImpact(Payload):
     flip_rate: float = Field(0.0, description="Share of reference rows whose predicted class changes that way.")
     reference_mean: float | None = Field(None, description="Reference mean (numeric features).")
     window_mean: float | None = Field(None, description="Window mean (numeric features).")
+    distribution: Distribution | None = Field(None, description="Reference against window on shared bins, for a "
+                                                                "person to see what changed.")
 
 
 class WindowImpact(Payload):

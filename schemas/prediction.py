@@ -13,6 +13,7 @@ FeatureValue = float | int | str | bool | None
 REQUESTED = "driftline.prediction.requested"
 MADE = "driftline.prediction.made"
 FAILED = "driftline.prediction.failed"
+SHADOWED = "driftline.prediction.shadowed"
 
 
 class PredictionRequest(Payload):
@@ -63,3 +64,23 @@ class PredictionFailed(Event):
     topic: ClassVar[str] = FAILED
     type: Literal["driftline.prediction.failed.v1"] = "driftline.prediction.failed.v1"
     data: PredictionError
+
+
+class ShadowOutput(Payload):
+    request_id: str = Field(description="The request the champion answered (its prediction.made has the same id).")
+    model: str = Field(description="Registered model name.")
+    champion_version: str = Field(description="Registry version that answered the caller.")
+    challenger_version: str = Field(description="Registry version scored in the shadow (never seen by the caller).")
+    alias: str = Field(description="Registry alias that made it a challenger: challenger or challenger-<name>.")
+    predicted_class: int | str = Field(description="The challenger's predicted class label.")
+    probabilities: dict[str, float] = Field(description="The challenger's class label (as text) to probability.")
+    channel: Literal["http", "bus"] = Field(description="How the request arrived.")
+
+
+class PredictionShadowed(Event):
+    """A challenger scored a request off the response path, after the champion answered it; the monitor pairs it
+    with the champion's prediction once the label arrives."""
+
+    topic: ClassVar[str] = SHADOWED
+    type: Literal["driftline.prediction.shadowed.v1"] = "driftline.prediction.shadowed.v1"
+    data: ShadowOutput

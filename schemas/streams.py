@@ -33,8 +33,9 @@ REQUESTS = StreamSpec(
 )
 PREDICTIONS = StreamSpec(
     "PREDICTIONS",
-    (f"{PREFIX}.prediction.made", f"{PREFIX}.prediction.failed", f"{PREFIX}.feedback.>"),
-    description="Data plane, out: predictions, failed requests and late labels.",
+    (f"{PREFIX}.prediction.made", f"{PREFIX}.prediction.failed", f"{PREFIX}.prediction.shadowed",
+     f"{PREFIX}.feedback.>"),
+    description="Data plane, out: predictions, challengers' shadow predictions, failed requests and late labels.",
 )
 AUDIT = StreamSpec(
     "AUDIT",

@@ -8,6 +8,7 @@ from datetime import datetime
 from infra.stream_reader import read_stream
 from schemas.prediction import PredictionMade
 from schemas.streams import PREDICTIONS
+from ui.axes import Axis
 from ui.charts import Series, line_chart
 
 
@@ -47,5 +48,5 @@ async def latency_chart(js, model: str, last: int = 5000) -> str:
             if data.get("model") == model and isinstance(data.get("latency_ms"), int | float):
                 points.append((msg.time, float(data["latency_ms"])))
     labels, p50, p95 = bucketize(points[-last:])
-    return line_chart("Request latency (ms), latest predictions",
-                      [Series("p50", p50), Series("p95", p95)] if labels else [], labels)
+    return line_chart("Request latency, latest predictions",
+                      [Series("p50", p50), Series("p95", p95)] if labels else [], labels, axis=Axis("ms"))

@@ -10,8 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ui.auth import Session, current
+from ui.words import action_words, names
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["action_words"] = action_words  # {"kind": "rollback_model", ...} -> "roll m back to v1"
+templates.env.filters["names"] = names  # "`worst radius` moved up" -> "<b>worst radius</b> moved up", escaped
 
 
 class NeedSignIn(Exception):

@@ -1,4 +1,5 @@
-"""What the pages read: the approvals read model and the audit log (events as the stream recorded them)."""
+"""What the pages read: the approvals read model, the audit log (events as the stream recorded them), and the
+monitor's shadow tests."""
 
 from __future__ import annotations
 
@@ -73,27 +74,68 @@ async def drift_reports(conn: asyncpg.Connection, model: str | None = None, limi
 
 
 async def timeline(conn: asyncpg.Connection, correlation_id: str) -> list[dict]:
+    """The chain's events in order, each with its stored story and the event itself (`doc`)."""
     rows = await conn.fetch(
-        "SELECT seq, time, type, actor, story, outcome, event_id FROM audit_log WHERE correlation_id = $1 "
+        "SELECT seq, time, type, actor, story, outcome, event_id, canonical FROM audit_log WHERE correlation_id = $1 "
         "ORDER BY seq", correlation_id)
-    return [dict(r) for r in rows]
+    return [{**dict(r), "canonical": None, "doc": _doc(r)} for r in rows]
+
+
+# An incident as the page lists it: only chains an alert opened (a training run's chain is none, even in a read
+# model folded before that rule), with the alert, the latest diagnosis, and the last event that decided its state.
+VERDICTS = ("driftline.action.verified.v1", "driftline.approval.decided.v1", "driftline.approval.expired.v1",
+            "driftline.action.escalated.v1")
+_INCIDENTS = f"""
+    SELECT i.*, a.canonical AS alert, d.canonical AS diagnosis, v.canonical AS last_word
+    FROM audit_incidents i
+    JOIN LATERAL (SELECT canonical FROM audit_log WHERE correlation_id = i.correlation_id
+                  AND type = 'driftline.alert.raised.v1' ORDER BY seq LIMIT 1) a ON true
+    LEFT JOIN LATERAL (SELECT canonical FROM audit_log WHERE correlation_id = i.correlation_id AND type = '{DIAGNOSIS}'
+                       ORDER BY seq DESC LIMIT 1) d ON true
+    LEFT JOIN LATERAL (SELECT canonical FROM audit_log WHERE correlation_id = i.correlation_id
+                       AND type = ANY($2::text[]) ORDER BY seq DESC LIMIT 1) v ON true"""
+
+
+def _incident_row(record) -> dict:
+    row = dict(record)  # an asyncpg Record iterates over its values, not its keys
+    for key in ("alert", "diagnosis", "last_word"):
+        row[key] = json.loads(record[key]) if record[key] else None
+    return row
 
 
 async def incident(conn: asyncpg.Connection, correlation_id: str) -> dict | None:
-    row = await conn.fetchrow("SELECT * FROM audit_incidents WHERE correlation_id = $1", correlation_id)
-    return dict(row) if row else None
+    row = await conn.fetchrow(_INCIDENTS + " WHERE i.correlation_id = $1", correlation_id, list(VERDICTS))
+    return _incident_row(row) if row else None
 
 
 async def incidents(conn: asyncpg.Connection, limit: int = 100) -> list[dict]:
-    rows = await conn.fetch("SELECT * FROM audit_incidents ORDER BY last_seq DESC LIMIT $1", limit)
-    return [dict(r) for r in rows]
+    rows = await conn.fetch(_INCIDENTS + " ORDER BY i.last_seq DESC LIMIT $1", limit, list(VERDICTS))
+    return [_incident_row(r) for r in rows]
 
 
 async def model_events(conn: asyncpg.Connection) -> list[dict]:
     """Trained, promoted and rolled-back events in stream order, each as {type, time, data}."""
     rows = await conn.fetch("SELECT canonical FROM audit_log WHERE type = ANY($1::text[]) ORDER BY seq",
                             list(MODEL_TYPES))
-    return [{"type": d["type"], "time": d.get("time"), "data": d["data"]} for d in map(_doc, rows)]
+    return [{"type": d["type"], "time": d.get("time"), "data": d["data"], "id": d.get("id"),
+             "correlation_id": d.get("correlationid") or d.get("correlation_id")} for d in map(_doc, rows)]
+
+
+async def shadow_tests(conn: asyncpg.Connection, model: str, limit: int = 10) -> list[dict]:
+    """The latest shadow tests of a model (the monitor's tables), each with its course (one point per batch)."""
+    tests = await conn.fetch(
+        "SELECT challenger_version, champion_version, alias, state, decision, decision_event_id, updated_at "
+        "FROM shadow_tests WHERE model = $1 ORDER BY updated_at DESC LIMIT $2", model, limit)
+    out = []
+    for t in tests:
+        points = await conn.fetch(
+            "SELECT pairs, difference, lower_bound, upper_bound, statistic, threshold FROM shadow_test_points "
+            "WHERE model = $1 AND challenger_version = $2 AND champion_version = $3 ORDER BY pairs",
+            model, t["challenger_version"], t["champion_version"])
+        out.append({**{k: t[k] for k in ("challenger_version", "champion_version", "alias", "decision",
+                                         "decision_event_id")},
+                    "state": json.loads(t["state"]), "updated_at": t["updated_at"], "points": [dict(p) for p in points]})
+    return out
 
 
 CONFIG_CHANGED = "driftline.config.changed.v1"

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from prometheus_client import Counter
 
-from ui import evidence, queries
+from ui import evidence, queries, words
 from ui.auth import Session, current
 from ui.csrf import token_ok
 from ui.pages import render, signed_in
@@ -53,7 +53,9 @@ async def approval_page(request: Request, approval_id: str, session: Session = D
     can_decide = (session.user.can_decide(row["required_role"]) and session.user.name != row["requested_by"]
                   and row["status"] == "pending")
     return render(request, "approval.html", session, row=row, action=action, items=items, diagnosis=diagnosis,
-                  charts=evidence.feature_charts(reports, involved), reports=[evidence.report_href(u) for u in links],
+                  what=words.action_words(action, row["model"]), signals=words.signal_rows((diagnosis or {}).get("signals")),
+                  pictures=evidence.drift_pictures(reports), overview=evidence.feature_overview(reports, involved),
+                  reports=[evidence.report_href(u) for u in links],
                   action_json=json.dumps(action, indent=2, sort_keys=True), can_decide=can_decide)
 
 

@@ -37,6 +37,11 @@ def parse_canonical(raw: bytes) -> tuple[dict[str, Any], str]:
         text = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:  # ... but only for integers within 64 bits; the standard library takes the rest
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (\\ud800) is no UTF-8 text: keep the bytes, wrapped
+            doc = {"invalid_message_base64": base64.b64encode(bytes(raw)).decode()}
+            text = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).decode()
     return doc, text
 
 
@@ -80,17 +85,30 @@ class Link(NamedTuple):
         return json.loads(self.canonical)
 
 
+ID_LIMIT = 200  # the ids and type are indexed columns: a btree entry holds ~2,700 bytes at most
+
+
+def column(value: object) -> str:
+    """An attribute as a stored column: text without NUL (PostgreSQL refuses it), at most ID_LIMIT characters (a
+    longer one is cut and marked with a hash of the whole). The canonical text keeps the value exactly."""
+    text = str(value).replace("\x00", "\ufffd")
+    if len(text) <= ID_LIMIT:
+        return text
+    return f"{text[:ID_LIMIT - 20]}...{hashlib.sha256(text.encode(errors='replace')).hexdigest()[:16]}"
+
+
 def link(seq: int, subject: str, raw: bytes, prev_hash: str) -> Link:
     """The chain link for stream message `seq`, following `prev_hash`."""
     doc, canonical = parse_canonical(raw)
+    cause = _attribute(doc, "causationid", "causation_id")
     return Link(
         seq=seq,
-        event_id=str(doc.get("id") or f"seq:{seq}"),
+        event_id=column(doc.get("id") or f"seq:{seq}"),
         subject=subject,
-        type=str(doc.get("type") or "invalid"),
+        type=column(doc.get("type") or "invalid"),
         time=doc.get("time") if isinstance(doc.get("time"), str) else None,
-        correlation_id=str(_attribute(doc, "correlationid", "correlation_id") or ""),
-        causation_id=cause if isinstance(cause := _attribute(doc, "causationid", "causation_id"), str) else None,
+        correlation_id=column(_attribute(doc, "correlationid", "correlation_id") or ""),
+        causation_id=column(cause) if isinstance(cause, str) else None,
         canonical=canonical,
         prev_hash=prev_hash,
         hash=chain_hash(prev_hash, canonical),

@@ -7,7 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from consumers.audit.chain import GENESIS, Link
-from consumers.audit.story import tell
+from consumers.audit.story import UNTOLD, tell
 
 LOG_COLUMNS = ("seq", "event_id", "subject", "type", "time", "correlation_id", "causation_id", "actor", "story",
                "outcome", "canonical", "prev_hash", "hash")
@@ -16,7 +16,15 @@ REPAIRS = frozenset({"retrain_model", "deploy_model", "rollback_model", "change_
 
 
 def status_of(doc: dict) -> str | None:
-    """Where an incident stands after this event; None: the event does not move it (a notification, a report)."""
+    """Where an incident stands after this event; None: the event does not move it (a notification, a report),
+    nor does an event whose fields have the wrong types (its story line says what could not be told)."""
+    try:
+        return _status_of(doc)
+    except Exception:  # noqa: BLE001 (e.g. "action": "x" where an object belongs)
+        return None
+
+
+def _status_of(doc: dict) -> str | None:
     short = str(doc.get("type", "")).removeprefix("driftline.").rsplit(".v", 1)[0]
     d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     kind = d.get("kind") or (d.get("action") or {}).get("kind")
@@ -54,8 +62,13 @@ def log_record(link: Link) -> tuple:
     doc = link.doc
     line = tell(doc)
     return (link.seq, link.event_id, link.subject, link.type, _time(link.time), link.correlation_id,
-            link.causation_id, str(line.actor), f"{line.what}: {line.why}" if line.why else line.what,
-            line.outcome, link.canonical, link.prev_hash, link.hash)
+            link.causation_id, _text(line.actor), _text(f"{line.what}: {line.why}" if line.why else line.what),
+            _text(line.outcome), link.canonical, link.prev_hash, link.hash)
+
+
+def _text(value: object) -> str:
+    """PostgreSQL text holds no NUL character; an event's string may (JSON allows \\u0000)."""
+    return str(value).replace("\x00", "\ufffd")
 
 
 def incident_updates(links: list[Link]) -> list[tuple]:
@@ -70,21 +83,24 @@ def incident_updates(links: list[Link]) -> list[tuple]:
         row = folded.get(link.correlation_id)
         if row is None:
             data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
-            model = str(data.get("model") or doc.get("subject") or "")
-            folded[link.correlation_id] = [link.correlation_id, model, tell(doc).what, link.seq, link.seq, at, at, 1,
-                                           status, link.type == OPENS]
+            model = _text(data.get("model") or doc.get("subject") or "")
+            folded[link.correlation_id] = [link.correlation_id, model, _text(tell(doc).what), link.seq, link.seq,
+                                           at, at, 1, status, link.type == OPENS]
             continue
         row[4], row[6], row[7] = link.seq, at, row[7] + 1
         row[8] = status or row[8]
     return [tuple(r) for r in folded.values()]
 
 
-async def write(conn: asyncpg.Connection, links: list[Link], schema: str = "public") -> None:
-    """Append the links and fold them into the incidents; call inside a transaction, in sequence order."""
+async def write(conn: asyncpg.Connection, links: list[Link], schema: str = "public") -> list[int]:
+    """Append the links and fold them into the incidents; call inside a transaction, in sequence order.
+
+    Returns the sequences whose story could not be told (wrong types inside a well-formed envelope): they are
+    chained and stored all the same, with outcome 'untold'."""
     if not links:
-        return
-    await conn.copy_records_to_table("audit_log", schema_name=schema, columns=LOG_COLUMNS,
-                                     records=[log_record(link) for link in links])
+        return []
+    records = [log_record(link) for link in links]
+    await conn.copy_records_to_table("audit_log", schema_name=schema, columns=LOG_COLUMNS, records=records)
     updates = incident_updates(links)
     opened = [u[:9] for u in updates if u[9]]
     moved = [(u[0], u[4], u[6], u[7], u[8]) for u in updates if not u[9]]
@@ -105,6 +121,7 @@ async def write(conn: asyncpg.Connection, links: list[Link], schema: str = "publ
                     status = COALESCE($5, status) WHERE correlation_id = $1""",
             moved,
         )
+    return [r[0] for r in records if r[9] == UNTOLD]
 
 
 async def head(conn: asyncpg.Connection, schema: str = "public") -> tuple[int, str]:

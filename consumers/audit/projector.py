@@ -9,17 +9,24 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from nats.aio.msg import Msg
+from prometheus_client import Counter
 
-from consumers.audit import fold
-from consumers.audit.chain import Link, link
+from consumers.audit import fold, signing
+from consumers.audit.anchor import Anchor, AnchorConflict
+from consumers.audit.chain import Link, link, parse_document
 from infra import metrics
 from infra.bus import Bus
 from infra.consumer import ConsumerSpec, RawBatchRunner
+from infra.keys import Signer
 from schemas.audit import AuditCheckpoint, Checkpoint
 from schemas.envelope import derived_id
 from schemas.streams import AUDIT
 
 log = logging.getLogger(__name__)
+UNTOLD = Counter("driftline_audit_untold_total", "Audit events chained and stored whose fields have the wrong types "
+                 "(their story reads 'untold'; see the projector's log for their sequences).")
+ANCHOR_FAILURES = Counter("driftline_audit_anchor_failures_total", "Signed checkpoint heads the projector could not "
+                          "write into the anchor (audit_anchor_dir); see its log.")
 
 SOURCE = "consumers/audit"
 _LOCK_KEY = 7_263_540_050  # one writer at a time, even with several projector replicas
@@ -51,8 +58,9 @@ def plan(msgs: list[tuple[int, str, bytes, object]], head_seq: int, head_hash: s
     return out
 
 
-def checkpoint_for(lk: Link, every: int) -> AuditCheckpoint | None:
-    """The checkpoint due after this link, if its sequence is a multiple of `every`; its id is derived."""
+def checkpoint_for(lk: Link, every: int, signer: Signer) -> AuditCheckpoint | None:
+    """The signed checkpoint due after this link, if its sequence is a multiple of `every`; its id is derived (and
+    Ed25519 is deterministic), so a re-publish is the same bytes under the same id."""
     if every <= 0 or lk.seq % every:
         return None
     try:
@@ -61,7 +69,7 @@ def checkpoint_for(lk: Link, every: int) -> AuditCheckpoint | None:
         cause = _NO_CAUSE
     etype = AuditCheckpoint.type_name()
     return AuditCheckpoint(id=derived_id(cause, etype, f"{lk.seq}:{lk.hash}"), source=SOURCE, subject="audit",
-                           data=Checkpoint(last_sequence=lk.seq, head_hash=lk.hash, events=lk.seq))
+                           data=signing.sign(signer, lk.seq, lk.hash, lk.seq))
 
 
 def consumer_spec(durable: str = "audit-projector", *, batch: int = 1000, max_wait: float = 0.5,
@@ -75,28 +83,55 @@ def consumer_spec(durable: str = "audit-projector", *, batch: int = 1000, max_wa
 class Projector:
     """Writes the chain from a durable pull consumer over the whole AUDIT stream, driven by the shared runner."""
 
-    def __init__(self, bus: Bus, pool: asyncpg.Pool, *, spec: ConsumerSpec | None = None,
-                 durable: str = "audit-projector", checkpoint_every: int = 1000, batch: int = 1000,
-                 max_wait: float = 0.5, ack_wait: float = 30.0):
+    def __init__(self, bus: Bus, pool: asyncpg.Pool, signer: Signer, *, anchor: Anchor | None = None,
+                 spec: ConsumerSpec | None = None, durable: str = "audit-projector", checkpoint_every: int = 1000,
+                 batch: int = 1000, max_wait: float = 0.5, ack_wait: float = 30.0):
         self.bus, self.pool, self.every = bus, pool, checkpoint_every
+        self.signer, self.anchor = signer, anchor
+        self.own = signing.Keyring.of(signer.public)  # to tell its own checkpoints from look-alikes on the bus
         self.spec = spec or consumer_spec(durable, batch=batch, max_wait=max_wait, ack_wait=ack_wait)
         self.head_seq = 0
 
     async def recover_checkpoint(self) -> None:
-        """Re-publish the last due checkpoint if a crash lost it between commit and publish (same derived id)."""
+        """After a crash: re-publish the last due checkpoint if it was lost after the commit (same derived id), and
+        anchor every checkpoint of ours the stream holds but the anchor lacks.
+
+        Only a checkpoint with this projector's valid signature counts: a look-alike for the same sequence (someone
+        else's, or malformed) must not stop the real one."""
+        anchored = max((e.sequence for e in self.anchor.entries()), default=0) if self.anchor else 0
         async with self.pool.acquire() as conn:
             head_seq, _ = await fold.head(conn)
             due = head_seq - head_seq % self.every if self.every > 0 else 0
             if due <= 0:
                 return
-            seen = await conn.fetchval(
-                "SELECT 1 FROM audit_log WHERE type = $1 AND seq > $2 AND (canonical::jsonb #>> '{data,last_sequence}')::bigint = $2",
-                AuditCheckpoint.type_name(), due)
+            rows = await conn.fetch("SELECT seq, canonical FROM audit_log WHERE type = $1 AND seq > $2 ORDER BY seq "
+                                    "LIMIT 10000", AuditCheckpoint.type_name(), min(due, anchored))
             row = await conn.fetchrow("SELECT * FROM audit_log WHERE seq = $1", due)
-        if not seen and row:
+        ours = [(r["seq"], c) for r in rows if (c := self._ours(r["canonical"])) is not None]
+        missing = [(seq, c) for seq, c in ours if c.last_sequence > anchored]
+        if row is not None and not any(c.last_sequence == due for _, c in ours):
             lk = Link(row["seq"], row["event_id"], row["subject"], row["type"], None, row["correlation_id"],
                       row["causation_id"], row["canonical"], row["prev_hash"], row["hash"])
-            await self.bus.publish(checkpoint_for(lk, self.every))
+            checkpoint = checkpoint_for(lk, self.every, self.signer)
+            missing.append(((await self.bus.publish(checkpoint)).seq, checkpoint.data))
+        await asyncio.to_thread(self._anchor, [c for _, c in missing], [seq for seq, _ in missing])
+
+    def _ours(self, canonical: str) -> Checkpoint | None:
+        """The checkpoint in a stored row if this projector signed it, else None."""
+        vouched, _ = self.own.judge(parse_document(canonical.encode()).get("data"))
+        return vouched
+
+    def _anchor(self, checkpoints: list[Checkpoint], stored_at: list[int]) -> None:
+        """Each signed head into the anchor too (files, fsync'd: call it off the event loop); a failure is logged
+        and counted, never a stop of the trail."""
+        if self.anchor is None:
+            return
+        for checkpoint, seq in zip(checkpoints, stored_at, strict=True):
+            try:
+                self.anchor.write(checkpoint, seq)
+            except (OSError, AnchorConflict) as exc:
+                ANCHOR_FAILURES.inc()
+                log.error("projector: head for sequence %d not anchored: %s", checkpoint.last_sequence, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Project until `stop` is set. A database outage naks the batch (the runner's backoff); a bus outage or a
@@ -113,12 +148,17 @@ class Projector:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
             head_seq, head_hash = await fold.head(conn)
             step = plan(items, head_seq, head_hash)
-            await fold.write(conn, step.links)
+            untold = await fold.write(conn, step.links)
+        if untold:  # chained and stored as 'untold': the trail goes on, and the operator hears of it
+            UNTOLD.inc(len(untold))
+            log.warning("projector: chained %d events whose story cannot be told (wrong field types), sequences %s",
+                        len(untold), untold[:20])
         if step.links:
             self.head_seq = step.links[-1].seq
-        checkpoints = [c for c in (checkpoint_for(lk, self.every) for lk in step.links) if c]
+        checkpoints = [c for c in (checkpoint_for(lk, self.every, self.signer) for lk in step.links) if c]
         if checkpoints:
-            await self.bus.publish_many(checkpoints)
+            acks = await self.bus.publish_many(checkpoints)
+            await asyncio.to_thread(self._anchor, [c.data for c in checkpoints], [ack.seq for ack in acks])
         for msg in step.ack:
             await msg.ack()
         metrics.PROCESSED.labels(self.spec.durable).inc(len(step.links))

@@ -20,7 +20,21 @@ def _action(spec: dict) -> str:
 
 
 def tell(doc: dict[str, Any]) -> StoryLine:
-    """The story of one event document (a parsed envelope); unknown types get a generic line."""
+    """The story of one event document (a parsed envelope); unknown types get a generic line, and a document it
+    cannot tell (a well-formed envelope whose fields have the wrong types) a line that says so: never an exception,
+    since the projector chains every stored message and must not stop on one."""
+    try:
+        return _tell(doc)
+    except Exception as exc:  # noqa: BLE001 (any field of any type may arrive; the line names what broke)
+        short = str(doc.get("type", "invalid")).removeprefix("driftline.").rsplit(".v", 1)[0]
+        return StoryLine(str(doc.get("source") or "?"), short, f"{UNTOLD}: {type(exc).__name__}: {exc}"[:300],
+                         UNTOLD)
+
+
+UNTOLD = "untold"
+
+
+def _tell(doc: dict[str, Any]) -> StoryLine:
     etype = str(doc.get("type", "invalid"))
     d = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     source = str(doc.get("source", ""))
@@ -74,6 +88,13 @@ def tell(doc: dict[str, Any]) -> StoryLine:
         challenger = f"v{challenger}" if str(challenger).isdigit() else challenger
         return StoryLine(source, f"declined {challenger}, v{d.get('version', '?')} stays champion", d.get("reason", ""),
                          "declined")
+    if short == "model.shadow_decided":
+        verdicts = {"promote": "challenger better: promotion proposed", "keep": "challenger worse: champion stays",
+                    "inconclusive": "inconclusive: champion stays"}
+        return StoryLine(source, f"shadow test of v{d.get('challenger_version', '?')} against champion "
+                                 f"v{d.get('champion_version', '?')} decided {d.get('decision', '?')} after "
+                                 f"{d.get('pairs', '?')} labelled pairs", d.get("reason", ""),
+                         verdicts.get(d.get("decision"), str(d.get("decision"))))
     if short == "model.rolled_back":
         return StoryLine(source, f"rolled back v{d.get('from_version')} -> v{d.get('to_version')}",
                          d.get("reason", ""), "champion")
@@ -84,9 +105,10 @@ def tell(doc: dict[str, Any]) -> StoryLine:
         changes = ", ".join(f"{c.get('key')} {c.get('old')} -> {c.get('new')}" for c in d.get("changes") or [])
         return StoryLine(d.get("approved_by", source), f"configuration version {d.get('version', '?')}: {changes}",
                          d.get("reason", ""), "applied")
-    if short == "audit.checkpoint":
-        return StoryLine(source, f"checkpoint at sequence {d.get('last_sequence')}", f"head {str(d.get('head_hash'))[:12]}",
-                         "vouched")
+    if short == "audit.checkpoint":  # whether the signature holds is `audit verify`'s to say, with the public key
+        signed = f"signed by key {d.get('key_id')}" if d.get("signature") else "unsigned"
+        return StoryLine(source, f"checkpoint at sequence {d.get('last_sequence')}",
+                         f"head {str(d.get('head_hash'))[:12]}, {signed}", "claimed")
     if short.startswith("data."):
         return StoryLine(source, short.replace(".", " "), str(d.get("reason", d.get("summary", ""))), short.split(".")[1])
     return StoryLine(source or "?", short, "", "")

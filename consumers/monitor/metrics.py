@@ -66,3 +66,16 @@ def observe_monitor(monitor) -> None:
     for kind in KINDS:
         ALERT_OPEN.labels(model, kind).set(1 if f"{kind}:{model}" in monitor.hysteresis.open else 0)
     STATE_BYTES.labels(model).set(monitor.bank.state_bytes() + monitor.hist.state_bytes() + 16)
+
+
+SHADOW_TEST = Gauge("driftline_monitor_shadow_test",
+                    "Each shadow test's latest figures (value: pairs, difference, lower, upper, statistic, threshold).",
+                    ["model", "challenger_version", "champion_version", "value"])
+
+
+def observe_shadow(model: str, points) -> None:
+    """Set the shadow-test gauges from the tests this batch advanced."""
+    for (challenger, champion), s in points:
+        for name, key in (("pairs", "pairs"), ("difference", "difference"), ("lower", "difference_lower"),
+                          ("upper", "difference_upper"), ("statistic", "statistic"), ("threshold", "threshold")):
+            SHADOW_TEST.labels(model, challenger, champion, name).set(s[key])

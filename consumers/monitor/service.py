@@ -11,21 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 import asyncpg
 
-from consumers.monitor import metrics, state_store
+from consumers.monitor import metrics, shadow_store, state_store
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig, Outcome
-from consumers.monitor.evidently_report import save_report
+from consumers.monitor.evidently_report import save_report_apart
 from consumers.monitor.reference import load_champion_profile
+from consumers.monitor.shadow_judge import ShadowJudge
 from consumers.monitor.windows import WindowPolicy
+from infra import tracing
 from infra.bus import Bus
 from infra.champion import ChampionFollower, forced
 from infra.consumer import ConsumerRunner, ConsumerSpec, Received
 from infra.models import champion_version
 from infra.runtime_config import ConfigFollower
 from infra.settings import Settings
-from schemas import Event, LabelReceived, PredictionMade
+from schemas import Event, LabelReceived, ModelShadowDecided, PredictionMade, PredictionShadowed
 from schemas.streams import PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -34,9 +37,9 @@ DURABLE = "monitor"
 
 def consumer_spec(settings: Settings, durable: str = DURABLE) -> ConsumerSpec:
     """The monitor's durable consumer: predictions and labels, in stream order."""
-    return ConsumerSpec(durable, PREDICTIONS.name, (PredictionMade.topic, LabelReceived.topic),
+    return ConsumerSpec(durable, PREDICTIONS.name, (PredictionMade.topic, PredictionShadowed.topic, LabelReceived.topic),
                         batch=settings.monitor_batch, max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s,
-                        backoff=tuple(settings.backoff_s), expected=(PredictionMade, LabelReceived))
+                        backoff=tuple(settings.backoff_s), expected=(PredictionMade, PredictionShadowed, LabelReceived))
 
 
 def monitor_config(settings: Settings) -> MonitorConfig:
@@ -55,6 +58,7 @@ class MonitorService:
         self.config = monitor_config(settings)
         self.spec = consumer_spec(settings, durable)
         self.runner = ConsumerRunner(bus, self.spec, self.handle)
+        self.shadows = ShadowJudge(pool, settings.shadow_alpha, settings.shadow_max_pairs)
         self.monitor: DriftMonitor | None = None
         self.reference = None
         self.last_seq = 0
@@ -62,6 +66,9 @@ class MonitorService:
         self.last_activity = self.last_prune = time.monotonic()
         self.lock = asyncio.Lock()
         self.reports: asyncio.Queue = asyncio.Queue()
+        # Tracing on: the trace contexts of the window's latest predictions, linked from the span its report and
+        # alerts are published in (a window fans in from up to a thousand requests; a span keeps 128 links).
+        self.window_traces: deque = deque(maxlen=tracing.MAX_LINKS)
 
     async def load(self, cause: Event | None = None) -> bool:
         """(Re)load the champion's profile; resume saved state of the same version, else start fresh."""
@@ -104,6 +111,9 @@ class MonitorService:
                 return
             model = self.monitor.profile.model
             events = [r.event for r in fresh]
+            if tracing.ENABLED:  # a message without its own context here is the batch span's parent
+                here = tracing.current_context()
+                self.window_traces.extend(r.trace or here for r in fresh if isinstance(r.event, PredictionMade))
             preds = [e for e in events if isinstance(e, PredictionMade) and e.data.model == model]
             labels = [e for e in events if isinstance(e, LabelReceived) and e.data.model == model]
             ref = self.monitor.profile.estimation
@@ -116,9 +126,12 @@ class MonitorService:
             joins = {rid: cls for rid, (cls, _, _) in mine.items()}
             scores = {rid: score for rid, (_, score, _) in mine.items()}
             metrics.STALE_LABELS.labels(model).inc(len(joined) - len(mine))
+            shadowed = [e for e in events if isinstance(e, PredictionShadowed) and e.data.model == model]
+            judged = await self.shadows.step(model, shadowed, labels, joined)
             snapshot, rows = self.monitor.state_dict(), list(self.monitor.rows)
             try:
                 outcome = self.monitor.process(events, joins, scores)
+                outcome.events.extend(judged.decisions)
                 await self._emit(outcome)
             except Exception:
                 # Nothing of this batch is saved or acknowledged: forget it in memory too, so the redelivery
@@ -128,18 +141,24 @@ class MonitorService:
                 raise
             self.last_event = preds[-1] if preds else self.last_event
             self.last_activity = time.monotonic()
-            await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels])
+            await self._save(max(r.stream_seq for r in fresh), [e.data.request_id for e in labels], judged.save)
+            metrics.observe_shadow(model, judged.points)
             metrics.EVENTS.labels(model, "prediction").inc(len(preds))
             metrics.EVENTS.labels(model, "label").inc(len(labels))
             metrics.UNJOINED_LABELS.labels(model).inc(len(labels) - len(joined))
             metrics.observe_monitor(self.monitor)
 
     async def _emit(self, outcome: Outcome) -> None:
-        if outcome.events:
-            await self.bus.publish_many(outcome.events)
+        if outcome.events:  # what a closed window made: published in a span linked to the window's predictions
+            with tracing.fan_in("monitor window", self.window_traces, {"driftline.events": len(outcome.events)}):
+                await self.bus.publish_many(outcome.events)
+            if any(e.type == "driftline.monitoring.drift_report.v1" for e in outcome.events):
+                self.window_traces.clear()
         for event in outcome.events:
             if event.type == "driftline.monitoring.drift_report.v1":
                 metrics.observe_report(event)
+            elif isinstance(event, ModelShadowDecided):
+                log.warning("monitor: shadow test decided %s: %s", event.data.decision, event.data.reason)
             elif event.type.startswith("driftline.alert."):
                 action = "raised" if event.type.startswith("driftline.alert.raised") else "cleared"
                 metrics.ALERTS.labels(event.data.model, event.data.kind, action).inc()
@@ -149,9 +168,9 @@ class MonitorService:
             for request in outcome.reports:
                 self.reports.put_nowait(request)
 
-    async def _save(self, seq: int, joined: list[str] = ()) -> None:
+    async def _save(self, seq: int, joined: list[str] = (), also=None) -> None:
         m = self.monitor
-        await state_store.save_state(self.pool, m.profile.model, m.profile.version, seq, m.state_dict(), joined)
+        await state_store.save_state(self.pool, m.profile.model, m.profile.version, seq, m.state_dict(), joined, also)
         self.last_seq = seq
 
     async def close_idle(self) -> None:
@@ -169,8 +188,7 @@ class MonitorService:
             request = await self.reports.get()
             path = self.settings.reports_dir / request.path
             try:
-                await asyncio.to_thread(save_report, self.reference, request.rows,
-                                        self.monitor.profile.features, path)
+                await save_report_apart(self.reference, request.rows, self.monitor.profile.features, path)
                 log.info("monitor: Evidently report %s", path)
             except Exception:  # the alert is already out; a missing page must not stop the monitor
                 log.exception("monitor: Evidently report %s failed", path)
@@ -224,5 +242,6 @@ class MonitorService:
                 if time.monotonic() - self.last_prune > 3600:
                     self.last_prune = time.monotonic()
                     await state_store.prune(self.pool, self.settings.predictions_max_age_s)
+                    await shadow_store.prune(self.pool, self.settings.predictions_max_age_s)
             except Exception as exc:  # the bus or database is briefly away: try again next tick
                 log.debug("monitor housekeeping: %r", exc)

@@ -4,7 +4,7 @@ predictions waiting for their late labels (tables of infra/migrations/030_monito
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
@@ -18,8 +18,10 @@ async def fetch_state(pool: asyncpg.Pool, model: str) -> tuple[int, dict] | None
 
 
 async def save_state(pool: asyncpg.Pool, model: str, version: str, seq: int, state: dict,
-                     joined: Sequence[str] = ()) -> None:
-    """Save the state covering stream sequence `seq`, and drop the predictions whose labels were scored, at once."""
+                     joined: Sequence[str] = (), also: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+                     ) -> None:
+    """Save the state covering stream sequence `seq`, and drop the predictions whose labels were scored, at once
+    (`also`: more of the same batch's writes, e.g. the shadow tests, in the same transaction)."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO monitor_state (model, version, last_seq, state, updated_at) VALUES ($1, $2, $3, $4, now()) "
@@ -28,6 +30,8 @@ async def save_state(pool: asyncpg.Pool, model: str, version: str, seq: int, sta
         if joined:
             await conn.execute("DELETE FROM monitor_predictions WHERE model = $1 AND request_id = ANY($2)",
                                model, list(joined))
+        if also is not None:
+            await also(conn)
 
 
 async def remember_and_join(pool: asyncpg.Pool, model: str, preds: Sequence[PredictionMade],

@@ -10,6 +10,7 @@ import numpy as np
 
 from consumers.monitor import estimation
 from consumers.monitor.score_bins import ScoreBins
+from consumers.monitor.windows import too_small
 from schemas.monitoring import MetricEstimate, QualityEstimate
 
 if TYPE_CHECKING:
@@ -74,7 +75,10 @@ def close_window(monitor: DriftMonitor) -> QualityEstimate | None:
     if ref is None or (scored.n == 0 and labelled.n == 0):
         return None
     seed = monitor.bank.seen  # deterministic: a replayed window gives the same figures
-    estimated = estimation.estimate(scored, ref.binary, calibration_sd=ref.calibration_sd, seed=seed)
+    # A tail of a few predictions estimates nothing (it read F1 0.000 [-0.011, 0.011] on 1 prediction); the labels
+    # that arrived in it are still checked.
+    small = too_small(monitor.window, monitor.config.window)
+    estimated = {} if small else estimation.estimate(scored, ref.binary, calibration_sd=ref.calibration_sd, seed=seed)
     validity = estimation.check(labelled, ref.binary, calibration_sd=ref.calibration_sd,
                                 min_rows=monitor.config.estimate_min_labels, seed=seed + 1)
     watched = ref.watched

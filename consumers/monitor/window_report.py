@@ -11,7 +11,7 @@ from consumers.monitor.histograms import WindowHistogram
 from consumers.monitor.impact import window_impact
 from consumers.monitor.reference import PREDICTION, Profile
 from consumers.monitor.window_estimate import flat
-from consumers.monitor.windows import WindowState
+from consumers.monitor.windows import WindowPolicy, WindowState, too_small
 from schemas import Event
 from schemas.monitoring import (
     Alert,
@@ -41,6 +41,7 @@ class ReportRequest:
 class _Config(Protocol):
     false_alarms_per_10k: float
     clear_after: int
+    window: WindowPolicy
 
 
 class ClosingWindow(Protocol):
@@ -93,9 +94,10 @@ def window_report(monitor: ClosingWindow, cause: Event, report_url: str | None,
         features.append(FeatureDrift.model_construct(feature=column, statistic=monitor.bank.statistic_name,
                                                      value=float(value), threshold=1.0, drifted=hit is not None,
                                                      detector=f"{monitor.bank.name}:{test}"))
+    small = too_small(monitor.window, monitor.config.window)  # one row is "far" from every reference histogram
     for stat in monitor.hist.statistics():
         features.append(FeatureDrift.model_construct(feature=stat.column, statistic=stat.statistic, value=stat.value,
-                                                     threshold=stat.threshold, drifted=stat.drifted,
+                                                     threshold=stat.threshold, drifted=stat.drifted and not small,
                                                      detector="histogram"))
     names = monitor.profile.features
     share = sum(1 for f in names if f in detected) / max(len(names), 1)
@@ -112,8 +114,8 @@ MAX_EFFECTS = 8  # drifted features whose effect on the predictions is measured 
 def _impact(monitor: ClosingWindow, detected: dict, features: list[FeatureDrift]) -> WindowImpact | None:
     """What the window's drift does to the champion, when the profile can tell (two classes, a model at hand)."""
     model, w = monitor.profile.impact, monitor.window
-    if model is None or monitor.profile.positive_class is None:
-        return None
+    if model is None or monitor.profile.positive_class is None or too_small(w, monitor.config.window):
+        return None  # the agent and the page keep the last window that could tell
     strength: dict[str, float] = {}
     for f in features:  # CUSUM detections, then histogram flags: strongest first
         if f.feature != PREDICTION and (f.feature in detected or f.drifted):

@@ -59,6 +59,18 @@ class WindowState:
                    d.get("positives", 0), d.get("confusion", {}))
 
 
+# A share of 100 predictions is known to within ~5 points (one standard error); the few rows of a tail closed when
+# traffic stopped (monitor_idle_close_s) tell nothing: `simulate` after one curl left a 1-row window that said
+# "predicted 1 fell from 63% to 0%" and raised an estimated F1 drop "on 1 prediction".
+TELLING_EVENTS = 100
+
+
+def too_small(state: WindowState, policy: WindowPolicy) -> bool:
+    """Whether a window has too few predictions to measure a share or an estimate on (fewer than 100, or than half
+    the window's size where windows are smaller)."""
+    return state.events < min(TELLING_EVENTS, policy.events // 2)
+
+
 @dataclass(frozen=True)
 class WindowPolicy:
     """A window closes after `events` predictions, or when an event arrives `seconds` after it opened."""

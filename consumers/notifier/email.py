@@ -39,12 +39,16 @@ def build_message(note: Notification, config: SmtpConfig, attachment: Path | Non
     lines += [f"{label}: {value}" for label, value in note.facts]
     if note.link:
         lines += ["", f"Open: {note.link}"]
+    if note.report_link and attachment is not None:
+        lines += [f"Report: {note.report_link} (attached)"]
     lines += ["", f"Event {note.event_type} {note.event_id}", f"Correlation {note.correlation_id}"]
     if attachment is None and note.report:
         lines += ["", "The report could not be built; see the notifier's log."]
     msg.set_content("\n".join(lines))
     rows = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in note.facts)
     link = f"<p><a href='{html.escape(note.link)}'>Open in Driftline</a></p>" if note.link else ""
+    if note.report_link and attachment is not None:
+        link += f"<p><a href='{html.escape(note.report_link)}'>The report on the page</a> (attached as PDF)</p>"
     msg.add_alternative(
         f"<h2>{html.escape(note.title)}</h2><p>{html.escape(note.summary)}</p><table>{rows}</table>{link}"
         f"<p style='color:#666'>Event {html.escape(note.event_type)} {note.event_id}</p>",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from consumers.reports.names import relative_path
 from schemas import Event
 from schemas.action import ActionCompleted, ActionEscalated, ActionFailed
 from schemas.approval import ApprovalRequested
@@ -40,6 +41,7 @@ class Notification:
     link: str | None = None
     report: tuple[str, str] | None = None  # (kind, id) of the PDF that goes with it
     channels: tuple[str, ...] = ()
+    report_link: str | None = None  # the PDF on the approval page (signed-in people), once it is built
 
 
 def agent_alert(event: Event) -> bool:
@@ -78,8 +80,10 @@ def report_for(event: Event) -> tuple[str, str] | None:
     return None
 
 
-def route(event: Event, routes: dict[str, list[str]], groups: list[str], ui_url: str) -> Notification | None:
-    """Event -> Notification with its channels, or None when nobody is to be told."""
+def route(event: Event, routes: dict[str, list[str]], groups: list[str], ui_url: str,
+          group_routes: dict[str, list[str]] | None = None) -> Notification | None:
+    """Event -> Notification with its channels (the group's own routes, else the severity's), or None when nobody is
+    to be told."""
     if isinstance(event, ActionCompleted | ActionFailed) and event.source == NOTIFIER:
         return None
     group = "incident" if agent_alert(event) else GROUPS.get(type(event))
@@ -87,7 +91,7 @@ def route(event: Event, routes: dict[str, list[str]], groups: list[str], ui_url:
         return None
     severity = severity_of(event)
     asked = [str(c) for c in event.data.result.get("channels", ["default"])] if agent_alert(event) else ["default"]
-    by_severity = routes.get(severity, [])
+    by_severity = (group_routes or {}).get(group) or routes.get(severity, [])
     channels = tuple(c for c in (by_severity if "default" in asked else asked) if c in CHANNELS)
     if not channels:
         return None
@@ -97,8 +101,10 @@ def route(event: Event, routes: dict[str, list[str]], groups: list[str], ui_url:
         link = f"{base}/approvals/{event.data.approval_id}"
     else:
         link = f"{base}/incidents/{event.correlation_id}"
+    report = report_for(event)
+    report_link = f"{base}/reports/{relative_path(*report)}" if report else None
     return Notification(event.id, event.type, event.correlation_id, group, severity, title, summary, facts, link,
-                        report_for(event), channels)
+                        report, channels, report_link)
 
 
 def _metrics(values: dict[str, float]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -54,8 +55,9 @@ def smtp_config(settings: Settings) -> email.SmtpConfig | None:
 
 
 def delivery_budget_s(settings: Settings) -> float:
-    """The longest one delivery may take: every attempt timing out, the backoff between them, a report build."""
-    return settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s) + 30
+    """The longest one delivery may take: every attempt timing out, the backoff between them, a report build (in a
+    process of its own: ~10 s on a quiet machine, a minute and more on a loaded one)."""
+    return settings.notify_retries * (settings.smtp_timeout_s + 5) + sum(settings.notify_backoff_s) + 120
 
 
 def consumer_spec(settings: Settings, durable: str = "notifier") -> ConsumerSpec:
@@ -88,10 +90,12 @@ class Notifier:
     async def handle(self, batch: list[Received]) -> None:
         """AUDIT events (alerts, escalations, approvals, promotions, outcomes) -> notifications."""
         for item in batch:
-            await self.notify(item.event)
+            with item.span():
+                await self.notify(item.event)
 
     async def notify(self, event: Event) -> None:
-        note = route(event, self.settings.notify_routes, self.settings.notify_events, self.ui_url)
+        note = route(event, self.settings.notify_routes, self.settings.notify_events, self.ui_url,
+                     self.settings.notify_group_routes)
         if note is None:
             return
         for channel in note.channels:
@@ -153,10 +157,12 @@ class Notifier:
                                 event.id, channel)
 
     async def _sender(self, event: Event, note: Notification, channel: str) -> tuple[Callable[[], Awaitable[None]], str | None]:
-        if channel == "slack":
-            url = self.settings.slack_webhook_url
-            return (lambda: slack.post(self.http, url, note, self.secret)), None
         attachment = await self._attachment(event, note)
+        if attachment is None:  # a report that is not there is not linked either
+            note = replace(note, report_link=None)
+        if channel == "slack":  # the message links to the report on the page; the mail carries the PDF
+            url = self.settings.slack_webhook_url
+            return (lambda: slack.post(self.http, url, note, self.secret)), str(attachment) if attachment else None
         msg = email.build_message(note, self.smtp, attachment)
         return (lambda: email.send(msg, self.smtp)), str(attachment) if attachment else None
 

@@ -22,13 +22,19 @@ def payload(note: Notification) -> dict:
     ]
     if facts:
         blocks.append({"type": "section", "fields": facts})
+    buttons = []
     if note.link:
         label = "Review and decide" if note.group == "approval" else "Open in Driftline"
-        blocks.append({"type": "actions", "elements": [
-            {"type": "button", "text": {"type": "plain_text", "text": label}, "url": note.link}]})
+        buttons.append({"type": "button", "text": {"type": "plain_text", "text": label}, "url": note.link})
+    if note.report_link:
+        buttons.append({"type": "button", "text": {"type": "plain_text", "text": f"{note.report[0].capitalize()} report"},
+                        "url": note.report_link})
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"{note.event_type} `{note.event_id}`"}]})
-    text = f"[{note.severity}] {note.title}: {note.summary}" + (f" <{note.link}>" if note.link else "")
+    text = f"[{note.severity}] {note.title}: {note.summary}" + (f" <{note.link}>" if note.link else "") + \
+        (f" report: <{note.report_link}>" if note.report_link else "")
     return {"text": text, "blocks": blocks}
 
 

@@ -14,7 +14,9 @@ from consumers.reports import deployment, drift, incident, metrics
 from consumers.reports.audit_log import load_events
 from consumers.reports.current_data import window_features
 from consumers.reports.model_evidence import model_evidence, reference_frame
+from consumers.reports.names import file_name
 from consumers.reports.render import KINDS, render_pdf
+from infra import tracing
 from infra.settings import Settings
 from schemas.data import DataValidated
 from schemas.model import ModelPromoted, ModelTrained
@@ -31,10 +33,6 @@ class BuiltReport:
     model_version: str | None = None
 
 
-def file_name(kind: str, ident: str) -> str:
-    return f"{kind}-{ident}.pdf" if kind != "deployment" else f"deployment-v{ident}.pdf"
-
-
 class ReportBuilder:
     """Builds reports; concurrent requests for the same report wait for one build and share it."""
 
@@ -43,13 +41,14 @@ class ReportBuilder:
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def path_for(self, kind: str, ident: str) -> Path:
+        """Where a report is stored; BadReportName for an id that is no safe file name."""
         return self.settings.reports_dir / kind / file_name(kind, ident)
 
     async def ensure(self, kind: str, ident: str, not_before: float = 0.0) -> Path:
         """The stored report, built unless one exists that was written at or after `not_before` (epoch s)."""
+        path = self.path_for(kind, ident)
         lock = self._locks.setdefault((kind, ident), asyncio.Lock())
         async with lock:
-            path = self.path_for(kind, ident)
             if path.exists() and path.stat().st_mtime >= not_before:
                 return path
             return (await self.build(kind, ident)).path
@@ -58,6 +57,8 @@ class ReportBuilder:
         """Gather, render and store one report (ident None: the default subject of its kind)."""
         if kind not in KINDS:
             raise ValueError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
+        if ident is not None:
+            file_name(kind, ident)  # refused before anything is gathered
         started = time.perf_counter()
         try:
             context, ident, version = await getattr(self, f"_{kind}")(ident)
@@ -71,7 +72,7 @@ class ReportBuilder:
         tmp.write_bytes(pdf)
         tmp.replace(path)  # readers never see half a file
         metrics.REPORTS.labels(kind, "built").inc()
-        metrics.REPORT_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        metrics.REPORT_SECONDS.labels(kind).observe(time.perf_counter() - started, tracing.exemplar())
         log.info("%s report %s written to %s", kind, ident, path)
         return BuiltReport(kind, ident, path, version)
 

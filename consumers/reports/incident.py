@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from consumers.reports import charts
 from consumers.reports.audit_log import of_type
-from consumers.reports.deployment import metric_names
 from schemas import Event
 from schemas.action import (
     ActionCompleted,
@@ -20,6 +18,13 @@ from schemas.approval import ApprovalDecided, ApprovalExpired, ApprovalRequested
 from schemas.monitoring import AlertRaised, DriftReported
 
 NOTIFICATION_KINDS = {"send_alert"}
+
+
+def _charts():
+    """matplotlib loads where a report is drawn, not where an event is only asked whether it closes an incident."""
+    from consumers.reports import charts
+
+    return charts
 
 
 def closes_incident(event: Event) -> bool:
@@ -67,6 +72,8 @@ def describe(event: Event) -> str:
 
 def incident_context(events: Sequence[Event], correlation_id: str) -> dict:
     """Every event of one correlation id -> the template's context."""
+    from consumers.reports.deployment import metric_names  # (matplotlib: loaded where reports are drawn)
+
     story = [e for e in events if e.correlation_id == correlation_id]
     if not story:
         raise LookupError(f"no events with correlation id {correlation_id!r} on the audit trail")
@@ -82,7 +89,7 @@ def incident_context(events: Sequence[Event], correlation_id: str) -> dict:
                                  "delta": None if before is None or after is None else after - before})
         if d.metrics_before or d.metrics_after:
             figures.append({"title": f"{d.kind}: metrics before and after",
-                            "src": charts.before_after(d.metrics_before, d.metrics_after, f"{d.kind} ({d.action_id})"),
+                            "src": _charts().before_after(d.metrics_before, d.metrics_after, f"{d.kind} ({d.action_id})"),
                             "sources": [f"ActionCompleted {out.id}"], "section": "outcome"})
     first = story[0]
     return {

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from consumers.reports.names import KINDS
+
 TEMPLATES = Path(__file__).parent / "templates"
-KINDS = ("deployment", "drift", "incident")
+__all__ = ["KINDS", "render_html", "render_pdf"]  # KINDS: the builder and the CLI read it here
 
 
 def _num(value, digits: int = 4) -> str:
@@ -16,6 +18,8 @@ def _num(value, digits: int = 4) -> str:
         return "-"
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 2:  # a count carried as a float: 179, not 179.0000
+        return str(int(value))
     return f"{value:.{digits}f}"
 
 

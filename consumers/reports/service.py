@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from consumers.reports.builder import ReportBuilder
 from consumers.reports.incident import closes_incident
-from infra.consumer import ConsumerSpec, Received
+from consumers.reports.names import BadReportName, file_name
+from infra.consumer import ConsumerSpec, Received, Rejected
 from infra.settings import Settings
 from schemas import Event
 from schemas.action import ActionCompleted, ActionEscalated, ActionFailed
 from schemas.model import ModelPromoted
 from schemas.monitoring import AlertRaised
+
+if TYPE_CHECKING:  # the builder (WeasyPrint, matplotlib, MLflow) loads only where reports are built
+    from consumers.reports.builder import ReportBuilder
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +72,25 @@ def log_report(settings: Settings, kind: str, ident: str, path: Path, version: s
     return run_id
 
 
-class AutoReports:
-    """The adapter: triggering events -> stored and logged reports."""
+# (kind, id, not_before epoch s, model version or None) -> the stored report, built and logged as settings say
+Publish = Callable[[str, str, float, str | None], Awaitable[Path]]
 
-    def __init__(self, settings: Settings, builder: ReportBuilder):
+
+class AutoReports:
+    """The adapter: triggering events -> stored and logged reports. `publish` builds and logs one (by default here,
+    with `builder`; the composition root may hand in one that runs elsewhere)."""
+
+    def __init__(self, settings: Settings, builder: ReportBuilder | None = None, publish: Publish | None = None):
         self.settings, self.builder = settings, builder
+        self.publish = publish or self.publish_here
+
+    async def publish_here(self, kind: str, ident: str, not_before: float, version: str | None) -> Path:
+        """Build (unless a fresh copy is stored) and log to MLflow, in this process."""
+        path = await self.builder.ensure(kind, ident, not_before=not_before)
+        if self.settings.reports_log_mlflow:
+            run_id = await asyncio.to_thread(log_report, self.settings, kind, ident, path, version)
+            log.info("%s report %s logged to MLflow run %s", kind, ident, run_id)
+        return path
 
     async def handle(self, batch: list[Received]) -> None:
         """ModelPromoted / AlertRaised / incident outcomes -> a PDF in reports_dir and in MLflow."""
@@ -79,11 +99,12 @@ class AutoReports:
             if wanted is None:
                 continue
             kind, ident = wanted
-            path = await self.builder.ensure(kind, ident, not_before=item.event.time.timestamp())
-            if self.settings.reports_log_mlflow:
-                version = self._version(item.event)
-                run_id = await asyncio.to_thread(log_report, self.settings, kind, ident, path, version)
-                log.info("%s report %s logged to MLflow run %s", kind, ident, run_id)
+            try:
+                file_name(kind, ident)  # an id such as "../x" is never a path: the event is dead-lettered
+            except BadReportName as exc:
+                raise Rejected(str(exc)) from None
+            with item.span("report"):
+                await self.publish(kind, ident, item.event.time.timestamp(), self._version(item.event))
 
     @staticmethod
     def _version(event: Event) -> str | None:

@@ -43,7 +43,30 @@ printf "%s" "${DRIFTLINE_ALERTMANAGER_TOKEN:?set DRIFTLINE_ALERTMANAGER_TOKEN}" 
 chmod 644 "$AM/alertmanager_token"
 chmod 755 "$AM"
 
-# 3. Issue 15 (per-service NATS credentials) goes here: run the driftline command that writes the NATS accounts
-#    include and one credential per service into /run/driftline/auth (the nats-auth volume), then chown each
-#    credential to NATS_UID. The nodes include it from their config (infra.nats_server.render_config).
+# 3. NATS identities (issue 15): an nkey seed for each service, command role, the auditor and the operator, and the
+#    users include with the permissions of each, derived from driftline/bus_map.py (`driftline auth init`: seeds
+#    are kept when it runs again, the include follows the current map). Every seed stays in the nats-auth volume,
+#    which only init mounts; each creds/<identity> folder is a volume one container mounts, and gets that one seed.
+#    The include holds public keys only; the nodes read it from /etc/nats/auth (infra.nats_server.render_config).
+AUTH=$OUT/auth USERS=$OUT/nats-users
+mkdir -p "$AUTH" "$USERS"
+${PYTHON:-python} -m driftline auth init "$AUTH" >/dev/null
+cp "$AUTH/nats-users.conf" "$USERS/nats-users.conf"
+chmod 644 "$USERS/nats-users.conf"
+chmod 755 "$USERS"
+for folder in "$OUT"/creds/*/; do
+  [ -d "$folder" ] || continue
+  identity=$(basename "$folder")
+  if [ ! -f "$AUTH/$identity.nk" ]; then
+    echo "init: no NATS identity named $identity (see \`driftline auth show\`)" >&2
+    exit 1
+  fi
+  cp "$AUTH/$identity.nk" "$folder/$identity.nk"
+  chmod 600 "$folder/$identity.nk"
+  chmod 700 "$folder"
+  [ "$(id -u)" != 0 ] || chown -R "$NATS_UID" "$folder"
+done
+[ "$(id -u)" != 0 ] || chown "$NATS_UID" "$USERS/nats-users.conf"
+echo "init: NATS credentials ready for $(ls "$OUT"/creds 2>/dev/null | tr '\n' ' ')"
+
 echo "init: secrets ready"

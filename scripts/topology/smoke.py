@@ -111,10 +111,12 @@ def decide(page_url: str, user: str, password: str, wait_s: float = 420) -> None
 
 async def _bus():
     from infra.bus import Bus
+    from infra.nats_auth import credential_for
     from infra.settings import Settings
 
-    settings = Settings()
-    return settings, await Bus.connect(settings.resolved_nats_url, name="driftline-smoke")
+    settings = Settings()  # DRIFTLINE_NATS_CREDENTIAL: the container's (the operator's, in compose's `streams`)
+    return settings, await Bus.connect(settings.resolved_nats_url, name="driftline-smoke",
+                                       credential=credential_for(settings, None))
 
 
 def _features(settings) -> list[dict]:

@@ -3,13 +3,14 @@
 #
 # HTTP goes to the published loopback ports (the gateway, the approval page). The NATS client port is published
 # nowhere, so the bus steps and the `driftline` commands run in one-off containers of the Driftline image on the
-# stack's network (`compose run --rm --no-deps train ...`, the same settings every service has), never inside a
-# service's container. smoke.py holds the steps that need more than one command; each prints one JSON line.
+# stack's network (`compose run --rm --no-deps streams ...`, the same settings every service has, signed in with the
+# operator credential: the smoke test requests predictions, reads the streams back and replays the audit trail,
+# which no one service's credential may do), never inside a service's container. smoke.py holds the steps that need more than one command; each prints one JSON line.
 
 SMOKE_PY=/smoke/smoke.py
 
 oneoff() {  # a one-off container on the stack's network, with scripts/topology mounted at /smoke
-  compose run --rm --no-deps -T -v "$ROOT/scripts/topology:/smoke:ro" train "$@"
+  compose run --rm --no-deps -T -v "$ROOT/scripts/topology:/smoke:ro" streams "$@"
 }
 
 step_predict() {  # the checks CI's deploy job makes against the deployed URL, here against the published gateway

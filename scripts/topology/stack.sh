@@ -54,7 +54,7 @@ wait_healthy() {  # every long-running container healthy and every one-shot exit
     for name in $(compose ps -q | xargs -r "$DOCKER" inspect --format '{{.Name}}' | sed 's|^/||'); do
       state=$(container_state "$name")
       case "$name:$state" in
-        *:healthy|*_init_*:exited:0|*_train_*:exited:0) ;;
+        *:healthy|*_init_*:exited:0|*_streams_*:exited:0|*_train_*:exited:0) ;;
         *:exited:*) compose logs --tail 40 >&2; die "$name is $state" ;;
         *) pending+=("$name:$state") ;;  # unhealthy too: checks go on, and a slow start recovers
       esac
@@ -83,7 +83,7 @@ stack_up() {
     stack_env
   fi
   timed "compose up -d (init, NATS healthy, then everything)" compose up -d --no-build --remove-orphans
-  timed "every container healthy, init and train exited 0" wait_healthy 900
+  timed "every container healthy, init, streams and train exited 0" wait_healthy 900
   timed "gateway ready (first model loaded)" wait_ready 300
   compose ps
   "$DOCKER" stats --no-stream --format '{{.MemUsage}}' | awk '{

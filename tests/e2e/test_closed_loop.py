@@ -69,54 +69,37 @@ def pending_retrain(env: dict) -> dict | None:
     return next((p for p in doc["pending"] if p["action"]["kind"] == "retrain_model"), None)
 
 
-def approve_on_the_page(env: dict, approval_id: str, correlation: str, shots: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
-    url = f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(url + "/")
-            page.fill("input[name=username]", "bob")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            expect(page.locator("h1")).to_have_text("Pending approvals")
-            page.locator(f'tr.pending-row[data-approval-id="{approval_id}"] a').click()
-            expect(page.locator("#action-json")).to_contain_text("retrain_model")
-            page.screenshot(path=str(shots / "closed-loop-1-request.png"), full_page=True)
-            page.fill("textarea[name=comment]", "predictions moved on important features; retrain")
-            page.click("button.approve")
-            page.wait_for_url(f"**/incidents/{correlation}")
-        finally:
-            browser.close()
+def signed_in(pw, env: dict):
+    """Chromium signed in to the page as the approver."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(60_000)
+    page.goto(f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}/")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    return browser, page
 
 
-def incident_status_on_the_page(env: dict, correlation: str, shots: Path) -> str:
-    from playwright.sync_api import sync_playwright
+def approve_on_the_page(page, approval_id: str, correlation: str, shots: Path) -> None:
+    from playwright.sync_api import expect
 
-    url = f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(url + "/")
-            page.fill("input[name=username]", "bob")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.goto(f"{url}/incidents/{correlation}")
-            page.screenshot(path=str(shots / "closed-loop-2-resolved.png"), full_page=True)
-            return page.locator("#incident-status").inner_text()
-        finally:
-            browser.close()
+    expect(page.locator("h1")).to_have_text("Pending approvals")
+    page.locator(f'tr.pending-row[data-approval-id="{approval_id}"] a').click()
+    expect(page.locator("#action-json")).to_contain_text("retrain_model")
+    page.screenshot(path=str(shots / "closed-loop-1-request.png"), full_page=True)
+    page.fill("textarea[name=comment]", "predictions moved on important features; retrain")
+    page.click("button.approve")
+    page.wait_for_url(f"**/incidents/{correlation}")
 
 
 @pytest.mark.timeout(1500)
 def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(tmp_path, artifacts_dir):
+    from playwright.sync_api import sync_playwright
+
     env = up_env(tmp_path / "data")
     up, lines, _ = start_up(env)
-    traffic = None
+    traffic, pw, browser = None, sync_playwright().start(), None
     try:
         wait_for("the first champion serving", lambda: "1" if served_versions(env) == ("1", "1") else None, 400)
         run(env, "users", "add", "bob", "--role", "approver", "--password-stdin", stdin=PASSWORD)
@@ -133,7 +116,8 @@ def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(
         asked = next(c for c in chapters if c["type"] == "approval.requested")
         assert "retrain_model" in asked["what"]
 
-        approve_on_the_page(env, request["approval_id"], request["correlation_id"], artifacts_dir)
+        browser, page = signed_in(pw, env)
+        approve_on_the_page(page, request["approval_id"], request["correlation_id"], artifacts_dir)
         approved_at = time.monotonic()
         done = wait_for("the retrain's outcome", lambda: next(
             (c for c in story(env, request["correlation_id"]) if c["type"] == "action.completed"
@@ -157,11 +141,20 @@ def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(
             assert expected in types, f"{expected} missing from the story: {types}"
         decided = next(c for c in chapters if c["type"] == "approval.decided")
         assert decided["who"] == "bob" and "via web" in decided["what"], decided
-        assert incident_status_on_the_page(env, request["correlation_id"], artifacts_dir) == "resolved by verification"
+        for _ in range(30):  # the incident page, where the approval left the approver; a read model: reload
+            page.reload()
+            if (status := page.locator("#incident-status").inner_text()) == "resolved by verification":
+                break
+            time.sleep(1)
+        page.screenshot(path=str(artifacts_dir / "closed-loop-2-resolved.png"), full_page=True)
+        assert status == "resolved by verification", status
         print({"incident": request["correlation_id"], "new_champion": new,
                "approval_to_serving_s": round(serving_s, 1), "verification": verified["why"],
                "chapters": len(chapters)})
     finally:
+        if browser is not None:
+            browser.close()
+        pw.stop()
         if traffic is not None and traffic.poll() is None:
             traffic.send_signal(signal.SIGINT)
             traffic.wait(30)

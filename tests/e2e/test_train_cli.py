@@ -30,8 +30,8 @@ def driftline(*args: str, data_dir: Path, nats_url: str) -> subprocess.Completed
                           capture_output=True, text=True, timeout=280)
 
 
-async def last_event(nats_url: str, subject: str) -> dict:
-    nc = await nats.connect(nats_url)
+async def last_event(nats_server, subject: str) -> dict:
+    nc = await nats.connect(nats_server.url, **nats_server.auth.options("operator"))
     try:
         msg = await nc.jetstream().get_last_msg("AUDIT", subject)
         return json.loads(msg.data)
@@ -40,7 +40,7 @@ async def last_event(nats_url: str, subject: str) -> dict:
 
 
 async def test_broken_csv_exits_non_zero_names_column_and_check_publishes_rejected_trains_nothing(
-        tmp_path, nats_server):
+        tmp_path, nats_server, provisioned):
     good, broken, schema = tmp_path / "good.csv", tmp_path / "broken.csv", tmp_path / "good.schema.yaml"
     frame = mixed_frame(200)
     frame.to_csv(good, index=False)
@@ -60,14 +60,14 @@ async def test_broken_csv_exits_non_zero_names_column_and_check_publishes_reject
     assert "column 'x1' failed numeric_type: 2 non-numeric values (e.g. 'n.a.')" in result.stderr
     assert "column 'x 2' failed in_range(" in result.stderr and "3 failing (e.g. 1000000000.0)" in result.stderr
     assert "column 'color' failed max_null_rate(" in result.stderr and "nothing was trained" in result.stderr
-    event = await last_event(nats_server.url, "driftline.data.rejected")
+    event = await last_event(nats_server, "driftline.data.rejected")
     assert event["type"] == "driftline.data.rejected.v1" and event["data"]["dataset"] == str(broken)
     failed = {(f["column"], f["check"].split("(")[0]): f["failing_count"] for f in event["data"]["failures"]}
     assert failed == {("x1", "numeric_type"): 2, ("x 2", "in_range"): 3, ("color", "max_null_rate"): nulls}
     assert not (data_dir / "mlflow" / "mlflow.db").exists()  # no run, no registry: nothing trained
 
 
-async def test_fresh_data_dir_trains_a_champion_and_publishes_the_chain(tmp_path, nats_server):
+async def test_fresh_data_dir_trains_a_champion_and_publishes_the_chain(tmp_path, nats_server, provisioned):
     data_dir = tmp_path / "data"
     result = driftline("--if-no-champion", data_dir=data_dir, nats_url=nats_server.url)
 
@@ -76,9 +76,9 @@ async def test_fresh_data_dir_trains_a_champion_and_publishes_the_chain(tmp_path
         assert family in result.stdout
     assert "promoted: version 1 is champion: no champion yet" in result.stdout
     assert "fitting candidates" in result.stderr or "version 1: champion" in result.stderr  # the progress display
-    validated = await last_event(nats_server.url, "driftline.data.validated")
-    trained = await last_event(nats_server.url, "driftline.model.trained")
-    promoted = await last_event(nats_server.url, "driftline.model.promoted")
+    validated = await last_event(nats_server, "driftline.data.validated")
+    trained = await last_event(nats_server, "driftline.model.trained")
+    promoted = await last_event(nats_server, "driftline.model.promoted")
     assert validated["data"]["rows"] == 569 and trained["data"]["trigger"] == "startup"
     assert {c["family"] for c in trained["data"]["candidates"]} == {"logistic_regression", "random_forest",
                                                                      "xgboost", "lightgbm"}
@@ -102,7 +102,7 @@ def test_csv_without_target_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "a CSV data set needs --target COLUMN" in result.stderr
 
 
-def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_server):
+def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_server, provisioned):
     """`train --json` prints one document; `--data-dir` is a flag; MLFLOW_TRACKING_URI picks the store when
     DRIFTLINE_MLFLOW_TRACKING_URI is unset (it used to be ignored: the model landed in the data dir's store)."""
     from mlflow import MlflowClient
@@ -127,7 +127,7 @@ def test_json_document_data_dir_flag_and_mlflow_tracking_uri(tmp_path, nats_serv
     assert str(champion.version) == "1" and champion.run_id
 
 
-async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_do_and_published(tmp_path, nats_server):
+async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_do_and_published(tmp_path, nats_server, provisioned):
     """Issue 16's case: no schema yet, so it is inferred from the polluted file itself, and still refuses it."""
     frame = tumours()
     frame["mean radius"] = frame["mean radius"].astype(object)
@@ -149,7 +149,7 @@ async def test_polluted_columns_of_a_first_csv_are_each_named_once_with_what_to_
         assert lines.count(expected) == 1, result.stderr
     assert f"schema file: {tmp_path / 'tumours.schema.yaml'}" in lines and "what to do:" in lines
     assert "Traceback" not in result.stderr
-    event = await last_event(nats_server.url, "driftline.data.rejected")
+    event = await last_event(nats_server, "driftline.data.rejected")
     failed = {(f["column"], f["check"]): f["failing_count"] for f in event["data"]["failures"]}
     assert failed == {("mean radius", "numeric_type"): 82, ("mean texture", "max_null_rate(0.5)"): 398,
                       ("customer", "max_categories(100)"): 101}

@@ -17,8 +17,8 @@ FAST_PING = {"ping_interval": 1, "max_outstanding_pings": 3}
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    nodes = NatsCluster(tmp_path / "cluster", size=3)
+def cluster(tmp_path, nats_auth):
+    nodes = NatsCluster(tmp_path / "cluster", size=3, auth=nats_auth)
     nodes.start()
     yield nodes
     nodes.stop()
@@ -32,7 +32,8 @@ def cluster_settings(tmp_path, cluster) -> Settings:
 @pytest.fixture
 async def cluster_bus(cluster, cluster_settings):
     """A bus on the cluster once JetStream has a meta leader and the streams exist at 3 replicas."""
-    bus = await Bus.connect(cluster.urls, name="faults", **FAST_PING)
+    bus = await Bus.connect(cluster.urls, name="faults", credential=cluster_settings.auth_dir / "operator.nk",
+                            **FAST_PING)
     await wait_for_jetstream(bus)
     async with asyncio.timeout(60):
         while True:

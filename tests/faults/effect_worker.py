@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from pathlib import Path
 
 import asyncpg
 
@@ -29,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--nats", required=True, help="comma-separated server URLs")
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--durable", required=True)
+    parser.add_argument("--credential", required=True, help="nkey seed file to sign in with (the operator's)")
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--ack-wait", type=float, default=5.0)
     parser.add_argument("--max-deliver", type=int, default=5)
@@ -40,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 async def main(args: argparse.Namespace) -> None:
     ping = {"ping_interval": 1, "max_outstanding_pings": 3} if args.fast_ping else {}
-    bus = await Bus.connect(args.nats.split(","), name=f"effect-worker-{args.durable}", **ping)
+    bus = await Bus.connect(args.nats.split(","), name=f"effect-worker-{args.durable}", credential=Path(args.credential),
+                            **ping)
     pool = await asyncpg.create_pool(args.dsn, min_size=1, max_size=2)
     async with pool.acquire() as conn:
         await conn.execute(TABLES)

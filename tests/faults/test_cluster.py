@@ -54,7 +54,8 @@ async def effects_done(dsn: str, ids: set[str]) -> bool:
 
 async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 2000
-    worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3").start()
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-leader", "--fast-ping", "--ack-wait", "3",
+                                    "--credential", str(cluster.nodes["nats-1"].auth.seed_file("operator"))).start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
@@ -90,7 +91,8 @@ async def test_stream_leader_killed_mid_load(cluster: NatsCluster, cluster_bus, 
 
 async def test_node_frozen_and_resumed(cluster: NatsCluster, cluster_bus, database_url):
     bus, total = cluster_bus, 2000
-    worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3").start()
+    worker = await SupervisedWorker(cluster.urls, database_url, "f-pause", "--fast-ping", "--ack-wait", "3",
+                                    "--credential", str(cluster.nodes["nats-1"].auth.seed_file("operator"))).start()
     try:
         loop = PublishLoop(bus, chunk=20)
         publishing = asyncio.create_task(loop.run(total, pace=0.005))
@@ -151,18 +153,21 @@ async def test_consumer_runner_outlives_its_consumer_leader(cluster: NatsCluster
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_projector_outlives_the_audit_consumer_leader(cluster: NatsCluster, cluster_bus, database_url):
+async def test_projector_outlives_the_audit_consumer_leader(cluster: NatsCluster, cluster_bus, database_url,
+                                                            cluster_settings):
     """The projector runs on the shared runner: its consumer's leader killed mid-stream, it goes on, and the chain
     in PostgreSQL equals the stream afterwards."""
     from consumers.audit.projector import Projector
-    from consumers.audit.verify import verify
     from infra.db import connect_pool
     from schemas.streams import AUDIT
     from tests.faults.test_kill_projector import alert, caught_up
+    from tests.integration.audit_helpers import signer_and_anchor, verify_trail
 
     bus, durable = cluster_bus, "audit-projector"
     pool = await connect_pool(database_url, max_size=2, run_migrations=False)
-    projector = Projector(bus, pool, durable=durable, checkpoint_every=100, batch=50, max_wait=0.2, ack_wait=5)
+    signer, anchor = signer_and_anchor(cluster_settings)
+    projector = Projector(bus, pool, signer, anchor=anchor, durable=durable, checkpoint_every=100, batch=50,
+                          max_wait=0.2, ack_wait=5)
     stop = asyncio.Event()
     task = asyncio.create_task(projector.run(stop))
     try:
@@ -177,7 +182,7 @@ async def test_projector_outlives_the_audit_consumer_leader(cluster: NatsCluster
                          "the projector writing every event published after its consumer's leader died")
         assert not task.done(), f"the projector exited: {task.exception()!r}"
         new_leader = (await bus.js.consumer_info(AUDIT.name, durable)).cluster.leader
-        verdict = await verify(bus.js, pool)
+        verdict = await verify_trail(bus, pool, cluster_settings)
         written = {r["event_id"]: r["n"] for r in await pool.fetch(
             "SELECT event_id, count(*) AS n FROM audit_log GROUP BY event_id")}
     finally:

@@ -21,8 +21,11 @@ def check(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 
 
 def test_bus_and_database_checks_follow_the_servers(nats_server, database_url):
-    env = {"PATH": "/usr/bin:/bin", "DRIFTLINE_NATS_URL": nats_server.url, "DRIFTLINE_DATABASE_URL": database_url}
+    env = {"PATH": "/usr/bin:/bin", "DRIFTLINE_NATS_URL": nats_server.url, "DRIFTLINE_DATABASE_URL": database_url,
+           "DRIFTLINE_NATS_CREDENTIAL": str(nats_server.auth.seed_file("worker"))}  # the container's own
     assert check("bus+db", env=env).returncode == 0
+    anonymous = check("bus", env={k: v for k, v in env.items() if k != "DRIFTLINE_NATS_CREDENTIAL"})
+    assert anonymous.returncode == 1 and "unhealthy" in anonymous.stderr  # the server wants a credential
     broken_db = {**env, "DRIFTLINE_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"}
     done = check("bus+db", env=broken_db)
     assert done.returncode == 1 and "unhealthy" in done.stderr

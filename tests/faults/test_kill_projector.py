@@ -46,7 +46,7 @@ async def caught_up(bus, dsn: str) -> bool:
 
 async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bus, settings, database_url, tmp_path):
     from consumers.audit.rebuild import rebuild
-    from consumers.audit.verify import verify
+    from tests.integration.audit_helpers import verify_trail
 
     projector = ServiceProcess("projector", service_env(settings, database_url,
                                                         DRIFTLINE_AUDIT_CHECKPOINT_EVERY="500"), tmp_path)
@@ -68,7 +68,7 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
 
     pool = await connect_pool(database_url, max_size=2, run_migrations=False)
     try:
-        verdict = await verify(bus.js, pool)
+        verdict = await verify_trail(bus, pool, settings)
         rebuilt = await rebuild(bus.js, pool)
         async with pool.acquire() as conn:
             stored = {r["event_id"]: r["n"] for r in await conn.fetch(
@@ -86,6 +86,7 @@ async def test_projector_killed_mid_batch_keeps_the_chain_equal_to_the_stream(bu
                  "checkpoints": checkpoints, "verify": verdict.text(), "rebuild_differences": rebuilt.differences}).report()
     assert unacked_at_kill > 0  # the kill cut a batch in hand
     assert verdict.ok, verdict.text()
+    assert not verdict.rejected and verdict.anchored == verdict.checkpoints == checkpoints  # signed, and anchored
     assert rebuilt.equal, rebuilt.differences
     assert not lost and not duplicated and sum(stored.values()) == stream
     assert checkpoints == stream // 500 or checkpoints == (stream - 1) // 500  # each due checkpoint exactly once

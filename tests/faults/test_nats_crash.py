@@ -18,7 +18,7 @@ TOTAL = 3000
 
 async def test_every_acknowledged_event_survives_a_server_crash(nats_server, settings):
     assert nats_server.sync_interval == "always"
-    bus = await Bus.connect(nats_server.url, name="faults-publisher")
+    bus = await Bus.connect(nats_server.url, name="faults-publisher", credential=nats_server.auth.seed_file("operator"))
     try:
         await ensure_streams(bus.js, settings)
         loop = PublishLoop(bus, chunk=25)

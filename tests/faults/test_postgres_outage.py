@@ -46,7 +46,7 @@ async def test_consumer_naks_while_postgres_is_down_and_catches_up(bus, nats_ser
     loop = PublishLoop(bus, chunk=200)
     await loop.run(TOTAL)
     worker = await start_effect_worker(
-        [nats_server.url], dsn, "f-pg", "--sleep", "0.002",
+        [nats_server.url], dsn, "f-pg", "--credential", str(nats_server.auth.seed_file("operator")), "--sleep", "0.002",
         "--max-deliver", str(defaults["max_deliver"].default),
         "--backoff", ",".join(str(b) for b in defaults["backoff_s"].default),
     )

@@ -19,12 +19,14 @@ from agent.policy import load_policy
 from infra.bus import Bus
 from infra.consumer import ConsumerRunner, ConsumerSpec
 from infra.db import connect_pool
+from infra.nats_auth import credential_for
 from infra.settings import Settings
 from schemas import ActionScheduled
 
 
 async def main(url: str, dsn: str, data_dir: str, linger: str) -> None:
-    bus = await Bus.connect(url)
+    settings = Settings(data_dir=Path(data_dir), nats_url=url, database_url=dsn)
+    bus = await Bus.connect(url, credential=credential_for(settings, "agent"))  # as the agent runs it
     pool = await connect_pool(dsn, max_size=4)
 
     async def slow_change_config(ctx):
@@ -33,7 +35,6 @@ async def main(url: str, dsn: str, data_dir: str, linger: str) -> None:
         await asyncio.sleep(float(linger))  # e.g. measuring the after-metrics
         return result
 
-    settings = Settings(data_dir=Path(data_dir), nats_url=url, database_url=dsn)
     executor = Executor(bus, pool, settings, load_policy(), decision_verifier(settings),
                         actions={**ACTIONS, "change_config": slow_change_config},
                         heartbeat_s=0.5)

@@ -5,9 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from agent.approvals import rules as approvals
 from consumers.audit import fold
+from consumers.audit.anchor import Anchor
 from consumers.audit.projector import Projector
+from consumers.audit.signing import checkpoint_keyring, checkpoint_signer
+from consumers.audit.verify import Verdict, verify
+from infra.keys import Signer
+from infra.settings import Settings
 from schemas import AlertRaised, ApprovalDecided, ApprovalRequested
 from schemas.action import ActionCompleted, ActionScheduled, ActionSpec
 from schemas.envelope import utcnow
@@ -34,9 +41,24 @@ def incident(n_alerts: int = 3, model: str = "m") -> list:
     return events + [req, dec, sch, done]
 
 
-async def project_all(bus, pool, every: int = 5, durable: str = "audit-projector") -> Projector:
+def signer_and_anchor(settings: Settings | None) -> tuple[Signer, Anchor | None]:
+    """The projector's key and anchor in the settings' data directory (as `driftline serve projector` finds them);
+    without settings, a key of its own and no anchor (for tests that take no checkpoint)."""
+    if settings is None:
+        return Signer(Ed25519PrivateKey.generate()), None
+    return checkpoint_signer(settings), Anchor(settings.anchor_dir)
+
+
+async def verify_trail(bus, pool, settings: Settings, durable: str = "audit-projector") -> Verdict:
+    """`audit verify` as the command runs it: the public keys and the anchor of the settings' data directory."""
+    return await verify(bus.js, pool, durable, keyring=checkpoint_keyring(settings), anchor=Anchor(settings.anchor_dir))
+
+
+async def project_all(bus, pool, every: int = 5, durable: str = "audit-projector",
+                      settings: Settings | None = None) -> Projector:
     """Run the projector until the whole stream (checkpoints included) is in PostgreSQL, then stop it."""
-    projector = Projector(bus, pool, durable=durable, checkpoint_every=every, max_wait=0.05)
+    signer, anchor = signer_and_anchor(settings)
+    projector = Projector(bus, pool, signer, anchor=anchor, durable=durable, checkpoint_every=every, max_wait=0.05)
     stop = asyncio.Event()
     task = asyncio.create_task(projector.run(stop))
     try:

@@ -1,6 +1,6 @@
 """A consumer process for the crash test: records an effect per event, slowly, so it can be killed mid-batch.
 
-Usage: python -m tests.integration.effect_consumer NATS_URL DSN DURABLE
+Usage: python -m tests.integration.effect_consumer NATS_URL DSN DURABLE CREDENTIAL
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 import asyncpg
 
@@ -17,8 +18,8 @@ from schemas import PredictionRequested
 from tests.idempotency import claim
 
 
-async def main(url: str, dsn: str, durable: str) -> None:
-    bus = await Bus.connect(url)
+async def main(url: str, dsn: str, durable: str, credential: str) -> None:
+    bus = await Bus.connect(url, credential=Path(credential))
     pool = await asyncpg.create_pool(dsn)
 
     async def handle(batch):
@@ -39,4 +40,4 @@ async def main(url: str, dsn: str, durable: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

@@ -1,6 +1,6 @@
 """A relay process for the restart test: publishes the outbox slowly in small batches, so it can be killed mid-way.
 
-Usage: python -m tests.integration.outbox_relay_proc NATS_URL DSN
+Usage: python -m tests.integration.outbox_relay_proc NATS_URL DSN CREDENTIAL (a seed file)
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from infra.bus import Bus
 from infra.db import connect_pool
@@ -21,8 +22,8 @@ class SlowRelay(OutboxRelay):
         return sent
 
 
-async def main(url: str, dsn: str) -> None:
-    bus = await Bus.connect(url, name="outbox-relay-proc")
+async def main(url: str, dsn: str, credential: str) -> None:
+    bus = await Bus.connect(url, name="outbox-relay-proc", credential=Path(credential))
     pool = await connect_pool(dsn, max_size=2, run_migrations=False)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -31,4 +32,4 @@ async def main(url: str, dsn: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -7,9 +7,8 @@ import pytest
 
 from consumers.audit.chain import GENESIS, chain_hash
 from consumers.audit.rebuild import rebuild
-from consumers.audit.verify import verify
 from infra.db import connect_pool
-from tests.integration.audit_helpers import incident, project_all
+from tests.integration.audit_helpers import incident, project_all, verify_trail
 from tests.integration.db_faults import fail_first
 
 pytestmark = pytest.mark.integration
@@ -22,9 +21,9 @@ async def pool(database_url):
     await p.close()
 
 
-async def test_projects_in_order_with_checkpoints_and_verifies_clean(bus, pool):
+async def test_projects_in_order_with_checkpoints_and_verifies_clean(bus, pool, settings):
     await bus.publish_many(incident(n_alerts=8))  # 13 events -> checkpoints after 5 and 10 (and 15)
-    await project_all(bus, pool, every=5)
+    await project_all(bus, pool, every=5, settings=settings)
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT * FROM audit_log ORDER BY seq")
         incidents = await conn.fetch("SELECT * FROM audit_incidents")
@@ -40,7 +39,7 @@ async def test_projects_in_order_with_checkpoints_and_verifies_clean(bus, pool):
     assert rows[4]["hash"] in checkpoints[0]["canonical"]
     [story] = [i for i in incidents if i["events"] == 12]
     assert story["status"] == "verifying" and story["model"] == "m"
-    verdict = await verify(bus.js, pool)
+    verdict = await verify_trail(bus, pool, settings)
     assert verdict.ok, verdict.text()
     assert verdict.checked == len(rows) and verdict.checkpoints == len(checkpoints)
     rebuilt = await rebuild(bus.js, pool)
@@ -99,10 +98,10 @@ TAMPERING = {
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERING))
-async def test_verify_names_the_first_tampered_sequence(bus, pool, postgres_server, database_url, case):
+async def test_verify_names_the_first_tampered_sequence(bus, pool, settings, database_url, case):
     await bus.publish_many(incident(n_alerts=6))  # 11 events, then checkpoints for sequences 5 and 10
-    await project_all(bus, pool, every=5)
-    assert (await verify(bus.js, pool)).ok
+    await project_all(bus, pool, every=5, settings=settings)
+    assert (await verify_trail(bus, pool, settings)).ok
     sql, bad_seq, words = TAMPERING[case]
     # A superuser can switch the trigger off; the chain still gives the tampering away.
     conn = await asyncpg.connect(database_url)
@@ -112,22 +111,22 @@ async def test_verify_names_the_first_tampered_sequence(bus, pool, postgres_serv
         await conn.execute("ALTER TABLE audit_log ENABLE TRIGGER USER")
     finally:
         await conn.close()
-    verdict = await verify(bus.js, pool)
+    verdict = await verify_trail(bus, pool, settings)
     assert not verdict.ok
     assert verdict.bad_seq == bad_seq, verdict.text()
     assert words in verdict.problem
 
 
-async def test_a_projector_that_lags_is_not_tampering(bus, pool):
+async def test_a_projector_that_lags_is_not_tampering(bus, pool, settings):
     await bus.publish_many(incident())
     await project_all(bus, pool, every=0)
     await bus.publish_many(incident(model="later"))  # not projected yet
-    verdict = await verify(bus.js, pool)
+    verdict = await verify_trail(bus, pool, settings)
     assert verdict.ok and verdict.unprojected == len(incident()), verdict.text()
     assert "not projected yet" in verdict.text()
 
 
-async def test_a_failed_write_is_retried_by_the_runner_and_an_unreadable_message_is_chained(bus, pool):
+async def test_a_failed_write_is_retried_by_the_runner_and_an_unreadable_message_is_chained(bus, pool, settings):
     # The first write fails: the runner naks the batch with backoff and the redelivery is written; bytes that are
     # no event are chained, never dead-lettered.
     await fail_first(pool, "audit_writes", "BEFORE INSERT ON audit_log FOR EACH STATEMENT", "disk full")
@@ -140,4 +139,4 @@ async def test_a_failed_write_is_retried_by_the_runner_and_an_unreadable_message
         types = [r["type"] for r in await conn.fetch("SELECT type FROM audit_log ORDER BY seq")]
     assert types == [e.type for e in events] + ["invalid"]
     assert (await bus.js.stream_info("DLQ")).state.messages == 0
-    assert (await verify(bus.js, pool)).ok
+    assert (await verify_trail(bus, pool, settings)).ok

@@ -39,11 +39,11 @@ async def test_verify_replay_and_rebuild_commands(bus, pool, settings, database_
     events = incident(n_alerts=2)
     other = incident(n_alerts=1, model="other")
     await bus.publish_many(events + other)
-    await project_all(bus, pool, every=4)
+    await project_all(bus, pool, every=4, settings=settings)
 
     ok = await driftline(settings, database_url, "audit", "verify")
     assert ok.returncode == 0, ok.stderr
-    assert "audit log OK" in ok.stdout and "checkpoints agree" in ok.stdout
+    assert "audit log OK" in ok.stdout and "3 signed checkpoints and 3 anchored heads agree" in ok.stdout
 
     story = await driftline(settings, database_url, "audit", "replay", "--correlation", events[0].correlation_id,
                             "--json")

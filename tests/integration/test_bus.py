@@ -146,7 +146,8 @@ async def test_consumer_killed_mid_batch_loses_nothing_and_repeats_no_effect(bus
     await conn.execute("CREATE TABLE deliveries (event_id text NOT NULL, attempt int NOT NULL)")
     events = [request(i) for i in range(400)]
     await bus.publish_many(events)
-    cmd = [sys.executable, "-m", "tests.integration.effect_consumer", nats_server.url, database_url, "t-crash"]
+    cmd = [sys.executable, "-m", "tests.integration.effect_consumer", nats_server.url, database_url, "t-crash",
+           str(nats_server.auth.seed_file("operator"))]
 
     def start():
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -189,7 +190,7 @@ async def test_a_store_from_before_the_request_stream_is_brought_to_the_two_data
     from infra.bus import Bus
     from infra.streams import ensure_streams
 
-    old = await Bus.connect(nats_server.url, name="old")
+    old = await Bus.connect(nats_server.url, name="old", credential=nats_server.auth.seed_file("operator"))
     try:
         await old.js.add_stream(StreamConfig(name="PREDICTIONS", subjects=["driftline.prediction.>",
                                                                            "driftline.feedback.>"]))

@@ -182,16 +182,18 @@ async def test_dotenv_settings_and_json_documents(bus, database_url, tmp_path, s
     await bus.publish_many(incident(n_alerts=2))
     pool = await connect_pool(database_url, max_size=2)
     try:
-        await project_all(bus, pool, every=4)
+        await project_all(bus, pool, every=4, settings=settings)
     finally:
         await pool.close()
     (tmp_path / ".env").write_text(f"# read by pydantic-settings\nDRIFTLINE_NATS_URL={settings.nats_url}\n"
-                                   f"DRIFTLINE_DATABASE_URL={database_url}\nDRIFTLINE_BACKOFF_S=0.1,0.2\n")
+                                   f"DRIFTLINE_DATABASE_URL={database_url}\nDRIFTLINE_BACKOFF_S=0.1,0.2\n"
+                                   f"DRIFTLINE_DATA_DIR={settings.data_dir}\n")
     done, _ = driftline("audit", "verify", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     verdict = json.loads(done.stdout)
     stored = (await bus.js.stream_info(AUDIT.name)).state.last_seq  # 6 events and a checkpoint after the 4th
     assert verdict["ok"] is True and verdict["checked"] == stored == 7 and verdict["checkpoints"] == 1
+    assert verdict["anchored"] == 1 and verdict["rejected_checkpoints"] == []
     assert verdict["bad_sequence"] is None and len(verdict["head_hash"]) == 64
 
     done, _ = driftline("approvals", "list", "--json", cwd=tmp_path)

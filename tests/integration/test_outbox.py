@@ -71,7 +71,8 @@ async def test_a_relay_killed_mid_publish_and_restarted_stores_every_event_once(
 
     async def start_relay():
         proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.integration.outbox_relay_proc",
-                                                    nats_server.url, database_url, cwd=ROOT,
+                                                    nats_server.url, database_url,
+                                                    str(nats_server.auth.seed_file("operator")), cwd=ROOT,
                                                     stdout=asyncio.subprocess.PIPE)
         assert (await proc.stdout.readline()).strip() == b"ready"
         return proc

@@ -38,7 +38,7 @@ async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bu
         assert label.time >= request.time
 
 
-def test_publish_csv_puts_one_request_per_row(nats_server, settings, tmp_path):
+def test_publish_csv_puts_one_request_per_row(nats_server, provisioned, settings, tmp_path):
     frame, target = builtin_breast_cancer()
     csv = tmp_path / "rows.csv"
     rows = frame.drop(columns=target).head(25)
@@ -50,7 +50,7 @@ def test_publish_csv_puts_one_request_per_row(nats_server, settings, tmp_path):
     assert "published 25 prediction requests" in result.output
 
     async def check() -> list:
-        bus = await Bus.connect(nats_server.url)
+        bus = await Bus.connect(nats_server.url, credential=nats_server.auth.seed_file("operator"))
         try:
             return await stored_events(bus, "driftline.prediction.requested", 25)
         finally:

@@ -35,8 +35,12 @@ async def pool(database_url):
 
 
 @pytest.fixture
-async def app(settings, bus, pool):
-    return create_app(settings, bus, pool, ApprovalDesk(pool, decision_signer(settings)))
+async def app(settings, bus, pool, role_url):
+    """The page on its own database role (driftline_ui), as `driftline serve ui` runs it; `pool` (the admin's)
+    only sets up and checks."""
+    page = await connect_pool(role_url("ui"), max_size=5)
+    yield create_app(settings, bus, page, ApprovalDesk(page, decision_signer(settings)))
+    await page.close()
 
 
 def client_for(app) -> httpx.AsyncClient:
@@ -82,8 +86,9 @@ async def test_sign_in_cookies_and_pages(app, bus, pool, settings):
         assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "ap-1" in (await client.get("/")).text
     trends = (await client.get("/trends")).text
-    assert "Request latency (ms)" in trends and ">p95<" in trends and "Share of features drifted" in trends
-    assert "Live quality" in trends
+    assert "Request latency, latest predictions" in trends and ">ms<" in trends and ">p95<" in trends
+    assert "Features drifted" in trends
+    assert "Quality of the champion" in trends  # no window yet: the empty chart says what will be there
 
 
 async def test_one_time_password_must_be_replaced(app, pool):
@@ -211,6 +216,31 @@ async def test_reports_are_served_read_only_to_signed_in_people(app, settings):
         response = await ada.get(path)
         assert response.status_code == 404 and "not for you" not in response.text, path
     assert (await ada.post("/reports/evidently/w1.html")).status_code == 405
+
+
+async def test_report_pdfs_open_in_the_browser_by_validated_name_for_signed_in_people(app, settings):
+    from consumers.reports.names import KINDS, relative_path
+    from ui.routes_audit import PDF_KINDS
+
+    assert PDF_KINDS == KINDS  # the page serves every kind the builder writes (the page may not import it)
+    pdf = settings.reports_dir / relative_path("deployment", "7")
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.7 a deployment report")
+    (settings.reports_dir / "deployment" / "notes.txt").write_text("not a report")
+    anonymous = client_for(app)
+    assert (await anonymous.get("/reports/deployment/deployment-v7.pdf")).status_code == 303
+    ada, _ = await as_user(app, "ada")
+    page = await ada.get("/reports/deployment/deployment-v7.pdf")
+    assert page.status_code == 200 and page.content == b"%PDF-1.7 a deployment report"
+    assert page.headers["content-type"] == "application/pdf" and "inline" in page.headers["content-disposition"]
+    assert "sandbox" not in page.headers.get("content-security-policy", "")  # the browser's PDF viewer may run
+    assert page.headers["x-frame-options"] == "DENY"
+    missing = await ada.get("/reports/deployment/deployment-v8.pdf")
+    assert missing.status_code == 404 and "not built yet" in missing.text
+    for path in ("/reports/secrets/secrets-x.pdf", "/reports/deployment/drift-1.pdf",
+                 "/reports/deployment/deployment-..%2F..%2Fui_secret.pdf", "/reports/deployment/.hidden.pdf"):
+        response = await ada.get(path)
+        assert response.status_code == 404, path
 
 
 async def test_sign_in_is_throttled_and_one_time_passwords_expire(app, pool, settings):

@@ -34,7 +34,7 @@ def alertmanager(tmp_path: Path, hook_port: int, token: str):
     """Our shipped route, pointed at a test port and token file, with no grouping delay."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary is None:
-        pytest.skip("prometheus-alertmanager is not installed (bash scripts/install.sh --test installs it)")
+        pytest.fail("prometheus-alertmanager is not installed (bash scripts/install.sh --test installs it)")
     (tmp_path / "token").write_text(token)
     text = CONFIG.read_text().replace("http://127.0.0.1:8000", f"http://127.0.0.1:{hook_port}")
     text = text.replace("/etc/driftline/alertmanager_token", str(tmp_path / "token"))

@@ -16,6 +16,8 @@ def sample_value(schema: dict, defs: dict) -> Any:
         return sample_value(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
     if "const" in schema:
         return schema["const"]
+    if schema.get("examples"):  # a field with a pattern names a valid example
+        return schema["examples"][0]
     if "enum" in schema:
         return schema["enum"][0]
     for key in ("anyOf", "oneOf"):

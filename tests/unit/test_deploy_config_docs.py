@@ -59,7 +59,7 @@ def test_variables_and_commands_the_guide_names_exist():
     from driftline.cli import app
 
     cli = get_command(app)
-    for command in set(re.findall(r"`driftline ([a-z]+(?: [a-z]+)?)", GUIDE)):
+    for command in set(re.findall(r"`driftline ([a-z]+(?: [a-z][a-z-]*)?)", GUIDE)):
         words = command.split()
         group = cli.commands.get(words[0])
         assert group is not None, f"`driftline {command}` does not exist"

@@ -40,8 +40,9 @@ def test_cluster_nodes_route_to_each_other_and_sync_every_write():
 
 
 def test_loopback_cluster_uses_the_same_renderer(tmp_path):
-    """The fault suite's NatsCluster nodes differ from the containers only in addresses, ports, paths and TLS (on
-    loopback nobody can listen in; the containers' TLS is checked in test_deploy_config_topology)."""
+    """The fault suite's NatsCluster nodes differ from the containers only in addresses, ports, paths (the users
+    include's too: the fault suite's nodes include theirs when it passes `auth`) and TLS (on loopback nobody can
+    listen in; the containers' TLS is checked in test_deploy_config_topology)."""
     from infra.nats_server import NatsCluster
 
     cluster = NatsCluster(tmp_path, size=3)
@@ -53,7 +54,7 @@ def test_loopback_cluster_uses_the_same_renderer(tmp_path):
 
 
 def nodes_without_addresses(text: str) -> list[str]:
-    skip = ("listen:", "store_dir:", "routes:", "http:")
+    skip = ("listen:", "store_dir:", "routes:", "http:", "include ")
     kept, in_tls = [], False
     for line in text.splitlines():
         if line.strip() == "tls {":

@@ -62,7 +62,8 @@ def test_ci_builds_the_image_compose_uses_and_smoke_tests_it():
     assert "docker compose -f docker-compose.yml run --rm --no-deps train" in steps  # the one-shot, on its own
     last_up = [r for r in runs("images") if "up -d --no-build --wait" in r][-1].split()
     one_shots = {n for n, svc in compose()["services"].items() if svc.get("restart") == "no"}
-    assert one_shots == {"init", "train"}  # init runs as the NATS nodes' dependency, train on its own above
+    # init runs as the NATS nodes' dependency, streams as the services', train on its own above
+    assert one_shots == {"init", "streams", "train"}
     long_running = set(compose()["services"]) - one_shots
     assert long_running <= set(last_up) | {"nats-1", "nats-2", "nats-3", "postgres", "mlflow"}, (
         f"the smoke test never starts {long_running - set(last_up)}")

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -103,11 +104,13 @@ def test_nodes_mount_the_certificates_their_config_names_and_start_after_init():
 
 def run_init(root: Path, token: str = "am-token") -> Path:
     """infra/compose/init.sh into `root` (its volumes as folders), as compose's init container runs it."""
-    for folder in ("ca", "nats-tls", "trust", "alertmanager"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["sh", str(INIT)], env={**os.environ, "INIT_ROOT": str(root),
-                                                  "DRIFTLINE_ALERTMANAGER_TOKEN": token},
-                          capture_output=True, text=True, timeout=120)
+    for target in mounts("init"):  # the volumes compose mounts there, as empty folders
+        (root / target.removeprefix("/run/driftline/")).mkdir(parents=True, exist_ok=True)
+    # `python -m driftline auth init` from this worktree (cwd), with this interpreter, as the image's python would
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    done = subprocess.run(["sh", str(INIT)], env={**env, "INIT_ROOT": str(root), "PYTHON": sys.executable,
+                                                  "DRIFTLINE_ALERTMANAGER_TOKEN": token, "DRIFTLINE_DATA_DIR": str(root)},
+                          capture_output=True, text=True, timeout=180, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
@@ -145,6 +148,7 @@ def test_nats_server_accepts_a_node_config_with_the_certificates_init_made(made,
     text = container_configs()["nats-1"].replace(str(CONTAINER_TLS_DIR), str(made / "nats-tls"))
     text = text.replace('"/data/jetstream"', f'"{tmp_path / "js"}"')
     (tmp_path / "nats-1.conf").write_text(text)
+    shutil.copytree(made / "nats-users", tmp_path / "auth")  # compose mounts the nats-users volume at /etc/nats/auth
     done = subprocess.run([nats_server_binary(), "-c", str(tmp_path / "nats-1.conf"), "-t"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 0 and "is valid" in done.stdout + done.stderr, done.stderr

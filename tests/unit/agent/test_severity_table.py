@@ -91,3 +91,20 @@ def test_the_headline_names_the_feature_the_direction_the_size_and_the_predictio
         "`worst radius` moved up by 2.1 standard deviations in the last 1,000 predictions (and 1 more feature); "
         "predicted 1 rose from 62% to 71%; labels so far (1,000) confirm a drop in F1 from 0.96 to 0.92; "
         "retrain on recent data is proposed.")
+
+
+def test_labels_that_cannot_yet_tell_a_drop_from_chance_are_not_called_a_confirmation():
+    made = diagnose(alert(features=tuple(IMPORTANT)), POLICY,
+                    evidence(report(drifted=IMPORTANT, positive_rate=0.71, reference_rate=0.62, counts=F1_093)))
+    assert "labels so far (400) show F1 at 0.93 against 0.96, within sampling error" in made.data.headline
+    assert "confirm" not in made.data.headline
+    better = diagnose(alert(features=tuple(IMPORTANT)), POLICY,
+                      evidence(report(drifted=IMPORTANT, positive_rate=0.71, counts=(190, 5, 5, 200))))
+    assert "labels so far (400) show no drop in F1 (0.97; reference 0.96)" in better.data.headline
+
+
+def test_a_tail_window_too_small_to_tell_leaves_the_sentence_on_the_last_full_window():
+    full = report(drifted=IMPORTANT, positive_rate=0.71, reference_rate=0.62, counts=F1_092)
+    tail = report(drifted=IMPORTANT, events=1, minutes=2).model_copy(update={"impact": None})  # as the monitor sends it
+    made = diagnose(alert(features=tuple(IMPORTANT)), POLICY, evidence(full, tail))
+    assert "in the last 1,000 predictions" in made.data.headline and "from 62% to 71%" in made.data.headline

@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from consumers.audit.chain import GENESIS, canonical_json, chain_hash, link
 from consumers.audit.fold import incident_updates, status_of
 from consumers.audit.projector import checkpoint_for, plan
 from consumers.audit.replay import chapter, table
+from consumers.audit.signing import Keyring
 from consumers.audit.story import tell
+from infra.keys import Signer
 from schemas import ActionCompleted, ActionVerified, DataValidated
 from tests.integration.audit_helpers import incident
 
@@ -44,14 +48,23 @@ def test_plan_chains_only_what_continues_the_log():
     assert plan(msgs, head_seq=7, head_hash="h").links == []
 
 
-def test_checkpoints_every_n_with_derived_ids():
+def test_checkpoints_every_n_with_derived_ids_and_signatures():
+    signer = Signer(Ed25519PrivateKey.generate())
     lk = link(10, "s", incident()[0].to_bytes(), GENESIS)
-    cp = checkpoint_for(lk, 5)
+    cp = checkpoint_for(lk, 5, signer)
     assert cp.data.last_sequence == 10 and cp.data.head_hash == lk.hash
-    assert cp.id == checkpoint_for(lk, 5).id  # a redelivery re-emits the same id: JetStream drops the copy
-    assert checkpoint_for(link(11, "s", b"{}", GENESIS), 5) is None
-    assert checkpoint_for(lk, 0) is None
-    assert checkpoint_for(link(5, "s", b"not json", GENESIS), 5) is not None
+    again = checkpoint_for(lk, 5, signer)
+    assert (again.id, again.data) == (cp.id, cp.data)  # a redelivery re-emits the same bytes: JetStream drops the copy
+    assert checkpoint_for(link(11, "s", b"{}", GENESIS), 5, signer) is None
+    assert checkpoint_for(lk, 0, signer) is None
+    assert checkpoint_for(link(5, "s", b"not json", GENESIS), 5, signer) is not None
+    ours = Keyring.of(signer.public)
+    assert ours.judge(cp.data.model_dump()) == (cp.data, "")
+    assert "unknown key" in Keyring.of(Signer(Ed25519PrivateKey.generate()).public).judge(cp.data.model_dump())[1]
+    assert "does not verify" in ours.judge({**cp.data.model_dump(), "events": 11})[1]
+    for bad in (None, [], {"last_sequence": True}, {**cp.data.model_dump(), "last_sequence": "10"},
+                {**cp.data.model_dump(), "extra": 1}):
+        assert ours.judge(bad)[0] is None and ours.judge(bad)[1].startswith("malformed")
 
 
 def test_story_tells_who_what_why_and_outcome():

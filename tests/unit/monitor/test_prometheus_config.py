@@ -14,7 +14,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "infra" / "prometheus"
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed (bash scripts/install.sh --test installs it)")
+        pytest.fail(f"{name} is not installed (bash scripts/install.sh --test installs it)")
     return path
 
 

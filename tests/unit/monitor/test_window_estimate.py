@@ -4,6 +4,7 @@ check it, a flipped relation raises concept_drift and a fall in the estimate rai
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from agent.evidence import Evidence
 from consumers.monitor.drift_monitor import DriftMonitor, MonitorConfig
+from consumers.monitor.impact import build as impact_model
 from consumers.monitor.reference import build_profile
 from consumers.monitor.windows import WindowPolicy
 from schemas import LabelReceived, PredictionMade
@@ -144,3 +146,22 @@ def test_resume_mid_window_keeps_the_windows_scores(setup):
     assert second.load_state(json.loads(json.dumps(first.state_dict())))
     part += run(second, events[1000:], joins, scores)
     assert [(e.id, e.data.model_dump()) for e in part] == [(e.id, e.data.model_dump()) for e in whole]
+
+
+def test_a_tail_closed_when_traffic_stops_reports_no_impact_and_raises_no_estimate_alert(setup):
+    """A few rows closed by idleness (`simulate` after one curl left one) tell no share of predictions and no F1."""
+    profile, model = setup
+    train, _ = rows(0, 3000)
+    profile = replace(profile, impact=impact_model(lambda f: model.predict_proba(f[FEATURES])[:, 1], train, FEATURES))
+    calm, y = rows(4, 500)
+    near, y_near = rows(5, 3, squeeze=0.25)  # the rows that, in a full window, raise estimated_quality above
+    preds, _, joins, scores = stream(model, pd.concat([calm, near], ignore_index=True), np.concatenate([y, y_near]))
+    monitor = DriftMonitor(profile, CONFIG)
+    out = run(monitor, preds, joins, scores) + monitor.close_idle(preds[-1]).events
+    full, tail = [e.data for e in out if isinstance(e, DriftReported)]
+    assert full.window.events == 500 and full.impact is not None and full.impact.positive_rate is not None
+    assert tail.window.events == 3 and tail.estimate.rows == 3 and tail.estimate.estimated == {}  # no estimate
+    assert "estimated_f1" not in tail.quality and "estimated_f1" in full.quality
+    assert tail.impact is None  # the agent and the page keep the last window that could tell
+    assert not [f for f in tail.features if f.drifted]  # 3 rows are "far" from every reference histogram
+    assert not [e for e in out if isinstance(e, AlertRaised) and e.data.kind == "estimated_quality"]

@@ -55,3 +55,17 @@ def test_outcome_events_are_deterministic_per_event_and_channel():
     assert ok.correlation_id == s["alert"].correlation_id and ok.causation_id == s["alert"].id
     assert failed.data.kind == "send_alert" and "after 3 attempts: boom" in failed.data.error
     assert failed.data.model == "driftline-classifier"
+
+
+def test_slack_links_to_the_report_on_the_page_and_the_mail_names_it_beside_the_attachment(tmp_path):
+    s = story(version="7")
+    note = route(s["promoted"], ROUTES, GROUPS, "http://ui", {"promotion": ["email", "slack"]})
+    body = payload(note)
+    buttons = next(b for b in body["blocks"] if b["type"] == "actions")["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["Open in Driftline", "Deployment report"]
+    assert buttons[1]["url"] == "http://ui/reports/deployment/deployment-v7.pdf"
+    assert "report: <http://ui/reports/deployment/deployment-v7.pdf>" in body["text"]
+    pdf = tmp_path / "deployment-v7.pdf"
+    pdf.write_bytes(b"%PDF-1.7 fake")
+    text = build_message(note, SmtpConfig("h", 25, "f@x", ("a@x",)), pdf).get_body(("plain",)).get_content()
+    assert "Report: http://ui/reports/deployment/deployment-v7.pdf (attached)" in text

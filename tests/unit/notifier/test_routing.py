@@ -77,3 +77,17 @@ def test_the_agents_send_alert_is_delivered_on_its_channels_and_our_own_records_
     assert route(agent_alert(["default"]), ROUTES, GROUPS, UI) is None  # the group is switched off
     own = agent_alert(["slack"]).model_copy(update={"source": "consumers/notifier"})
     assert route(own, ROUTES, groups, UI) is None  # a delivery record is no news
+
+
+def test_a_promotion_goes_by_email_by_default_with_its_deployment_report_linked_on_the_page():
+    from infra.settings import Settings
+
+    s, settings = story(version="7"), Settings()
+    note = route(s["promoted"], settings.notify_routes, settings.notify_events, UI, settings.notify_group_routes)
+    assert note.severity == "low" and "email" in note.channels  # its group's route, over the low severity's
+    assert note.report == ("deployment", "7")
+    assert note.report_link == "https://ops.example/reports/deployment/deployment-v7.pdf"
+    # without group routes, a low-severity event goes by its severity's channels only
+    assert route(s["promoted"], settings.notify_routes, settings.notify_events, UI).channels == ("slack",)
+    alert = route(s["alert"], ROUTES, GROUPS, UI)
+    assert alert.report_link == f"https://ops.example/reports/drift/drift-{s['alert'].id}.pdf"

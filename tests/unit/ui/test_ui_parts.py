@@ -6,9 +6,10 @@ from xml.etree import ElementTree
 
 from infra.users import User
 from ui.auth import Session, Signer
-from ui.charts import Series, line_chart
+from ui.axes import Axis
+from ui.charts import Rule, Series, line_chart
 from ui.csrf import login_token_ok, token_ok
-from ui.evidence import feature_charts, features_to_show, report_href, report_links, trend_charts
+from ui.evidence import feature_overview, features_to_show, report_href, report_links, trend_charts
 from ui.models_view import versions
 
 
@@ -31,12 +32,12 @@ def test_csrf_tokens():
 
 def test_chart_is_valid_svg_with_threshold_and_escaped_text():
     svg = line_chart("<b>psi</b>", [Series("x&y", [0.1, None, 0.3], [False, False, True])], ["t0", "t2"],
-                     threshold=0.2)
+                     axis=Axis("psi"), rules=[Rule(0.2, "threshold 0.2")])
     root = ElementTree.fromstring(svg)
     assert root.tag.endswith("svg")
     assert "<b>" not in svg and "&lt;b&gt;" in svg
     assert 'class="threshold"' in svg and svg.count('class="alarm"') == 1
-    assert "no data yet" in line_chart("empty", [], [])
+    assert "no data yet" in line_chart("empty", [], [], axis=Axis("psi"))
 
 
 def report(values: dict, drifted: set, quality=None) -> dict:
@@ -48,16 +49,19 @@ def report(values: dict, drifted: set, quality=None) -> dict:
 def test_features_shown_first_those_involved_then_drifted():
     reports = [report({"a": 0.1, "b": 0.3, "c": 0.05}, {"b"})]
     assert features_to_show(reports, ["c"]) == ["c", "b", "a"]
-    charts = feature_charts(reports, [])
+    charts = feature_overview(reports, [])
     assert len(charts) == 3 and all(ElementTree.fromstring(c) is not None for c in charts)
+    assert 'class="small-multiple drifted"' in charts[0] and ">b · 1.5×<" in charts[0]
 
 
 def test_trend_charts_and_report_links():
     reports = [report({"a": 0.1}, set(), {"f1": 0.9, "latency_p95_ms": 12.0}),
                report({"a": 0.3}, {"a"}, {"f1": 0.8, "latency_p95_ms": 15.0})]
     charts = trend_charts(reports)
-    assert len(charts) == 3 and "latency_p95_ms" in charts[2] and "f1" in charts[1]
-    assert len(trend_charts(reports[:0])) == 2 and len(trend_charts([report({"a": 0.1}, set())])) == 2
+    # drift share, F1, labelled rows, latency: one quantity per chart
+    assert len(charts) == 4 and "latency_p95_ms" in charts[3] and "F1 of the champion" in charts[1]
+    assert "Labelled predictions per window" in charts[2]
+    assert len(trend_charts(reports[:0])) == 3 and len(trend_charts([report({"a": 0.1}, set())])) == 3
     assert report_links([{"report_url": "evidently/1.html"}], None, reports) == ["evidently/1.html", "evidently/w.html"]
     assert report_href("evidently/1.html") == "/reports/evidently/1.html"
     assert report_href("https://example.org/r.html") == "https://example.org/r.html"
@@ -76,7 +80,7 @@ def test_model_versions_champion_and_comparisons():
     ]
     champion, rows = versions(events)
     assert champion == "1"
-    assert [(r["version"], r["outcome"], r["champion"]) for r in rows] == [("2", "declined", False),
+    assert [(r["version"], r["outcome"], r["champion"]) for r in rows] == [("2", "declined; v1 stayed champion", False),
                                                                           ("1", "promoted", True)]
     assert rows[1]["metrics"] == {"f1": 0.9}
     champion, _ = versions(events + [{"type": "driftline.model.rolled_back.v1",
