@@ -6,9 +6,9 @@ holds, the benchmarks need rows and labels from a fixed relation:
 
 - rows: fresh draws from a Gaussian copula of breast cancer's 30 features (their normal scores' correlation, and
   each feature's own empirical quantiles), so production rows are new rows from the training distribution;
-- labels: a logistic "teacher" fitted on the real labels over log-scaled, standardised features (smooth beyond
-  the data's range, and not linear in the raw features the models see), its logit scaled so that the best
-  possible accuracy is `bayes_accuracy` (the real data set's models reach about 0.96);
+- labels: the simulator's logistic "teacher" (producers/teacher.py, also behind `driftline simulate --labels
+  ground-truth`) fitted on the real labels, its logit scaled so that the best possible accuracy on fresh rows is
+  `bayes_accuracy` (the real data set's models reach about 0.96);
 - covariate shift: features moved by SIGMAS standard deviations, labels still drawn from the teacher;
 - concept change: inside a segment (the top share of one feature) the relation flips (p -> 1 - p).
 """
@@ -42,7 +42,8 @@ class Drift:
 class World:
     def __init__(self, bayes_accuracy: float = 0.96):
         from scipy.stats import norm, rankdata
-        from sklearn.linear_model import LogisticRegression
+
+        from producers.teacher import Teacher
 
         frame = breast_cancer()
         self.features = [c for c in frame.columns if c != TARGET]
@@ -50,30 +51,11 @@ class World:
         self.sorted = np.sort(x, axis=0)
         self.corr = np.corrcoef(norm.ppf(rankdata(x, axis=0) / (len(x) + 1)).T)
         self.sd = x.std(axis=0, ddof=1)
-        self.scale = np.median(x, axis=0)
-        logged = np.log1p(x / self.scale)
-        self.mu, self.sigma = logged.mean(axis=0), logged.std(axis=0)
-        teacher = LogisticRegression(C=0.05, max_iter=2000).fit(self._scores(x), frame[TARGET])
-        self.w, self.b = teacher.coef_[0], float(teacher.intercept_[0])
-        self._temper(bayes_accuracy)
-        # The teacher's most important features: largest |weight| on standardised scores.
-        self.ranked = [self.features[i] for i in np.argsort(-np.abs(self.w))]
-
-    def _scores(self, x: np.ndarray) -> np.ndarray:
-        return (np.log1p(np.maximum(x / self.scale, -0.99)) - self.mu) / self.sigma
-
-    def _logit(self, x: np.ndarray) -> np.ndarray:
-        return self._scores(x) @ self.w + self.b
-
-    def _temper(self, target: float) -> None:
-        """Scale the logit so that E[max(p, 1 - p)] over fresh rows (the best accuracy anyone can reach) = target."""
-        logit = self._logit(self.rows(20_000, np.random.default_rng(12345)).to_numpy(float))
-        lo, hi = 0.01, 20.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            p = 1 / (1 + np.exp(-mid * logit))
-            lo, hi = (mid, hi) if np.maximum(p, 1 - p).mean() < target else (lo, mid)
-        self.temperature = (lo + hi) / 2
+        # The label relation is the simulator's teacher (producers/teacher.py), tempered on fresh copula rows.
+        self.teacher = Teacher(frame, TARGET, accuracy=bayes_accuracy,
+                               temper_on=self.rows(20_000, np.random.default_rng(12345)))
+        self.temperature = self.teacher.temperature
+        self.ranked = self.teacher.ranked
 
     def rows(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         from scipy.stats import norm
@@ -86,7 +68,7 @@ class World:
 
     def p_true(self, rows: pd.DataFrame) -> np.ndarray:
         """P(target = 1 | x) under the teacher."""
-        return 1 / (1 + np.exp(-self.temperature * self._logit(rows[self.features].to_numpy(float))))
+        return self.teacher.p_true(rows[self.features])
 
     def labelled(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
         """A training data set: fresh rows with labels drawn from the teacher."""
