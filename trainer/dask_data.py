@@ -72,7 +72,7 @@ class PartitionedData:
         import dask
         import dask.dataframe as dd
 
-        from trainer.datasets import clean_column
+        from trainer.datasets import legacy_names
 
         if spec.startswith(BUILTIN_PREFIX):  # small by nature: loaded here, cut into partitions
             dataset = load_dataset(spec, target)
@@ -88,7 +88,7 @@ class PartitionedData:
             except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, ValueError) as exc:
                 raise DatasetError(f"cannot read {spec} as CSV: {exc}") from exc
         frame = frame.map_partitions(clean_frame)
-        target = clean_column(target)
+        target = legacy_names([target], list(frame.columns)).get(target, target)  # names as the data has them
         if target not in frame.columns:
             raise DatasetError(f"target column {target!r} is not in the data set (columns: {', '.join(frame.columns)})")
         return cls(client, frame, spec, target)
