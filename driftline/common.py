@@ -81,7 +81,7 @@ async def connect_bus(settings: Settings, name: str, identity: str):
     from infra.nats_auth import credential_for
 
     url = settings.resolved_nats_url
-    credential = credential_for(settings, identity)
+    credential = credential_for(settings, identity, warn=False)  # a refusal names it in the one error line
     try:
         return await asyncio.wait_for(Bus.connect(url, name=name, one_shot=True, credential=credential),
                                       CONNECT_DEADLINE_S)

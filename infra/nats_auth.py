@@ -84,17 +84,19 @@ def connect_options(seed_file: Path) -> dict[str, str]:
     return {"nkeys_seed": str(seed_file), "inbox_prefix": inbox_prefix(public_key(Path(seed_file).read_bytes()))}
 
 
-def credential_for(settings: Settings, identity: str | None) -> Path | None:
+def credential_for(settings: Settings, identity: str | None, *, warn: bool = True) -> Path | None:
     """The seed this process signs in with: DRIFTLINE_NATS_CREDENTIAL, else data_dir/auth/<identity>.nk when it
-    exists, else None (said once in the log: only a server without authentication accepts that)."""
+    exists, else None (said once in the log unless `warn` is off: only a server without authentication accepts
+    that; a one-shot command says it in its one error line instead, if the server refuses)."""
     if settings.nats_credential:
         return Path(settings.nats_credential)
     found = AuthDir(settings.auth_dir).seed_file(identity) if identity else None
     if found is not None and found.exists():
         return found
-    log.warning("no NATS credential%s: DRIFTLINE_NATS_CREDENTIAL is unset%s; connecting without one, which a server "
-                "with authentication refuses", f" for {identity}" if identity else "",
-                f" and there is no {found}" if found else "")
+    if warn:
+        log.warning("no NATS credential%s: DRIFTLINE_NATS_CREDENTIAL is unset%s; connecting without one, which a "
+                    "server with authentication refuses", f" for {identity}" if identity else "",
+                    f" and there is no {found}" if found else "")
     return None
 
 
