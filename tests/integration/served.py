@@ -3,6 +3,7 @@ gateway`, and (for differential tests) MLflow's own `mlflow models serve` on the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -41,6 +42,17 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+async def _streams(settings: Settings) -> None:
+    from infra.bus import Bus
+    from infra.streams import ensure_streams
+
+    bus = await Bus.connect(settings.resolved_nats_url, name="test-operator")
+    try:
+        await ensure_streams(bus.js, settings)
+    finally:
+        await bus.close()
+
+
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,6 +87,7 @@ def serving(folder: Path, register, *, mlflow: bool = False, **gateway_env: str)
     try:
         settings = Settings(data_dir=folder / "data", nats_url=nats.url, gateway_port=free_port(),
                             mlflow_tracking_uri=None)  # not an earlier test's store, which MLflow exported
+        asyncio.run(_streams(settings))  # the operator's job (services only check that they exist)
         version = register(settings)
         env = _env(settings, DRIFTLINE_GATEWAY_PORT=str(settings.gateway_port), DRIFTLINE_API_KEYS=f'["{API_KEY}"]',
                    **gateway_env)
