@@ -5,15 +5,38 @@ reports), one build at a time per report."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import sys
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from consumers.reports.names import relative_path
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 300.0  # importing WeasyPrint, matplotlib and MLflow, then rendering: ~10 s quiet, a minute when loaded
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """This process's environment with its settings written out, so the child builds with the same ones even when
+    they were given in code, not in the environment (a test's settings, a flag)."""
+    env = dict(os.environ)
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list | tuple | dict):
+            value = json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value]
+                               if not isinstance(value, dict) else value, default=str)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[f"DRIFTLINE_{name.upper()}"] = str(value)
+    return env
 
 
 class ReportProcess:
@@ -41,7 +64,7 @@ class ReportProcess:
             if log_as is not None:
                 args += ["--log", log_as]
             proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                        stderr=asyncio.subprocess.PIPE)
+                                                        stderr=asyncio.subprocess.PIPE, env=settings_env(self.settings))
             try:
                 out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT_S)
             except TimeoutError:

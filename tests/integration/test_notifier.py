@@ -67,13 +67,13 @@ async def test_mail_with_pdf_signed_slack_reports_stored_and_logged(bus, setting
     task = asyncio.create_task(run_notifier.main(settings, stop))
     try:
         # alert (high) and approval request (medium) mail; those two plus promotion and outcome (low) go to Slack.
-        await wait_for(lambda: len(box.messages) >= 2 and len(hook.received) >= 4, what="2 mails and 4 posts", task=task)
+        await wait_for(lambda: len(box.messages) >= 3 and len(hook.received) >= 4, what="3 mails and 4 posts", task=task)
         incident_pdf = settings.reports_dir / "incident" / f"incident-{s['alert'].correlation_id}.pdf"
         deployment_pdf = settings.reports_dir / "deployment" / f"deployment-v{version}.pdf"
         drift_pdf = settings.reports_dir / "drift" / f"drift-{s['alert'].id}.pdf"
         await wait_for(lambda: all(p.exists() for p in (incident_pdf, deployment_pdf, drift_pdf)), what="reports", task=task)
         async with asyncio.timeout(60):
-            while len(outcomes := await send_alert_outcomes(bus)) < 6:
+            while len(outcomes := await send_alert_outcomes(bus)) < 7:
                 await asyncio.sleep(0.2)
     finally:
         stop.set()
@@ -81,7 +81,9 @@ async def test_mail_with_pdf_signed_slack_reports_stored_and_logged(bus, setting
     smtp.stop()
 
     mails = {m["X-Driftline-Event-Id"]: m for m in box.messages}
-    assert set(mails) == {s["alert"].id, s["request"].id}
+    assert set(mails) == {s["alert"].id, s["request"].id, s["promoted"].id}  # a promotion is mailed by default
+    (deployment,) = list(mails[s["promoted"].id].iter_attachments())
+    assert deployment.get_filename() == f"deployment-v{version}.pdf"
     alert_mail = mails[s["alert"].id]
     assert alert_mail["Subject"] == "[driftline high] Alert: data_drift on driftline-classifier"
     (attachment,) = list(alert_mail.iter_attachments())
@@ -107,7 +109,7 @@ async def test_mail_with_pdf_signed_slack_reports_stored_and_logged(bus, setting
     approval = next(p for p in posts if p["blocks"][0]["text"]["text"].startswith("Approval"))
     assert approval["blocks"][-2]["elements"][0]["url"] == "https://driftline.example/approvals/appr-0001"
 
-    assert len(outcomes) == 6 and all(isinstance(o, ActionCompleted) for o in outcomes)
+    assert len(outcomes) == 7 and all(isinstance(o, ActionCompleted) for o in outcomes)
     assert {o.data.action_id for o in outcomes} >= {f"send_alert:email:{s['alert'].id}",
                                                      f"send_alert:slack:{s['alert'].id}"}
 
@@ -139,7 +141,7 @@ async def test_mail_with_pdf_signed_slack_reports_stored_and_logged(bus, setting
     before = metrics.NOTIFICATIONS.labels("email", "duplicate")._value.get()
     async with httpx.AsyncClient() as http:
         await Notifier(settings, bus, pool, http).notify(s["alert"])
-    assert len(box.messages) == 2 and len(hook.received) == 4
+    assert len(box.messages) == 3 and len(hook.received) == 4
     assert metrics.NOTIFICATIONS.labels("email", "duplicate")._value.get() == before + 1
     rows = await pool.fetch("SELECT channel, status, attempts FROM notifier_deliveries WHERE event_id = $1"
                             " ORDER BY channel", s["alert"].id)
