@@ -119,12 +119,18 @@ def test_a_request_and_its_prediction_are_one_trace_across_the_processes_up_star
 def publish_request(env: dict[str, str], traceparent: str, model: str) -> None:
     """A PredictionRequested on the bus carrying a caller's trace context, as another system would send it."""
     import asyncio
+    from pathlib import Path
 
     from infra.bus import Bus
+    from infra.nats_auth import AuthDir
     from producers.publisher import request_event
 
+    # Another system publishes with the producers' credential that `up` wrote (the bus refuses anonymous clients).
+    credential = AuthDir(Path(env["DRIFTLINE_DATA_DIR"]) / "auth").seed_file("producers")
+
     async def send():
-        bus = await Bus.connect(f"nats://127.0.0.1:{env['DRIFTLINE_NATS_PORT']}", one_shot=True)
+        bus = await Bus.connect(f"nats://127.0.0.1:{env['DRIFTLINE_NATS_PORT']}", one_shot=True,
+                                credential=credential)
         try:
             await bus.publish(request_event(records(1, start=9)[0], model=model, request_id="traced-bus"),
                               headers={"traceparent": traceparent})
