@@ -26,19 +26,33 @@ from infra.streams import ensure_streams
 ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
 
 
-@pytest.fixture(autouse=True)
-def _mlflow_environment_restored():
-    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (set_registry_uri: MLFLOW_REGISTRY_URI) into this process's
-    environment, and `driftline` reads MLFLOW_TRACKING_URI as a fallback: a later test's `driftline` child would
-    inherit an earlier test's store. Both are put back after every test."""
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {name: os.environ.get(name) for name in names}
+_MLFLOW_ENVIRONMENT = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+def _restored_mlflow_environment():
+    saved = {name: os.environ.get(name) for name in _MLFLOW_ENVIRONMENT}
     yield
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (set_registry_uri: MLFLOW_REGISTRY_URI) into this process's
+    environment, and Settings and `driftline` read MLFLOW_TRACKING_URI as a fallback: a later test (or its
+    `driftline` child) would inherit an earlier test's store. Both are put back after every test."""
+    yield from _restored_mlflow_environment()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _mlflow_environment_restored_per_module():
+    """The same after each module: a module-scoped fixture that trains runs before the per-test guard saves the
+    environment, so only this one puts back what the module found (a later module's Settings() trained into an
+    earlier module's store and found its champion there)."""
+    yield from _restored_mlflow_environment()
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ step_user() {  # an approver with a one-time password, as `driftline users add` 
 
 step_simulate() {  # drift from row 400 on four features; true labels 1 s late
   oneoff driftline simulate --rows 1600 --rate 400 --drift-at 400 \
-    --shift mean_radius=1 --shift worst_radius=1 --shift mean_texture=1 --shift mean_area=1 \
+    --shift 'mean radius=1' --shift 'worst radius=1' --shift 'mean texture=1' --shift 'mean area=1' \
     --label-delay 1 --seed 7
 }
 

@@ -81,7 +81,6 @@ def _stop_group(proc: subprocess.Popen) -> None:
 def serving(folder: Path, register, *, mlflow: bool = False, **gateway_env: str) -> Iterator[Served]:
     """A nats-server, a registry whose champion `register(settings)` makes (returns the version), the gateway with
     API key API_KEY, and optionally `mlflow models serve` on the same version."""
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     nats = EmbeddedNats(folder / "nats", port=free_port(), server_name=f"served-{uuid.uuid4().hex[:6]}")
     nats.start()
     procs: list[tuple[subprocess.Popen, bool]] = []
@@ -111,6 +110,3 @@ def serving(folder: Path, register, *, mlflow: bool = False, **gateway_env: str)
         for proc, group in reversed(procs):
             _stop_group(proc) if group else stop(proc)
         nats.stop()
-        # MLflow exported this store as MLFLOW_TRACKING_URI (a setting's fallback): not for the modules after this one.
-        for name, value in saved.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
