@@ -66,9 +66,22 @@ def trace(trace_id: str) -> list[Span]:
         return [s for s in Receiver.spans if s.trace_id == trace_id]
 
 
-def wait_trace(trace_id: str, services: set[str], seconds: float) -> list[Span]:
+def received() -> dict[str, int]:
+    """Spans received per (service, name): what a failure shows when the trace wanted is not among them."""
+    with Receiver.lock:
+        names = [f"{s.service}: {s.name}" for s in Receiver.spans]
+    return {name: names.count(name) for name in sorted(set(names))}
+
+
+def wait_trace(trace_id: str, wanted: set[tuple[str, str]], seconds: float) -> list[Span]:
+    """The trace once it holds a span of each (service, name suffix) wanted. Each process exports its spans in its own
+    batches, and a parent ends after its children: the gateway's server span may arrive after the monitor's."""
     deadline = time.monotonic() + seconds
-    while {s.service for s in trace(trace_id)} < services and time.monotonic() < deadline:
+
+    def complete(spans: list[Span]) -> bool:
+        return all(any(s.service == service and s.name.endswith(name) for s in spans) for service, name in wanted)
+
+    while not complete(trace(trace_id)) and time.monotonic() < deadline:
         time.sleep(0.5)
     return trace(trace_id)
 
@@ -97,15 +110,17 @@ def test_a_request_and_its_prediction_are_one_trace_across_the_processes_up_star
         answer = gateway.post("/predict", json={"features": records(1)[0]},
                               headers={"traceparent": f"00-{CALLER[0]}-{CALLER[1]}-01"})
         assert answer.status_code == 200, answer.text
-        spans = wait_trace(CALLER[0], {"driftline-gateway", "driftline-monitor"}, 90)
-        [server] = [s for s in spans if s.service == "driftline-gateway" and s.name == "POST /predict"]
+        spans = wait_trace(CALLER[0], {("driftline-gateway", "POST /predict"), ("driftline-monitor", " process")}, 90)
+        servers = [s for s in spans if s.service == "driftline-gateway" and s.name == "POST /predict"]
+        assert len(servers) == 1, (spans, received())
+        server = servers[0]
         assert server.parent_id == CALLER[1]
         monitor = [s for s in spans if s.service == "driftline-monitor" and s.name.endswith(" process")]
         assert monitor and all(s.parent_id == server.span_id for s in monitor), spans  # a batch of one: a child
 
         # the bus: a request published with its caller's context, predicted by the worker, read by the monitor
         publish_request(env, f"00-{BUS_CALLER[0]}-{BUS_CALLER[1]}-01", settings.model_name)
-        spans = wait_trace(BUS_CALLER[0], {"driftline-worker", "driftline-monitor"}, 90)
+        spans = wait_trace(BUS_CALLER[0], {("driftline-worker", ""), ("driftline-monitor", " process")}, 90)
         worker = {s.span_id: s for s in spans if s.service == "driftline-worker"}
         assert worker and any(s.parent_id == BUS_CALLER[1] for s in worker.values()), spans
         monitor = [s for s in spans if s.service == "driftline-monitor" and s.name.endswith(" process")]
