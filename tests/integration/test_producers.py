@@ -66,3 +66,24 @@ def test_simulate_refuses_drift_options_without_a_drift_row():
     assert result.exit_code == 2 and "--drift-at" in result.output
     result = CliRunner().invoke(app, ["simulate", "--drift-at", "5", "--shift", "mean radius"])
     assert result.exit_code == 2 and "expected FEATURE=NUMBER" in result.output
+
+
+def test_simulate_takes_the_datas_own_column_names(nats_server, provisioned, settings):
+    env = {"DRIFTLINE_NATS_URL": nats_server.url, "DRIFTLINE_DATA_DIR": str(settings.data_dir)}
+    result = CliRunner().invoke(app, ["simulate", "--rows", "12", "--rate", "1000", "--label-delay", "0",
+                                      "--drift-at", "6", "--shift", "worst concave points=1.0"], env=env)
+    assert result.exit_code == 0, result.output
+
+    async def check() -> list:
+        bus = await Bus.connect(nats_server.url, credential=nats_server.auth.seed_file("operator"))
+        try:
+            return await stored_events(bus, "driftline.prediction.requested", 12)
+        finally:
+            await bus.close()
+
+    frame, target = builtin_breast_cancer()  # no champion in this registry: the built-in data, its own names
+    expected = list(simulate_rows(frame, target, 12, seed=0, drift=Drift(6, {"worst concave points": 1.0})))
+    requests = asyncio.run(check())
+    assert list(requests[0].data.features) == [c for c in frame.columns if c != target]
+    assert [r.data.features for r in requests] == [row.features for row in expected]
+    assert [row.drifted for row in expected] == [False] * 6 + [True] * 6
