@@ -5,6 +5,10 @@ A registered version of `settings.model_name` is an sklearn-compatible pipeline 
 pandas DataFrame with the signature's columns and has `predict_proba`. The run that logged it also carries:
   - REFERENCE_ARTIFACT: the training features and target (parquet), the monitors' reference profile;
   - HOLDOUT_ARTIFACT: the held-out split (parquet), so a challenger and a champion compare on the same rows;
+  - RECENT_ARTIFACT, only for a version trained with labelled production rows: the newest of them, which judged
+    its promotion and were never trained on. They are today's traffic, so they replace both frames above as the
+    monitors' reference (`monitoring_frames`): the training part mixes the original data with the traffic that
+    drifted, and a repaired model judged against it would be found drifting at once;
   - tags TARGET_TAG (target column) and DATASET_HASH_TAG (content hash of the data set).
 Aliases, never stages: CHAMPION serves, CHALLENGER is the newest best candidate. Several challengers may shadow
 at once: every alias `challenger` or `challenger-<name>` (set by hand for the extra ones) is scored in the shadow
@@ -23,6 +27,7 @@ from infra.settings import Settings
 MODEL_ARTIFACT = "model"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 HOLDOUT_ARTIFACT = "reference/holdout.parquet"
+RECENT_ARTIFACT = "reference/recent.parquet"
 TARGET_TAG = "driftline.target"
 DATASET_HASH_TAG = "driftline.dataset_hash"
 CHAMPION = "champion"
@@ -166,6 +171,17 @@ def load_alias(settings: Settings, alias: str = CHAMPION) -> LoadedModel | None:
     """Load the version an alias points at; None if the registry has none."""
     mv = champion_version(settings, alias)
     return load_version(settings, mv.version) if mv else None
+
+
+def monitoring_artifacts(run_id: str) -> tuple[str, str]:
+    """(reference, hold-out) artifacts the monitors compare a version's traffic with: the recent production rows
+    for both when the run has them, else the training part and the hold-out split."""
+    from mlflow import MlflowClient
+
+    folder = REFERENCE_ARTIFACT.rsplit("/", 1)[0]
+    if any(f.path == RECENT_ARTIFACT for f in MlflowClient().list_artifacts(run_id, folder)):
+        return RECENT_ARTIFACT, RECENT_ARTIFACT
+    return REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT
 
 
 def load_run_frame(run_id: str, artifact: str = REFERENCE_ARTIFACT):

@@ -151,7 +151,8 @@ class TrainingRun:
             self.progress.fitting(families)
             for fitted in fitter.fit_all(jobs):
                 run_id, uris[fitted.family] = tracking.log_candidate(
-                    fitted, lineage=p.lineage, train=p.train, holdout=p.holdout, features=features)
+                    fitted, lineage=p.lineage, train=p.train, holdout=p.holdout, features=features,
+                    recent=p.recent)
                 candidates.append(Candidate(family=fitted.family, run_id=run_id, metrics=fitted.metrics))
                 log.info("fitted %s: %s", fitted.family, _metrics_text(fitted.metrics),
                          extra={"family": fitted.family, "fit_seconds": round(fitted.seconds, 3), **fitted.metrics})

@@ -16,6 +16,7 @@ from infra.models import (
     DATASET_HASH_TAG,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT,
+    RECENT_ARTIFACT,
     REFERENCE_ARTIFACT,
     TARGET_TAG,
     artifact_location,
@@ -101,19 +102,23 @@ def log_lineage(lineage: Lineage) -> None:
         mlflow.log_artifact(str(copy), artifact_path=str(Path(SCHEMA_ARTIFACT).parent))
 
 
-def log_frames(train: pd.DataFrame, holdout: pd.DataFrame) -> None:
-    """The reference (training part) and hold-out frames, as infra.models promises every model's run has."""
+def log_frames(train: pd.DataFrame, holdout: pd.DataFrame, recent: pd.DataFrame | None = None) -> None:
+    """The reference (training part) and hold-out frames, as infra.models promises every model's run has, and the
+    recent production rows that judged the promotion when there were any."""
     import mlflow
 
+    frames = [(train, REFERENCE_ARTIFACT), (holdout, HOLDOUT_ARTIFACT)]
+    if recent is not None and len(recent):
+        frames.append((recent, RECENT_ARTIFACT))
     with tempfile.TemporaryDirectory() as tmp:
-        for frame, artifact in ((train, REFERENCE_ARTIFACT), (holdout, HOLDOUT_ARTIFACT)):
+        for frame, artifact in frames:
             path = Path(tmp) / Path(artifact).name
             frame.to_parquet(path, index=False)
             mlflow.log_artifact(str(path), artifact_path=str(Path(artifact).parent))
 
 
 def log_candidate(fitted: Fitted, *, lineage: Lineage, train: pd.DataFrame, holdout: pd.DataFrame,
-                  features: list[str]) -> tuple[str, str]:
+                  features: list[str], recent: pd.DataFrame | None = None) -> tuple[str, str]:
     """A child run of the active parent run for one fitted candidate; returns (run id, model URI)."""
     import mlflow
     import mlflow.sklearn
@@ -131,7 +136,7 @@ def log_candidate(fitted: Fitted, *, lineage: Lineage, train: pd.DataFrame, hold
                 path.write_bytes(png)
                 mlflow.log_artifact(str(path), artifact_path="plots")
         mlflow.log_dict({"confusion_matrix": fitted.confusion, "importance": fitted.importance}, "evaluation.json")
-        log_frames(train, holdout)
+        log_frames(train, holdout, recent)
         X = train[features]
         model = fitted.pipeline.named_steps["model"]
         if type(getattr(model, "estimator", model)).__module__ == "trainer.labels":  # inside the calibration

@@ -125,12 +125,12 @@ def build_profile(
 def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
     """The champion's profile and reference features from the registry (blocking: run it in a thread)."""
     from infra.models import (
-        HOLDOUT_ARTIFACT,
-        REFERENCE_ARTIFACT,
+        RECENT_ARTIFACT,
         TARGET_TAG,
         configure_mlflow,
         load_alias,
         load_run_frame,
+        monitoring_artifacts,
     )
 
     configure_mlflow(settings)
@@ -141,15 +141,19 @@ def load_champion_profile(settings) -> tuple[Profile, pd.DataFrame] | None:
 
     run = mlflow.get_run(loaded.run_id)
     target = run.data.tags.get(TARGET_TAG)
-    reference = load_run_frame(loaded.run_id, REFERENCE_ARTIFACT)
+    # Today's traffic when the version learned from it (its recent rows judge drift, error rate and the estimate's
+    # baseline alike), else its training part and hold-out split.
+    reference_artifact, holdout_artifact = monitoring_artifacts(loaded.run_id)
+    reference = load_run_frame(loaded.run_id, reference_artifact)
     try:
-        holdout = load_run_frame(loaded.run_id, HOLDOUT_ARTIFACT)
+        holdout = load_run_frame(loaded.run_id, holdout_artifact)
     except Exception:  # older runs without a hold-out: the error rate is measured on the reference itself
         holdout = None
     profile = build_profile(reference, loaded.features, loaded.feature_types, model=loaded.name,
                             version=loaded.version, target=target, predict_proba=loaded.model.predict_proba,
                             classes=loaded.classes, holdout=holdout, calibrated="ece" in run.data.metrics)
-    meta = {**profile.meta, "run_id": loaded.run_id, "holdout_rows": len(holdout) if holdout is not None else 0}
+    meta = {**profile.meta, "run_id": loaded.run_id, "holdout_rows": len(holdout) if holdout is not None else 0,
+            "reference": "recent production rows" if reference_artifact == RECENT_ARTIFACT else "training data"}
     impact = None
     if loaded.classes and len(loaded.classes) == 2:  # the effect of a drift is read on the positive probability
         features = loaded.features

@@ -97,8 +97,9 @@ class MonitorService:
                 await self.bus.publish_many(retired)
             await self._save(self.last_seq)
             metrics.observe_monitor(monitor)
-            log.info("monitor: watching %s v%s (%d columns, %s detectors, threshold %.1f)", profile.model,
-                     profile.version, len(profile.columns), monitor.bank.name, monitor.bank.threshold)
+            log.info("monitor: watching %s v%s (%d columns, %s detectors, threshold %.1f) against %s", profile.model,
+                     profile.version, len(profile.columns), monitor.bank.name, monitor.bank.threshold,
+                     profile.meta.get("reference", "its reference"))
         return True
 
     async def handle(self, batch: list[Received]) -> None:

@@ -11,7 +11,14 @@ import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.models import HOLDOUT_ARTIFACT, REFERENCE_ARTIFACT, TARGET_TAG, load_run_frame, load_version
+from infra.models import (
+    HOLDOUT_ARTIFACT,
+    REFERENCE_ARTIFACT,
+    TARGET_TAG,
+    load_run_frame,
+    load_version,
+    monitoring_artifacts,
+)
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +55,7 @@ def reference_frame(settings: Settings, version: str):
     from mlflow import MlflowClient
 
     run_id = MlflowClient().get_model_version(settings.model_name, str(version)).run_id
-    return run_frame(run_id, REFERENCE_ARTIFACT)
+    return run_frame(run_id, monitoring_artifacts(run_id)[0])  # what the monitor compared the traffic with
 
 
 def _logged_images(run_id: str) -> dict[str, str]:

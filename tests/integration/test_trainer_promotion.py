@@ -15,7 +15,17 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from infra.models import CHAMPION, HOLDOUT_ARTIFACT, champion_version, configure_mlflow, load_alias, load_run_frame
+from infra.models import (
+    CHAMPION,
+    HOLDOUT_ARTIFACT,
+    RECENT_ARTIFACT,
+    REFERENCE_ARTIFACT,
+    champion_version,
+    configure_mlflow,
+    load_alias,
+    load_run_frame,
+    monitoring_artifacts,
+)
 from infra.settings import Settings
 from tests.model_fixtures import register_simple_model
 from tests.unit.trainer.frames import mixed_frame
@@ -139,3 +149,17 @@ def test_a_retrain_after_drift_is_judged_on_todays_traffic_not_the_pre_drift_hol
     assert "newest 30%" in promoted.data.rule
     validated = [e for e in published if e.type.startswith("driftline.data.validated")][-1]
     assert validated.data.summary["extra_rows"] == 350 and validated.data.summary["recent_holdout_rows"] == 150
+
+    # The monitors now compare traffic with today's rows that judged the promotion, not with the training part that
+    # mixes the data before the drift with the traffic after it (a repaired model would be found drifting at once).
+    from consumers.monitor.reference import load_champion_profile
+
+    current = champion_version(quick_settings, CHAMPION)
+    assert monitoring_artifacts(current.run_id) == (RECENT_ARTIFACT, RECENT_ARTIFACT)
+    kept = load_run_frame(current.run_id, RECENT_ARTIFACT)
+    pd.testing.assert_frame_equal(kept, production.tail(150).reset_index(drop=True), check_dtype=False)
+    profile, reference = load_champion_profile(quick_settings)
+    assert profile.version == today.version and profile.meta["reference"] == "recent production rows"
+    assert len(reference) == 150 and profile.meta["holdout_rows"] == 150
+    first_run = MlflowClient().get_model_version(quick_settings.model_name, first.version).run_id
+    assert monitoring_artifacts(first_run) == (REFERENCE_ARTIFACT, HOLDOUT_ARTIFACT)  # no production rows: as before
