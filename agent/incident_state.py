@@ -98,7 +98,9 @@ class IncidentState:
         inputs_moved = signals.drifted_importance >= policy.severity.drifted_importance[0]
         if quality_lost and recent and facts.previous and not inputs_moved:
             return "regression"
-        if signals.estimate_invalid or (quality_lost and not inputs_moved):
+        # The estimate also stops holding when the inputs leave the training data (a sensor stuck at one value):
+        # a broken estimate is the relation changing only when no input moved at all.
+        if (signals.estimate_invalid and not signals.drifted_importance) or (quality_lost and not inputs_moved):
             return "concept_drift"
         if signals.prediction_shift >= policy.severity.prediction_shift[0] and not inputs_moved:
             return "prediction_drift"

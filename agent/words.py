@@ -37,6 +37,8 @@ def _action(p: ProposedAction) -> str:
 def _moved(feature: dict, events: int) -> str:
     if feature.get("reference_mean") is None:
         return f"`{feature['feature']}` changed its mix of categories ({feature['shift']:.0%} of values moved)"
+    if abs(feature["shift"]) < 0.05:  # its spread or shape changed, not its centre (a sensor stuck at its mean)
+        return f"`{feature['feature']}` changed its spread, not its mean"
     direction = "up" if feature["shift"] >= 0 else "down"
     window = f" in the last {events:,} predictions" if events else ""
     return f"`{feature['feature']}` moved {direction} by {abs(feature['shift']):.1f} standard deviations{window}"

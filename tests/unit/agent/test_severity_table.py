@@ -42,6 +42,10 @@ TABLE = [
     ("realized quality leaves the estimate's interval", alert(kind="quality_drift", features=()),
      evidence(report(estimated_f1=0.95, estimate_valid=False)), ModelFacts(), "concept_drift", "medium",
      ["send_alert", "retrain_model"]),
+    # A broken estimate cannot be trusted either way (medium), but an input that left the training data explains it.
+    ("a stuck sensor breaks the estimate: data drift, not a changed relation", alert(features=tuple(UNIMPORTANT)),
+     evidence(report(drifted=UNIMPORTANT, estimated_f1=0.95, estimate_valid=False)), ModelFacts(), "data_drift",
+     "medium", ["send_alert", "retrain_model"]),
     ("quality lost soon after a promotion: a regression", alert(kind="quality_drift", features=()),
      evidence(report(version="2", counts=F1_090)),
      ModelFacts(champion="2", previous="1", promoted_at=T0 - timedelta(minutes=30)), "regression", "high",
@@ -91,6 +95,13 @@ def test_the_headline_names_the_feature_the_direction_the_size_and_the_predictio
         "`worst radius` moved up by 2.1 standard deviations in the last 1,000 predictions (and 1 more feature); "
         "predicted 1 rose from 62% to 71%; labels so far (1,000) confirm a drop in F1 from 0.96 to 0.92; "
         "retrain on recent data is proposed.")
+
+
+def test_a_feature_whose_mean_stayed_is_not_said_to_have_moved_by_nothing():
+    stuck = {"mean smoothness": (0.25, 0.01, 0.05)}  # a sensor stuck at its mean: importance, shift, effect
+    made = diagnose(alert(features=tuple(stuck)), POLICY, evidence(report(drifted=stuck, positive_rate=0.66)))
+    assert made.data.headline.startswith("`mean smoothness` changed its spread, not its mean;"), made.data.headline
+    assert "0.0 standard deviations" not in made.data.headline
 
 
 def test_labels_that_cannot_yet_tell_a_drop_from_chance_are_not_called_a_confirmation():
