@@ -25,6 +25,13 @@ async def _bus(settings):
     return bus
 
 
+def _unacknowledged(settings) -> str:
+    """What a publish that JetStream did not acknowledge in time means, and what to do (not a bare TimeoutError)."""
+    return (f"NATS at {settings.resolved_nats_url} acknowledged no publish within its timeout: the server is saturated "
+            "or stopped answering. What was acknowledged before is stored; lower --rate, or check that the server "
+            "still runs (`driftline up` prints its logs folder), then run again")
+
+
 def publish(
     csv: Annotated[Path, typer.Option("--csv", help="CSV file; one request per row, columns are features.")],
     rate: Annotated[Optional[float], typer.Option(help="Requests per second (default: as fast as possible).")] = None,
@@ -54,6 +61,8 @@ def publish(
         sent = run(_main())
     except (ValueError, OSError) as exc:
         fail(f"could not publish {csv}: {exc}")
+    except TimeoutError:
+        fail(_unacknowledged(settings))
     typer.echo(f"published {sent} prediction requests from {csv}")
 
 
@@ -132,6 +141,8 @@ def simulate(
         summary = run(_main())
     except ValueError as exc:
         usage(str(exc).replace("labels from a fixed relation", "--labels ground-truth"))
+    except TimeoutError:
+        fail(_unacknowledged(settings))
     typer.echo(f"published {summary['requests']} requests ({summary['drifted']} drifted) and "
                f"{summary['labels']} labels in {summary['seconds']}s (request ids sim-{summary['run']}-N)")
 

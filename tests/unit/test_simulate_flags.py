@@ -28,3 +28,22 @@ def test_help_explains_each_scenario_option():
     for option in ("--labels", "--concept", "--gradual", "--stuck", "--null", "--source"):
         assert option in text
     assert "fixed relation" in text and "top share" in text
+
+
+@pytest.mark.parametrize("command", [["simulate", "--rows", "5"], ["publish", "--csv", "{csv}"]])
+def test_a_publish_nats_never_acknowledges_says_what_happened_and_what_to_do(command, tmp_path, monkeypatch):
+    """JetStream's publish-ack timeout surfaces as asyncio's TimeoutError: one line, not a bare exception."""
+    import driftline.cmd_produce as produce
+
+    def saturated(coro):
+        coro.close()
+        raise TimeoutError
+
+    monkeypatch.setattr(produce, "run", saturated)
+    csv = tmp_path / "rows.csv"
+    csv.write_text("x\n1\n")
+    args = [a.replace("{csv}", str(csv)) for a in command]
+    result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "acknowledged no publish within its timeout" in result.output and "lower --rate" in result.output
+    assert "Traceback" not in result.output
