@@ -59,10 +59,10 @@ def publish(
 
     try:
         sent = run(_main())
+    except TimeoutError:  # an OSError too: first
+        fail(_unacknowledged(settings))
     except (ValueError, OSError) as exc:
         fail(f"could not publish {csv}: {exc}")
-    except TimeoutError:
-        fail(_unacknowledged(settings))
     typer.echo(f"published {sent} prediction requests from {csv}")
 
 
