@@ -25,10 +25,12 @@ def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: 
                   f"at least {p.min_recent_rows}; else the reference hold-out" if p.decide_on == "recent"
                   else "the reference hold-out")
         beats = f"beats it by {p.margin:.3f} F1" if p.margin > 0 else "has a higher F1"
+        drop = float(params.get("max_reference_drop", p.max_reference_drop))
+        guard = (f", and loses at most {drop:.2f} on the reference hold-out" if drop < 1 else
+                 " (the reference hold-out does not guard: its labels predate the change)")
         return (f"{model} is retrained on its training data plus the labelled production rows. Today the champion's "
-                f"{now}{ref}. The new version replaces it only if it {beats} on {judged}, and "
-                f"loses at most {p.max_reference_drop:.2f} on the reference hold-out; the result is then verified on "
-                f"{policy.verification.labelled_rows} labelled rows it serves.")
+                f"{now}{ref}. The new version replaces it only if it {beats} on {judged}{guard}; the result is then "
+                f"verified on {policy.verification.labelled_rows} labelled rows it serves.")
     if kind in ("rollback_model", "deploy_model"):
         target = params.get("to_version") or params.get("version") or "the previous version"
         return (f"Version {target} serves {model} at once (gateway and workers reload it). Today the champion's "

@@ -63,6 +63,8 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
         extra = await labelled_rows(ctx.bus.js, action.model, target, since=since)
         extra = extra if len(extra) else None
     rule = ctx.promotion.model_dump() if ctx.promotion is not None else None
+    if rule is not None and "max_reference_drop" in action.params:  # the policy's response for this issue says so
+        rule["max_reference_drop"] = float(action.params["max_reference_drop"])
     outcome = await ctx.train(s, dataset=dataset, target=target, schema=schema if schema not in ("None", "") else None,
                               trigger=action.action_id, extra_rows=extra, families=action.params.get("families"),
                               publish=ctx.bus.publish, cause=ctx.scheduled, promotion=rule)

@@ -119,3 +119,15 @@ def test_a_tail_window_too_small_to_tell_leaves_the_sentence_on_the_last_full_wi
     tail = report(drifted=IMPORTANT, events=1, minutes=2).model_copy(update={"impact": None})  # as the monitor sends it
     made = diagnose(alert(features=tuple(IMPORTANT)), POLICY, evidence(full, tail))
     assert "in the last 1,000 predictions" in made.data.headline and "from 62% to 71%" in made.data.headline
+
+
+def test_a_concept_drift_retrain_is_not_guarded_by_the_stale_reference_hold_out():
+    """The relation changed: the reference hold-out's labels are stale, so the shipped policy lets the newest labelled
+    rows alone decide; a data drift keeps the guard against forgetting."""
+    concept = diagnose(alert(kind="quality_drift", statistic="error_rate", features=()), POLICY,
+                       evidence(report(counts=F1_092)))
+    [retrain] = [p for p in concept.data.proposed_actions if p.kind == "retrain_model"]
+    assert concept.data.issue == "concept_drift" and retrain.params["max_reference_drop"] == 1.0
+    drift = diagnose(alert(features=tuple(IMPORTANT)), POLICY, evidence(report(drifted=IMPORTANT, positive_rate=0.71)))
+    [retrain] = [p for p in drift.data.proposed_actions if p.kind == "retrain_model"]
+    assert "max_reference_drop" not in retrain.params
