@@ -21,6 +21,10 @@ HEADER = ("# scripts/topology.sh's smoke policy (infra/compose/smoke.yml), writt
 def smoke_policy(policy: dict) -> dict:
     for severity in policy["responses"].values():
         severity["default"] = [{"kind": "send_alert"}, RETRAIN]
+        for issue, actions in severity.items():  # an issue's own retrain (a concept drift's) keeps its parameters
+            for action in actions:
+                if issue != "default" and action["kind"] == "retrain_model":
+                    action["params"] = {**action.get("params", {}), "families": RETRAIN["params"]["families"]}
     return policy
 
 
