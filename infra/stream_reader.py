@@ -26,6 +26,7 @@ from schemas.streams import subjects_overlap
 DIRECT_HEADERS = frozenset({"Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp", "Nats-Num-Pending",
                             "Nats-Last-Sequence"})
 STALLS = 20  # tries (0.05 s, 0.1 s, ... apart: ~10 s in all) for a lagging replica to catch up
+ASK_AGAIN = 2  # a batch nobody answered within the timeout is asked for again this many times
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ async def read_stream(
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
     next_seq = start_seq or (None if start_time else 1)
-    stalls = 0
+    stalls = silent = 0
     try:
         while True:
             request: dict = {"batch": batch}
@@ -92,9 +93,17 @@ async def read_stream(
             while True:
                 try:
                     msg = await sub.next_msg(timeout=timeout)
+                    silent = 0
                 except (TimeoutError, nats.errors.TimeoutError):
-                    raise TimeoutError(f"no answer from stream {stream} within {timeout} s (is direct get allowed? "
-                                       "`driftline streams ensure` turns it on)") from None
+                    # A busy server answers late, not never: ask again from where the answers stopped (a late
+                    # answer to the first request is then skipped by its sequence) before giving up.
+                    silent += 1
+                    if silent > ASK_AGAIN:
+                        raise TimeoutError(f"no answer from stream {stream} within {timeout} s, asked "
+                                           f"{ASK_AGAIN + 1} times (the server is overloaded, or direct get is off: "
+                                           "`driftline streams ensure` turns it on)") from None
+                    status = "retry"
+                    break
                 headers = dict(msg.headers or {})
                 status = headers.get("Status")
                 if status == "204" or status == "404":  # end of this batch; or nothing at or after the position
@@ -102,6 +111,8 @@ async def read_stream(
                 if status:
                     raise RuntimeError(f"reading stream {stream}: {status} {headers.get('Description', '')}")
                 seq = int(headers["Nats-Sequence"])
+                if next_seq is not None and seq < next_seq:
+                    continue  # a late answer to a request asked again
                 if seq > last:
                     return
                 next_seq = seq + 1
@@ -113,6 +124,8 @@ async def read_stream(
                     stalls = 0
                 if seq == last:
                     return
+            if status == "retry":
+                continue
             if status == "204" and int(headers.get("Nats-Num-Pending", "0")) > 0:
                 stalls = 0
                 continue  # more in the next batch

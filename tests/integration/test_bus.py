@@ -217,3 +217,18 @@ async def test_migrations_apply_once_in_order(database_url):
         assert versions == sorted(versions) and versions[0] == 1
     finally:
         await conn.close()
+
+
+async def test_a_stream_read_outlasts_a_server_that_stops_answering_for_a_while(bus, nats_server):
+    """The server freezes mid-read (SIGSTOP, as a saturated machine stalls it): the reader asks again, skips the late
+    answers to the first request, and yields every message once, in order."""
+    from infra.stream_reader import read_stream
+
+    await bus.publish_many([request(i) for i in range(60)])
+    seqs = []
+    async for message in read_stream(bus.js, "REQUESTS", batch=10, timeout=0.3):
+        seqs.append(message.seq)
+        if len(seqs) == 15:
+            nats_server.proc.send_signal(signal.SIGSTOP)
+            asyncio.get_running_loop().call_later(0.8, nats_server.proc.send_signal, signal.SIGCONT)
+    assert seqs == list(range(1, 61))
