@@ -48,7 +48,7 @@ def fail(message: str) -> None:
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HASH = re.compile(r'name="action_hash" value="([^"]+)"')
-PENDING = re.compile(r'href="/approvals/([^"]+)">retrain_model<')
+PENDING = re.compile(r'href="/approvals/([^"]+)">retrain ')  # the page words it "retrain <model>" (ui/words.py)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
