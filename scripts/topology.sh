@@ -12,11 +12,12 @@ stand-ins for the public images, infra/Dockerfile), starts the stack, and smoke-
 
 Commands (several may follow each other: `up test down`):
   up       start dockerd, build the images, start the stack, wait until every container is healthy
-  test     the smoke test: /predict through the published gateway, a request over the bus, a drift through
-           `driftline simulate` raising an alert, an approval decided through the page's HTTP API (sign in, CSRF
-           token, POST decide), the action completed, `driftline audit verify` clean; then the NATS container
-           that leads the REQUESTS stream is stopped under load, and the published, acknowledged and lost
-           messages are counted (lost must be 0)
+  test     the smoke test: /predict through the published gateway, a request over the bus, both traced and
+           found in the trace viewer's API (the gateway's span and a consumer's across the bus; the worker's),
+           a drift through `driftline simulate` raising an alert, an approval decided through the page's HTTP API
+           (sign in, CSRF token, POST decide), the action completed, `driftline audit verify` clean; then the
+           NATS container that leads the REQUESTS stream is stopped under load, and the published, acknowledged
+           and lost messages are counted (lost must be 0)
   down     remove the stack and its volumes, stop dockerd by its pid, remove its bridges and firewall chains
   images   start dockerd and build the images only
   status   dockerd and the containers

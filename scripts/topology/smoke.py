@@ -1,12 +1,18 @@
 """The smoke test's steps that need more than curl, for scripts/topology.sh.
 
-Host step (standard library only, through the published loopback port; /predict is scripts/deploy_smoke.py's):
+Host steps (standard library only, through the published loopback ports; /predict is scripts/deploy_smoke.py's):
   decide PAGE USER PASSWORD       sign in on the approval page (choosing a password when the first one is
                                   one-time), wait for a pending retrain, open it, POST its decide form with the
                                   CSRF token and action hash; prints the approval id and the incident's id
+  predict-traced GATEWAY          one /predict (the key: DRIFTLINE_SMOKE_API_KEY) carrying a W3C traceparent with
+                                  a new trace id, as a caller already tracing would send it; prints the trace id
 Container steps (run in a one-off container of the Driftline image on the stack's network, which the NATS
 client port is not published to; they read the same DRIFTLINE_* settings as every service):
   bus-request                     one prediction request over the bus, answered on a private inbox
+  traces VIEWER TRACE_ID          one more bus request, published in a trace of its own; then both traces read back
+                                  from the trace viewer's REST API (VIEWER, e.g. http://phoenix:6006): the /predict
+                                  one must hold the gateway's span and a consumer's across the bus, the bus one the
+                                  worker's; prints the span names of each
   leader-stop SECONDS RATE        publish prediction requests at RATE/s for SECONDS; print the leader of the
                                   REQUESTS stream as `LEADER <node>` after a third of the time (the host kills that
                                   container then); retry each unacknowledged publish with the same Nats-Msg-Id; at
@@ -19,7 +25,9 @@ from __future__ import annotations
 import html
 import http.cookiejar
 import json
+import os
 import re
+import secrets
 import sys
 import time
 import urllib.error
@@ -40,7 +48,7 @@ def fail(message: str) -> None:
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HASH = re.compile(r'name="action_hash" value="([^"]+)"')
-PENDING = re.compile(r'href="/approvals/([^"]+)">retrain_model<')
+PENDING = re.compile(r'href="/approvals/([^"]+)">retrain ')  # the page words it "retrain <model>" (ui/words.py)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -107,6 +115,18 @@ def decide(page_url: str, user: str, password: str, wait_s: float = 420) -> None
         waited_for_pending_s=round(waited, 1))
 
 
+def predict_traced(gateway: str) -> None:
+    trace_id = secrets.token_hex(16)
+    with urllib.request.urlopen(f"{gateway}/model", timeout=10) as reply:
+        features = {name: 1.0 for name in json.load(reply)["features"]}
+    request = urllib.request.Request(f"{gateway}/predict", data=json.dumps({"features": features}).encode(), headers={
+        "Content-Type": "application/json", "X-API-Key": os.environ["DRIFTLINE_SMOKE_API_KEY"],
+        "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})  # sampled: the gateway continues it
+    with urllib.request.urlopen(request, timeout=15) as reply:
+        answer = json.load(reply)
+    out(step="predict-traced", trace_id=trace_id, model_version=answer.get("model_version"))
+
+
 # --- container: the bus ----------------------------------------------------------------------------------------
 
 async def _bus():
@@ -141,6 +161,60 @@ async def bus_request() -> None:
         fail(f"the bus answered {made.type}: {made.data}")
     out(step="bus-request", type=made.type, model_version=made.data.model_version, ms=round(took_ms, 1),
         server=server, tls=bool(bus.nc._server_info.get("tls_required")))
+
+
+PROJECT = "driftline"  # compose's OTEL_RESOURCE_ATTRIBUTES: openinference.project.name, the viewer's project
+
+
+def viewer_spans(viewer: str, trace_id: str) -> list[str]:
+    """The names of the trace's spans the viewer holds (Phoenix's REST API: spans of a project, by trace id)."""
+    query = urllib.parse.urlencode({"trace_id": trace_id, "limit": 1000})
+    try:
+        with urllib.request.urlopen(f"{viewer}/v1/projects/{PROJECT}/spans/otlpv1?{query}", timeout=10) as reply:
+            return sorted(span["name"] for span in json.load(reply)["data"])
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:  # no span of the project has arrived yet
+            return []
+        raise
+
+
+async def traces(viewer: str, predict_trace: str, wait_s: float = 90) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from infra import tracing
+    from producers.publisher import request_and_wait
+
+    # A tracer of our own, exporting nowhere: the request is published inside its span, so the bus carries that
+    # context in its traceparent header as any traced producer's would, and the worker continues the trace.
+    tracing.install(TracerProvider())
+    settings, bus = await _bus()
+    try:
+        with tracing.tracer().start_as_current_span("smoke bus-request") as span:
+            bus_trace = format(span.get_span_context().trace_id, "032x")
+            made = await request_and_wait(bus, _features(settings)[0], model=settings.model_name, timeout=30)
+    finally:
+        await bus.close()
+        tracing.uninstall()
+    if made.type != "driftline.prediction.made.v1":
+        fail(f"the bus answered {made.type}: {made.data}")
+
+    def complete(names: dict[str, list[str]]) -> bool:
+        predict, request = names["predict"], names["bus"]
+        return ("POST /predict" in predict and any(n.endswith(" process") for n in predict)
+                and any(n.startswith("inference-worker ") for n in request))
+
+    started = time.monotonic()
+    while True:  # services export every 5 s (the SDK's batch delay); the viewer stores what it receives at once
+        names = {"predict": viewer_spans(viewer, predict_trace), "bus": viewer_spans(viewer, bus_trace)}
+        if complete(names) or time.monotonic() - started > wait_s:
+            break
+        time.sleep(2)
+    out(step="traces", viewer=viewer, project=PROJECT, waited_s=round(time.monotonic() - started, 1),
+        predict_trace={"trace_id": predict_trace, "spans": names["predict"]},
+        bus_trace={"trace_id": bus_trace, "spans": names["bus"]})
+    if not complete(names):
+        fail("the viewer lacks a hop: /predict's trace needs the gateway's `POST /predict` and a consumer's "
+             "`<durable> process` span, the bus request's an `inference-worker` span")
 
 
 async def leader_stop(seconds: float, rate: float) -> None:
@@ -225,8 +299,12 @@ def main(argv: list[str]) -> None:
     command, args = argv[0], argv[1:]
     if command == "decide":
         decide(*args)
+    elif command == "predict-traced":
+        predict_traced(*args)
     elif command == "bus-request":
         asyncio.run(bus_request())
+    elif command == "traces":
+        asyncio.run(traces(*args))
     elif command == "leader-stop":
         asyncio.run(leader_stop(float(args[0]), float(args[1])))
     else:

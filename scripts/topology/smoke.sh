@@ -13,13 +13,24 @@ oneoff() {  # a one-off container on the stack's network, with scripts/topology 
   compose run --rm --no-deps -T -v "$ROOT/scripts/topology:/smoke:ro" streams "$@"
 }
 
+api_key() { python3 -c 'import json, os; print(json.loads(os.environ["DRIFTLINE_API_KEYS"])[0])'; }
+
 step_predict() {  # the checks CI's deploy job makes against the deployed URL, here against the published gateway
-  DRIFTLINE_SMOKE_API_KEY=$(python3 -c 'import json, os; print(json.loads(os.environ["DRIFTLINE_API_KEYS"])[0])') \
-    python3 "$ROOT/scripts/deploy_smoke.py" --url "$GATEWAY" --image "$APP_IMAGE" --wait 60 \
-    --report "$WORK/deploy-smoke.json"
+  DRIFTLINE_SMOKE_API_KEY=$(api_key) python3 "$ROOT/scripts/deploy_smoke.py" --url "$GATEWAY" --image "$APP_IMAGE" \
+    --wait 60 --report "$WORK/deploy-smoke.json"
 }
 
 step_bus_request() { oneoff python "$SMOKE_PY" bus-request; }
+
+VIEWER=http://phoenix:6006  # the trace viewer, on the stack's network only (not published)
+
+step_traces() {  # a /predict carrying a trace id of ours, then that trace and a bus request's, read from the viewer
+  local line trace_id
+  line=$(DRIFTLINE_SMOKE_API_KEY=$(api_key) python3 "$ROOT/scripts/topology/smoke.py" predict-traced "$GATEWAY" | tail -1)
+  echo "$line"
+  trace_id=$(echo "$line" | python3 -c 'import json, sys; print(json.load(sys.stdin)["trace_id"])')
+  oneoff python "$SMOKE_PY" traces "$VIEWER" "$trace_id"
+}
 
 step_prometheus_targets() {  # each worker replica is a target of its own, and every target is up
   compose exec -T prometheus wget -qO- http://127.0.0.1:9090/api/v1/targets | python3 -c '
@@ -111,6 +122,7 @@ smoke_test() {
   stack_env
   timed "smoke: /predict through the published gateway" step_predict
   timed "smoke: a prediction request over the bus (TLS)" step_bus_request
+  timed "smoke: traces across the bus, found in the viewer" step_traces
   timed "smoke: Prometheus scrapes each worker replica" step_prometheus_targets
   timed "smoke: Alertmanager ready" step_alertmanager_ready
   timed "smoke: an approver (driftline users add)" step_user

@@ -35,8 +35,8 @@ def test_the_topology_comes_up_passes_its_smoke_test_and_loses_nothing_acknowled
                        timeout=300)
     assert done.returncode == 0, text[-6000:]
     steps = {json.loads(line)["step"]: json.loads(line) for line in text.splitlines() if line.startswith('{"step"')}
-    for step in ("deploy-smoke", "bus-request", "prometheus-targets", "user", "decide", "action-completed",
-                 "leader-stop", "rejoined"):
+    for step in ("deploy-smoke", "bus-request", "predict-traced", "traces", "prometheus-targets", "user", "decide",
+                 "action-completed", "leader-stop", "rejoined"):
         assert step in steps, f"the smoke test never printed its `{step}` line"
     tally = steps["leader-stop"]
     assert tally["published"] > 0 and tally["acked"] > 0 and tally["lost"] == 0 and tally["duplicated"] == 0, tally
@@ -44,4 +44,9 @@ def test_the_topology_comes_up_passes_its_smoke_test_and_loses_nothing_acknowled
     assert steps["bus-request"]["tls"] is True
     assert len(steps["prometheus-targets"]["worker_replicas"]) == 2
     assert steps["action-completed"]["chain"][0] == "alert.raised"
+    traced = steps["traces"]  # one trace from /predict across the bus, and the worker in a bus request's
+    assert traced["predict_trace"]["trace_id"] == steps["predict-traced"]["trace_id"]
+    assert "POST /predict" in traced["predict_trace"]["spans"], traced
+    assert any(name.endswith(" process") for name in traced["predict_trace"]["spans"]), traced
+    assert any(name.startswith("inference-worker ") for name in traced["bus_trace"]["spans"]), traced
     print("\n".join(line for line in text.splitlines() if line.rstrip().endswith(" s") or line.startswith("{")))

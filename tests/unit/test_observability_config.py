@@ -1,7 +1,7 @@
-"""The files compose mounts for Grafana and the OpenTelemetry Collector hold together: every panel asks the chosen
-Prometheus, every metric a panel names is one the code defines (or a recording rule), the exemplar link names a
-provisioned data source, and the collector's pipeline uses only components it defines. (What the panels return
-from a live Prometheus is tests/e2e/test_dashboard.py.)"""
+"""The observability files hold together: every panel of the Grafana dashboard asks the chosen Prometheus, every
+metric a panel names is one the code defines (or a recording rule), the exemplar link names a provisioned data
+source, and compose sends every service's traces to the viewer it starts. (What the panels return from a live
+Prometheus is tests/e2e/test_dashboard.py; a trace found in the running viewer is scripts/topology.sh's smoke.)"""
 
 from __future__ import annotations
 
@@ -58,10 +58,22 @@ def test_provisioned_data_sources_are_the_ones_the_dashboard_and_exemplars_use()
     assert provider["options"]["path"] == "/etc/grafana/dashboards"
 
 
-def test_the_collector_pipeline_uses_only_components_it_defines():
-    config = yaml.safe_load((ROOT / "infra" / "otel" / "collector.yaml").read_text())
-    pipeline = config["service"]["pipelines"]["traces"]
-    for part in ("receivers", "processors", "exporters"):
-        assert set(pipeline[part]) <= set(config[part]), part
-    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")  # what the services send to
-    assert pipeline["processors"][0] == "memory_limiter"
+def test_compose_turns_traces_on_and_every_service_exports_them_to_the_viewer_it_starts():
+    from urllib.parse import urlsplit
+
+    from infra import tracing
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    env = compose["x-driftline-env"]
+    resolved = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}  # the defaults
+    assert tracing.wanted(resolved)  # on in compose, while `driftline up` leaves them off (tests/unit/test_tracing)
+    endpoint = urlsplit(resolved["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    assert resolved["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"  # the one exporter installed
+    viewer = services[endpoint.hostname]
+    assert str(endpoint.port) in viewer["expose"] and not viewer.get("ports")  # inside the stack only
+    assert viewer["image"].startswith("arizephoenix/phoenix:")
+    assert "openinference.project.name=driftline" in resolved["OTEL_RESOURCE_ATTRIBUTES"]  # the smoke test's project
+    for name, service in services.items():
+        if "driftline serve" in " ".join(service.get("command", [])):
+            assert service["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == env["OTEL_EXPORTER_OTLP_ENDPOINT"], name
