@@ -98,12 +98,16 @@ class IncidentState:
         inputs_moved = signals.drifted_importance >= policy.severity.drifted_importance[0]
         if quality_lost and recent and facts.previous and not inputs_moved:
             return "regression"
-        # The estimate also stops holding when the inputs leave the training data (a sensor stuck at one value):
-        # a broken estimate is the relation changing only when no input moved at all.
-        if (signals.estimate_invalid and not signals.drifted_importance) or (quality_lost and not inputs_moved):
+        # A quality loss is the inputs' doing when important ones moved, or when drifted ones moved the predictions
+        # (a changed relation leaves the predictions where they were). The estimate also stops holding when the
+        # inputs leave the training data (a sensor stuck at one value): a broken estimate is a changed relation
+        # only when no input drifted at all.
+        inputs_drifted = bool(self.evidence.drifted_features)
+        explained = inputs_moved or (inputs_drifted and signals.prediction_shift >= policy.severity.prediction_shift[0])
+        if (signals.estimate_invalid and not inputs_drifted) or (quality_lost and not explained):
             return "concept_drift"
-        if signals.prediction_shift >= policy.severity.prediction_shift[0] and not inputs_moved:
-            return "prediction_drift"
+        if signals.prediction_shift >= policy.severity.prediction_shift[0] and not inputs_drifted:
+            return "prediction_drift"  # the predictions moved and no input is seen to have
         return "data_drift"
 
     def rescore(self, cause: Event, policy: Policy, facts: ModelFacts, now: datetime) -> DiagnosisMade | None:
