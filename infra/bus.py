@@ -107,17 +107,31 @@ class Bus:
             headers=event_headers(event, headers, tracing.current_headers()),
         )
 
-    async def publish_many(self, events: Iterable[Event], *, headers: dict | None = None) -> list[PubAck]:
-        """Publish many events pipelined (all sent, then all acks awaited); raises if any was not stored."""
+    async def publish_many(self, events: Iterable[Event], *, headers: dict | None = None,
+                           attempts: int = 1) -> list[PubAck]:
+        """Publish many events pipelined (all sent, then all acks awaited); raises if any was not stored.
+
+        `attempts` > 1: acks that do not come within the publish timeout (a saturated server) send the whole batch
+        again, up to that many times in all; the event ids (Nats-Msg-Id) make JetStream store each once, provided
+        the tries end within the streams' duplicate window."""
+        events = list(events)
         ambient = tracing.current_headers()
-        futures = [
-            await self.js.publish_async(ev.topic, ev.to_bytes(), headers=event_headers(ev, headers, ambient))
-            for ev in events
-        ]
-        if not futures:
-            return []
-        done = await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout)
-        return list(done)
+        for attempt in range(1, attempts + 1):
+            futures = [
+                await self.js.publish_async(ev.topic, ev.to_bytes(), headers=event_headers(ev, headers, ambient))
+                for ev in events
+            ]
+            if not futures:
+                return []
+            try:
+                done = await asyncio.wait_for(asyncio.gather(*futures), timeout=self.publish_timeout)
+                return list(done)
+            except TimeoutError:
+                if attempt == attempts:
+                    raise
+                log.warning("no acknowledgement for %d events within %g s; sending them again (%d of %d)",
+                            len(events), self.publish_timeout, attempt + 1, attempts)
+        raise AssertionError("unreachable")
 
     async def publish_raw_many(self, messages: Iterable[tuple[str, bytes, dict[str, str]]]) -> list[PubAck]:
         """Publish (subject, payload, headers) messages pipelined and in order; raises if any was not stored.

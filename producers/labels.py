@@ -8,6 +8,7 @@ import itertools
 import time
 
 from infra.bus import Bus
+from producers.publisher import PUBLISH_ATTEMPTS
 from schemas import Event, LabelReceived, PredictionRequested
 
 SOURCE = "producers/labels"
@@ -38,7 +39,7 @@ class LabelScheduler:
         while self._heap and self._heap[0][0] <= now:
             due.append(heapq.heappop(self._heap)[2])
         if due:
-            await self.bus.publish_many(due)
+            await self.bus.publish_many(due, attempts=PUBLISH_ATTEMPTS)
             self.published += len(due)
         return len(due)
 

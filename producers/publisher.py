@@ -13,6 +13,9 @@ from infra.nats_auth import answer_inbox
 from schemas import Event, PredictionRequested, new_id, parse_event
 
 SOURCE = "producers/publisher"
+# A producer's batch that a saturated server does not acknowledge in time is sent again (stored once: the event ids
+# are the Nats-Msg-Id) rather than ending the run; only the last try's timeout is an error.
+PUBLISH_ATTEMPTS = 3
 
 
 def request_event(features: dict, *, model: str, request_id: str | None = None,
@@ -54,7 +57,7 @@ async def publish_paced(bus: Bus, events: Iterable[Event], rate: float | None = 
             delay = due - time.monotonic()
             if delay > 0:
                 if pending:
-                    await bus.publish_many(pending)
+                    await bus.publish_many(pending, attempts=PUBLISH_ATTEMPTS)
                     pending = []
                 await asyncio.sleep(delay)
         pending.append(event)
@@ -62,10 +65,10 @@ async def publish_paced(bus: Bus, events: Iterable[Event], rate: float | None = 
         if on_sent:
             on_sent(event)
         if len(pending) >= chunk:
-            await bus.publish_many(pending)
+            await bus.publish_many(pending, attempts=PUBLISH_ATTEMPTS)
             pending = []
     if pending:
-        await bus.publish_many(pending)
+        await bus.publish_many(pending, attempts=PUBLISH_ATTEMPTS)
     return sent
 
 

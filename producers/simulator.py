@@ -22,7 +22,7 @@ import pandas as pd
 
 from infra.bus import Bus
 from producers.labels import LabelScheduler, label_for
-from producers.publisher import _plain, request_event
+from producers.publisher import PUBLISH_ATTEMPTS, _plain, request_event
 from producers.teacher import Teacher
 
 SOURCE = "producers/simulator"
@@ -218,7 +218,7 @@ async def run_simulation(bus: Bus, frame: pd.DataFrame, target: str, *, model: s
             sent += 1
             due = start + sent / rate if rate else 0
             if len(batch) >= chunk or due - time.monotonic() > 0 or sent == rows:
-                await bus.publish_many([e for e, _ in batch])
+                await bus.publish_many([e for e, _ in batch], attempts=PUBLISH_ATTEMPTS)
                 for e, label in batch:
                     labels.schedule(label_for(e, label, SOURCE))
                 batch = []

@@ -232,3 +232,22 @@ async def test_a_stream_read_outlasts_a_server_that_stops_answering_for_a_while(
             nats_server.proc.send_signal(signal.SIGSTOP)
             asyncio.get_running_loop().call_later(0.8, nats_server.proc.send_signal, signal.SIGCONT)
     assert seqs == list(range(1, 61))
+
+
+async def test_a_batch_nobody_acknowledged_in_time_is_sent_again_and_stored_once(bus, nats_server):
+    """A producer's batch outlasts a server that stalls past the publish timeout; what the first try stored is not
+    stored twice (the event ids), and without further tries the stall is an error."""
+    bus.publish_timeout = 0.5
+    events = [request(i) for i in range(40)]
+    nats_server.proc.send_signal(signal.SIGSTOP)
+    asyncio.get_running_loop().call_later(0.8, nats_server.proc.send_signal, signal.SIGCONT)
+    acks = await bus.publish_many(events, attempts=3)
+    assert len(acks) == 40
+    assert (await bus.js.stream_info("REQUESTS")).state.messages == 40
+
+    nats_server.proc.send_signal(signal.SIGSTOP)
+    asyncio.get_running_loop().call_later(0.8, nats_server.proc.send_signal, signal.SIGCONT)
+    with pytest.raises(TimeoutError):
+        await bus.publish_many([request(i) for i in range(40, 50)])
+    await asyncio.sleep(1.0)  # the server is back: the late acks are dropped, the messages stored once
+    assert (await bus.js.stream_info("REQUESTS")).state.messages == 50
