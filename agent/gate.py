@@ -21,11 +21,10 @@ def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: 
     ref = f" (on its reference hold-out {sig['f1_reference']:.3f})" if sig.get("f1_reference") is not None else ""
     if kind == "retrain_model":
         p = policy.promotion
-        fallback = ("it stays challenger and must win the shadow test on live traffic" if p.too_few_recent == "shadow"
-                    else "the reference hold-out")
-        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on), if "
-                  f"at least {p.min_recent_rows}; else {fallback}" if p.decide_on == "recent"
-                  else "the reference hold-out")
+        fallback = ("fewer: it stays challenger and must win the shadow test on live traffic"
+                    if p.too_few_recent == "shadow" else "fewer: on the reference hold-out")
+        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on; at "
+                  f"least {p.min_recent_rows}, {fallback})" if p.decide_on == "recent" else "the reference hold-out")
         beats = f"beats it by {p.margin:.3f} F1" if p.margin > 0 else "has a higher F1"
         return (f"{model} is retrained on its training data plus the labelled production rows. Today the champion's "
                 f"{now}{ref}. The new version replaces it only if it {beats} on {judged}, and "
