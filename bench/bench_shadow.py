@@ -155,6 +155,7 @@ def main() -> None:
 def cost(args, *, false_promotions: float, median_pairs: float) -> None:
     """The gateway's and the bus's shadow runs on one stage, then every shadow target side by side."""
     import asyncio
+    import gc
     from types import SimpleNamespace
 
     import bench_bus
@@ -163,6 +164,8 @@ def cost(args, *, false_promotions: float, median_pairs: float) -> None:
 
     started = time.perf_counter()
     with Stage("simple") as stage:
+        gc.collect()
+        gc.freeze()  # as bench_bus.py does: MLflow is loaded here; keep full collections out of the timings
         print(f"\nthe shadow's cost (registry version {stage.version} champion, a second logistic regression as "
               "challenger; DRIFTLINE_SHADOW_ENABLED on and off, every other setting its default)")
         p99 = bench_http.shadow_cost(stage, sample_record(), SimpleNamespace(rounds=args.cost_rounds,
