@@ -78,7 +78,8 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
     return ActionResult(
         summary=f"trained version {outcome.version} with {rows} labelled production row(s): {verdict} "
                 f"({outcome.reason})",
-        result={"version": outcome.version, "promoted": outcome.promoted, "champion_version": outcome.champion_version,
+        result={"version": outcome.version, "promoted": outcome.promoted,
+                "shadowed": not outcome.promoted and s.shadow_enabled, "champion_version": outcome.champion_version,
                 "previous_champion": outcome.previous_champion, "production_rows": rows,
                 "parent_run_id": outcome.parent_run_id, "reason": outcome.reason},
         metrics_before=before, metrics_after=after)

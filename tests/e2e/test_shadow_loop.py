@@ -182,6 +182,9 @@ def test_estimate_raises_severity_before_labels_and_the_retrain_is_proven_in_the
             ("approval.decided", "bob", "via web", deploy["approval_id"]),
             ("model.promoted", f"promoted v{new} to champion"))]
         assert [c["seq"] for c in order] == sorted(c["seq"] for c in order), [(c["seq"], c["what"]) for c in order]
+        failed = [c for c in told if c["type"] == "action.verified" and c["correlation_id"] == incident
+                  and c["outcome"] != "verified"]
+        assert not failed, f"a retrain proving itself in the shadow is not a failed repair: {failed}"
         assert not any(c["type"] == "model.shadow_decided" and f"shadow test of v{same} " in c["what"]
                        and "decided promote" in c["what"] for c in told), "the no-difference challenger was promoted"
         print({"incident": incident, "estimated_drop": drop, "severity": severity, "retrained": new,
