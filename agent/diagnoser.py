@@ -193,9 +193,11 @@ class DiagnoserHandler:
             version = verification.served_version(done) if isinstance(done, ActionCompleted) else None
             remediation = start_remediation(state, done.data.action_id, done.data.kind, version, done.time,
                                             getattr(done.data, "summary", "") or getattr(done.data, "error", ""))
+            if isinstance(done, ActionCompleted):
+                remediation.shadowing = verification.shadowing(done)
             state.remediation, state.phase = remediation.to_json(), "verifying"
             events = []
-            if version is None:  # nothing changed in service: the verdict is known now
+            if version is None and remediation.shadowing is None:  # nothing changed in service: known now
                 result = verification.verdict(remediation, self.policy.verification, state.incident_id, state.model,
                                               done.time)
                 events = verified_events(state, done, result, self.policy, await incidents.facts(conn, state.model))
@@ -237,11 +239,23 @@ class DiagnoserHandler:
             await incidents.save(conn, state)
 
     async def on_shadow(self, item: Received) -> None:
-        """A challenger won its shadow test: its promotion is proposed (the gate applies the policy's tier)."""
-        diagnosis = propose_promotion(item.event)
-        if diagnosis is not None:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await outbox.enqueue(conn, [diagnosis])
+        """A challenger won its shadow test: its promotion is proposed (the gate applies the policy's tier). One that
+        did not, and was an open incident's retrained version, means that repair changed nothing: verified failed."""
+        decided: ModelShadowDecided = item.event
+        diagnosis = propose_promotion(decided)
+        async with self.pool.acquire() as conn, conn.transaction():
+            events = [diagnosis] if diagnosis is not None else []
+            state = await incidents.open_incident(conn, decided.data.model, "drift")
+            if state is not None and state.remediation is not None:
+                d = decided.data
+                result = verification.shadow_lost(verification.Remediation.from_json(state.remediation),
+                                                  d.challenger_version, d.decision, d.reason, state.incident_id,
+                                                  state.model)
+                if result is not None:
+                    events += verified_events(state, decided, result, self.policy,
+                                              await incidents.facts(conn, state.model))
+                    await incidents.save(conn, state)
+            await outbox.enqueue(conn, events)
 
     async def _incident_of(self, conn: asyncpg.Connection, alert_id: str | None) -> IncidentState | None:
         if not alert_id:

@@ -21,9 +21,10 @@ def predicted_impact(kind: str, params: dict, diagnosis: DiagnosisMade, policy: 
     ref = f" (on its reference hold-out {sig['f1_reference']:.3f})" if sig.get("f1_reference") is not None else ""
     if kind == "retrain_model":
         p = policy.promotion
-        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on), if "
-                  f"at least {p.min_recent_rows}; else the reference hold-out" if p.decide_on == "recent"
-                  else "the reference hold-out")
+        fallback = ("fewer: it stays challenger and must win the shadow test on live traffic"
+                    if p.too_few_recent == "shadow" else "fewer: on the reference hold-out")
+        judged = (f"the newest {p.recent_share:.0%} of the labelled production rows (held out, never trained on; at "
+                  f"least {p.min_recent_rows}, {fallback})" if p.decide_on == "recent" else "the reference hold-out")
         beats = f"beats it by {p.margin:.3f} F1" if p.margin > 0 else "has a higher F1"
         drop = float(params.get("max_reference_drop", p.max_reference_drop))
         guard = (f", and loses at most {drop:.2f} on the reference hold-out" if drop < 1 else

@@ -74,7 +74,10 @@ class PromotionRules(_Strict):
 
     decide_on: Literal["recent", "reference"]  # recent: latest labelled production rows, split by time
     recent_share: float = Field(gt=0, lt=1)  # share of the labelled production rows held out (the newest)
-    min_recent_rows: int = Field(gt=0)  # fewer: the reference hold-out decides, and the event says so
+    min_recent_rows: int = Field(gt=0)  # fewer: `too_few_recent` says who decides, and the event says so
+    # shadow: the version stays challenger and the shadow test judges it on live traffic (labels late after a drift:
+    # the reference hold-out speaks for yesterday's traffic); reference: the reference hold-out decides at once.
+    too_few_recent: Literal["shadow", "reference"] = "shadow"
     margin: float = Field(ge=0)  # the challenger must beat the champion by this on the deciding hold-out
     max_reference_drop: float = Field(ge=0)  # and lose at most this on the reference hold-out (no forgetting)
 

@@ -26,6 +26,9 @@ class Remediation:
     predictions: int = 0
     drift_windows: int = 0
     summary: str = ""
+    # A retrain whose version was not promoted but shadows as challenger: nothing serves yet, its shadow test decides
+    # (a promotion then starts the watch; keep or inconclusive means the repair changed nothing).
+    shadowing: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -52,6 +55,25 @@ def served_version(done: ActionCompleted) -> str | None:
     return None
 
 
+def shadowing(done: ActionCompleted) -> str | None:
+    """The version a finished retrain left in the shadow as challenger (not promoted), or None."""
+    r = done.data.result
+    if done.data.kind == "retrain_model" and not r.get("promoted") and r.get("shadowed"):
+        return str(r["version"])
+    return None
+
+
+def shadow_lost(rem: Remediation, challenger: str, decision: str, reason: str, incident_id: str,
+                model: str) -> Verification | None:
+    """The shadowing version's test ended without a promotion: the repair changed nothing in service."""
+    if rem.version is not None or rem.shadowing != challenger or decision == "promote":
+        return None
+    return Verification(incident_id=incident_id, model=model, action_id=rem.action_id, kind=rem.kind,
+                        served_version=None, before=rem.before, baseline=rem.baseline, passed=False,
+                        basis="not_applied", rule="the retrained version must win its shadow test to serve",
+                        summary=f"version {challenger} did not win its shadow test ({decision}): {reason}"[:500])
+
+
 def add_report(remediation: Remediation, report: DriftWindowReport) -> None:
     """Count a window of the served version: labelled outcomes, predictions, whether it drifted again."""
     if remediation.version is None or report.model_version != remediation.version:
@@ -70,6 +92,12 @@ def verdict(rem: Remediation, rules: VerificationRules, incident_id: str, model:
     rule = (f"F1 after within {rules.tolerance:.2f} of the F1 before the incident"
             + (f", or at least {rules.min_gain:.2f} above the F1 during it" if before_f1 is not None else "")
             + f", on {rules.labelled_rows} labelled rows served by the new version")
+    if rem.version is None and rem.shadowing is not None:
+        if (now - rem.at).total_seconds() < rules.timeout_minutes * 60:
+            return None
+        return Verification(**common, passed=False, basis="not_applied", rule=rule,
+                            summary=f"version {rem.shadowing} was still in the shadow after "
+                                    f"{rules.timeout_minutes:.0f} min; nothing else changed in service")
     if rem.version is None:
         return Verification(**common, passed=False, basis="not_applied", rule=rule,
                             summary=f"{rem.kind} changed nothing in service ({rem.summary or 'no new version'}); "

@@ -179,6 +179,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
+async def shadow_only(stage: Stage, args) -> dict[bool, float]:
+    """The shadow's cost alone, on a stage nothing else has used (bench_shadow.py --cost runs it so)."""
+    from infra.streams import ensure_streams
+
+    bus = await Bus.connect(stage.settings.resolved_nats_url, name="bench")
+    try:
+        await ensure_streams(bus.js, stage.settings)
+        return await shadow_cost(stage, bus, sample_record(), args)
+    finally:
+        await bus.close()
+
+
 async def run(stage: Stage, args) -> None:
     import gc
 
@@ -191,8 +203,8 @@ async def run(stage: Stage, args) -> None:
 
     await ensure_streams(bus.js, stage.settings)
     if args.shadow_only:
-        await shadow_cost(stage, bus, record, args)
         await bus.close()
+        await shadow_only(stage, args)
         return
     await bench_streams(bus, stage.settings)
     payload = request_event(record, model=model).to_bytes()
@@ -324,8 +336,9 @@ async def shadow_settled(bus: Bus, before: int) -> int:
     return last - before
 
 
-async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> None:
-    """The same burst through a worker without and with a challenger in its shadow, in alternating rounds."""
+async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> dict[bool, float]:
+    """The same burst through a worker without and with a challenger in its shadow, in alternating rounds;
+    -> median predictions/s by with shadow (True) or without (False)."""
     from bench.champion import register_simple_model
     from infra.models import CHALLENGER
 
@@ -355,6 +368,7 @@ async def shadow_cost(stage: Stage, bus: Bus, record: dict, args) -> None:
             print(f"  round {round_no} {'with' if shadow else 'without'} shadow: {rate:6.0f} predictions/s{extra}")
     ratio = statistics.median(w / wo for w, wo in zip(rates[True], rates[False], strict=True))
     print(f"  with shadow / without: median {ratio:.0%} of the predictions/s (target >= 80%)")
+    return {shadow: statistics.median(r) for shadow, r in rates.items()}
 
 
 def main() -> None:

@@ -185,8 +185,9 @@ def tracing_comparison(stage: Stage, args) -> None:
           f"{hooks / off_cpu:.2%} of the gateway's CPU per request")
 
 
-def shadow_cost(stage, record: dict, args) -> None:
-    """Two gateways on one champion, one with a challenger in its shadow: p99 and CPU per request at 1 connection."""
+def shadow_cost(stage, record: dict, args) -> dict[str, float]:
+    """Two gateways on one champion, one with a challenger in its shadow: p99 and CPU per request at 1 connection;
+    -> p99 in ms by "without shadow" / "with shadow"."""
     import psutil
 
     from bench.champion import register_simple_model
@@ -226,6 +227,7 @@ def shadow_cost(stage, record: dict, args) -> None:
                   if line.startswith("driftline_shadow_dropped_total{"))
     print(f"  p99 with shadow - without: {p99['with shadow'] - p99['without shadow']:+.2f} ms (target <= +1 ms); "
           f"shadow scored {scored:.0f} requests, dropped {dropped:.0f} over its budget")
+    return p99
 
 
 def wait_shadow(port: int, timeout: float = 60.0) -> dict:

@@ -2,6 +2,12 @@
 plain A/B split, on simulated labelled pairs.
 
     .venv/bin/python bench/bench_shadow.py [--runs 2000] [--alpha 0.05] [--budget 5000] [--prior 1,2,5]
+    .venv/bin/python bench/bench_shadow.py --cost [--cost-rounds 5] [--round-seconds 5] [--requests 20000]
+
+With --cost, after the test's figures, what shadowing one challenger costs, measured on one nats-server and one
+MLflow store (bench_http.py's and bench_bus.py's own shadow runs, side by side): the gateway's p50/p99 at one
+connection with and without the challenger in its shadow (target: at most +1 ms p99), and a worker's predictions/s
+with and without (target: at least 80%); then the issue's shadow targets in one table.
 
 Setting (the issue's numbers): the champion is right on 90% of rows, the challenger on 92%; they disagree on 5%
 of rows (3.5% only the challenger right, 1.5% only the champion). With a two-sided 5% test and 80% power this needs
@@ -26,6 +32,7 @@ import numpy as np
 from scipy.stats import norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_http and bench_bus import their neighbours so
 
 from consumers.monitor.sequential import KEEP, PROMOTE, ShadowTest  # noqa: E402
 
@@ -91,6 +98,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=5000, help="labelled pairs before 'inconclusive'")
     parser.add_argument("--prior", default="2", help="Beta(a, a) prior(s) of the mixture, comma-separated")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--cost", action="store_true", help="then the shadow's cost on the gateway and the bus")
+    parser.add_argument("--cost-rounds", type=int, default=5, help="interleaved with/without rounds of each cost run")
+    parser.add_argument("--round-seconds", type=float, default=5.0, help="seconds per gateway round (1 connection)")
+    parser.add_argument("--requests", type=int, default=20_000, help="requests per bus burst")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     delta = BETTER_ACC - CHAMPION_ACC
@@ -103,7 +114,7 @@ def main() -> None:
     head = f"{'test':<44} {'false promotions':>16} {'power':>7} {'labelled rows to promote (p25/median/p75)':>42}"
     print(head)
     print("-" * len(head))
-    medians = {}
+    medians, falses = {}, {}
     for prior in (float(p) for p in args.prior.split(",")):
         t0 = time.perf_counter()
         null_tests = ours(*null, args.alpha, args.budget, prior)
@@ -112,7 +123,7 @@ def main() -> None:
         false = np.mean([t.decision == PROMOTE for t in null_tests])
         at = np.array([t.decided_at if t.decision == PROMOTE else np.inf for t in better_tests], dtype=float)
         p25, med, p75 = np.percentile(at, [25, 50, 75])
-        medians[prior] = med
+        medians[prior], falses[prior] = med, false
         power = np.isfinite(at).mean()
         print(f"{f'sequential, paired (ours, Beta({prior:g},{prior:g}) mixture)':<44} {false:>16.2%} {power:>7.1%} "
               f"{f'{p25:,.0f} / {med:,.0f} / {p75:,.0f} pairs':>42}")
@@ -132,11 +143,49 @@ def main() -> None:
     print(f"{'A/B split (two proportions)':<44} {ab_false:>16.2%} {ab_power:>7.1%} "
           f"{f'{n_ab:,} per arm = {2 * n_ab:,} rows, always':>42}")
     med = medians[next(iter(medians))]
+    medians_false = falses[next(iter(falses))]
     print(f"\nmedian labelled pairs to promotion: {med:,.0f} (target <= 1,500); {med / n_paired:.2f}x the fixed paired "
           f"test's {n_paired:,}, {med / (2 * n_ab):.2f}x the A/B split's {2 * n_ab:,} labelled rows "
           f"({med / n_ab:.2f}x one arm)")
     print(f"{time.perf_counter() - started:.1f} s")
+    if args.cost:
+        cost(args, false_promotions=medians_false, median_pairs=med)
+
+
+def cost(args, *, false_promotions: float, median_pairs: float) -> None:
+    """The gateway's and the bus's shadow runs on one stage, then every shadow target side by side."""
+    import asyncio
+    import gc
+    from types import SimpleNamespace
+
+    import bench_bus
+    import bench_http
+    from common import Stage, sample_record
+
+    started = time.perf_counter()
+    with Stage("simple") as stage:
+        gc.collect()
+        gc.freeze()  # as bench_bus.py does: MLflow is loaded here; keep full collections out of the timings
+        print(f"\nthe shadow's cost (registry version {stage.version} champion, a second logistic regression as "
+              "challenger; DRIFTLINE_SHADOW_ENABLED on and off, every other setting its default)")
+        p99 = bench_http.shadow_cost(stage, sample_record(), SimpleNamespace(rounds=args.cost_rounds,
+                                                                             round_seconds=args.round_seconds))
+        rates = asyncio.run(bench_bus.shadow_only(stage, SimpleNamespace(rounds=args.cost_rounds,
+                                                                         requests=args.requests)))
+    added, ratio = p99["with shadow"] - p99["without shadow"], rates[True] / rates[False]
+    rows = [("false promotions, no difference", f"{false_promotions:.2%}", "<= 5%", false_promotions <= 0.05),
+            ("median labelled pairs to promote (+2 points)", f"{median_pairs:,.0f}", "<= 1,500", median_pairs <= 1500),
+            ("gateway p99 at 1 connection, without / with",
+             f"{p99['without shadow']:.2f} / {p99['with shadow']:.2f} ms ({added:+.2f} ms)", "<= +1 ms", added <= 1.0),
+            ("worker predictions/s, without / with",
+             f"{rates[False]:,.0f} / {rates[True]:,.0f} ({ratio:.0%})", ">= 80%", ratio >= 0.8)]
+    print(f"\n{'shadow target':<46} {'measured':<38} {'target':<10} met")
+    for name, measured, target, met in rows:
+        print(f"{name:<46} {measured:<38} {target:<10} {'yes' if met else 'NO'}")
+    print(f"cost runs: {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":
-    main()
+    from common import run_with_load_report
+
+    run_with_load_report(main)

@@ -32,6 +32,7 @@ class Stage:
     def __enter__(self) -> Stage:
         self.nats.start()
         self.settings = Settings(data_dir=self.tmp / "data", nats_url=self.nats.url, gateway_port=free_port())
+        provision_streams(self.settings)
         self.version = register(self.settings, self.model)
         return self
 
@@ -57,6 +58,24 @@ class Stage:
         child = spawn(cmd, log_path=self.tmp / f"{name}.log", env=self.env(**env), cwd=ROOT, start_new_session=True)
         self.children.append(child)
         return child
+
+
+def provision_streams(settings: Settings) -> None:
+    """The streams, as the operator provisions them (`driftline up` runs `driftline streams ensure`): services only
+    check that they exist, and a gateway or worker refuses to start without them."""
+    import asyncio
+
+    from infra.bus import Bus
+    from infra.streams import ensure_streams
+
+    async def _ensure() -> None:
+        bus = await Bus.connect(settings.resolved_nats_url, name="bench-operator")
+        try:
+            await ensure_streams(bus.js, settings)
+        finally:
+            await bus.close()
+
+    asyncio.run(_ensure())
 
 
 def register(settings: Settings, model: str) -> str:

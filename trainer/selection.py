@@ -78,6 +78,10 @@ class PromotionRule:
     min_recent_rows: int = 100
     margin: float = 0.0
     max_reference_drop: float = 1.0
+    # Deciding on recent rows but too few are labelled (labels late): "reference" judges on the reference hold-out;
+    # "shadow" does not promote on it (after a drift it speaks for yesterday's traffic) and leaves the version
+    # challenger, to prove itself on live traffic in the shadow test.
+    too_few_recent: str = "reference"  # "reference" | "shadow"
 
     @classmethod
     def from_dict(cls, doc: dict | None, margin: float) -> PromotionRule:
@@ -91,9 +95,12 @@ class PromotionRule:
     def words(self) -> str:
         if self.decide_on == "recent":
             return (f"decided on the newest {self.recent_share:.0%} of the labelled production rows (at least "
-                    f"{self.min_recent_rows}, else on the reference hold-out), margin {self.margin:g}; the reference "
+                    f"{self.min_recent_rows}, else {self._fallback()}), margin {self.margin:g}; the reference "
                     f"hold-out guards: at most {self.max_reference_drop:g} lost on it")
         return f"decided on the reference hold-out, margin {self.margin:g}"
+
+    def _fallback(self) -> str:
+        return "in the shadow on live traffic" if self.too_few_recent == "shadow" else "on the reference hold-out"
 
 
 def decide_promotion(reference: tuple[dict | None, dict | None], recent: tuple[dict | None, dict | None] | None,
@@ -105,6 +112,10 @@ def decide_promotion(reference: tuple[dict | None, dict | None], recent: tuple[d
                   champion_version=champion_version)
     if recent is None or champion_version is None:
         decision = decide(*reference, margin=rule.margin, **common)
+        if rule.decide_on == "recent" and champion_version is not None and rule.too_few_recent == "shadow":
+            return Decision(False, f"too few labelled production rows to judge version "
+                                   f"{challenger_version} on today's traffic: it stays challenger and is judged in "
+                                   f"the shadow on live traffic (on the reference hold-out: {decision.reason})")
         if rule.decide_on == "recent" and champion_version is not None:
             return Decision(decision.promote, f"{decision.reason} (too few labelled production rows to judge on "
                                               f"today's traffic: the reference hold-out decided)")

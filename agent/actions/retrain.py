@@ -73,11 +73,15 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
     before = dict(promotion.data.champion_metrics) if promotion else {}
     after = dict(promotion.data.challenger_metrics) if promotion and outcome.promoted else before
     rows = 0 if extra is None else len(extra)
-    verdict = "promoted to champion" if outcome.promoted else "kept the current champion"
+    # Not promoted, the version keeps the challenger alias the trainer gave it: gateways and workers score it in the
+    # shadow, and the monitor's sequential test may still propose it (model.shadow_decided).
+    verdict = ("promoted to champion" if outcome.promoted else "kept the current champion" + (
+        f"; version {outcome.version} stays challenger, judged in the shadow" if s.shadow_enabled else ""))
     return ActionResult(
         summary=f"trained version {outcome.version} with {rows} labelled production row(s): {verdict} "
                 f"({outcome.reason})",
-        result={"version": outcome.version, "promoted": outcome.promoted, "champion_version": outcome.champion_version,
+        result={"version": outcome.version, "promoted": outcome.promoted,
+                "shadowed": not outcome.promoted and s.shadow_enabled, "champion_version": outcome.champion_version,
                 "previous_champion": outcome.previous_champion, "production_rows": rows,
                 "parent_run_id": outcome.parent_run_id, "reason": outcome.reason},
         metrics_before=before, metrics_after=after)

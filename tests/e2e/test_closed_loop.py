@@ -9,88 +9,32 @@ user has are used (no bus or database access of the test's own), so the same che
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.test_approval_page import ARGS, CHROMIUM
+from tests.e2e.loop import (
+    PASSWORD,
+    approve_on_the_page,
+    keep_evidence,
+    pending_retrain,
+    run,
+    served_versions,
+    signed_in,
+    story,
+    wait_for,
+)
 from tests.e2e.test_up import ROOT, start_up, stop_up, up_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-PASSWORD = "bob-approves-7"
 # 2.5 standard deviations on three of the champion's important features: predictions move at once (medium before
 # labels); labels 20 s late confirm the harm. The traffic runs on through the repair and its verification.
 DRIFT = ["--shift", "worst radius=2.5", "--shift", "mean radius=2.5", "--shift", "mean texture=2.5"]
-
-
-def run(env: dict, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
-    result = subprocess.run([sys.executable, "-m", "driftline", *args], cwd=ROOT, env=env, input=stdin,
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"driftline {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def story(env: dict, correlation: str) -> list[dict]:
-    """The incident's chapters, as `driftline audit replay --correlation ID --json` tells them."""
-    out = run(env, "audit", "replay", "--correlation", correlation, "--json")
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
-def wait_for(what: str, check, timeout: float, every: float = 2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (found := check()) is not None:
-            return found
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout:.0f}s")
-
-
-def served_versions(env: dict) -> tuple[str | None, str | None]:
-    """(gateway's model version, worker's): /ready and the worker's driftline_model_info gauge."""
-    try:
-        gateway = httpx.get(f"http://127.0.0.1:{env['DRIFTLINE_GATEWAY_PORT']}/ready", timeout=3).json()
-        metrics = httpx.get(f"http://127.0.0.1:{env['DRIFTLINE_WORKER_METRICS_PORT']}/metrics", timeout=3).text
-    except (httpx.HTTPError, ValueError):
-        return None, None
-    worker = re.search(r'driftline_model_info\{[^}]*version="([^"]+)"[^}]*\} 1\.0', metrics)
-    return gateway.get("model_version"), worker.group(1) if worker else None
-
-
-def pending_retrain(env: dict) -> dict | None:
-    doc = json.loads(run(env, "approvals", "list", "--json"))
-    return next((p for p in doc["pending"] if p["action"]["kind"] == "retrain_model"), None)
-
-
-def signed_in(pw, env: dict):
-    """Chromium signed in to the page as the approver."""
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.set_default_timeout(60_000)
-    page.goto(f"http://127.0.0.1:{env['DRIFTLINE_UI_PORT']}/")
-    page.fill("input[name=username]", "bob")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    return browser, page
-
-
-def approve_on_the_page(page, approval_id: str, correlation: str, shots: Path) -> None:
-    from playwright.sync_api import expect
-
-    expect(page.locator("h1")).to_have_text("Pending approvals")
-    page.locator(f'tr.pending-row[data-approval-id="{approval_id}"] a').click()
-    expect(page.locator("#action-json")).to_contain_text("retrain_model")
-    page.screenshot(path=str(shots / "closed-loop-1-request.png"), full_page=True)
-    page.fill("textarea[name=comment]", "predictions moved on important features; retrain")
-    page.click("button.approve")
-    page.wait_for_url(f"**/incidents/{correlation}")
 
 
 @pytest.mark.timeout(1500)
@@ -117,7 +61,8 @@ def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(
         assert "retrain_model" in asked["what"]
 
         browser, page = signed_in(pw, env)
-        approve_on_the_page(page, request["approval_id"], request["correlation_id"], artifacts_dir)
+        approve_on_the_page(page, request["approval_id"], request["correlation_id"],
+                            artifacts_dir / "closed-loop-1-request.png")
         approved_at = time.monotonic()
         done = wait_for("the retrain's outcome", lambda: next(
             (c for c in story(env, request["correlation_id"]) if c["type"] == "action.completed"
@@ -163,12 +108,3 @@ def test_drift_is_repaired_and_verified_on_driftline_up_with_the_shipped_policy(
         shutil.copytree(tmp_path / "data" / "logs", artifacts_dir / "closed-loop" / "logs", dirs_exist_ok=True)
     assert alive == [], f"left running: {alive}"
 
-
-def keep_evidence(env: dict, tmp_path: Path, into: Path) -> None:
-    """The whole story and the traffic's log, kept after the run (pytest's temp dirs rotate away)."""
-    into.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "driftline", "audit", "replay"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
-    (into / "story.txt").write_text(result.stdout + result.stderr)
-    if (tmp_path / "simulate.log").exists():
-        shutil.copy(tmp_path / "simulate.log", into / "simulate.log")

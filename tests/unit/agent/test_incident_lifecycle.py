@@ -98,6 +98,27 @@ def test_a_retrain_that_was_not_promoted_changes_nothing_and_fails_at_once():
     assert not result.passed and result.basis == "not_applied"
 
 
+def test_a_retrain_left_in_the_shadow_waits_for_its_test():
+    raised = alert(features=tuple(IMPORTANT))
+    state = IncidentState.opened_by(raised, evidence(report(drifted=IMPORTANT)))
+    done = retrained(state, promoted=False)
+    done.data.result["shadowed"] = True
+    rem = remediation_after(state, done)
+    rem.shadowing = verification.shadowing(done)
+    assert rem.shadowing == "2" and verification.Remediation.from_json(rem.to_json()) == rem
+    assert verification.verdict(rem, POLICY.verification, state.incident_id, state.model, done.time) is None
+    verification.add_report(rem, report(version="1", counts=(50, 20, 20, 50)))  # the champion's windows: not counted
+    assert verification.verdict(rem, POLICY.verification, "i", "m", done.time + timedelta(minutes=5)) is None
+    # Its test promoting it is not a failure (the promotion starts the watch); another challenger's verdict is not
+    # its; keep or inconclusive: the repair changed nothing.
+    assert verification.shadow_lost(rem, "2", "promote", "", "i", "m") is None
+    assert verification.shadow_lost(rem, "3", "keep", "", "i", "m") is None
+    lost = verification.shadow_lost(rem, "2", "inconclusive", "no decision within the budget", "i", "m")
+    assert not lost.passed and lost.basis == "not_applied" and "did not win its shadow test (inconclusive)" in lost.summary
+    late = verification.verdict(rem, POLICY.verification, "i", "m", done.time + timedelta(minutes=31))
+    assert not late.passed and "still in the shadow" in late.summary
+
+
 def test_without_labels_the_verdict_waits_for_the_timeout_then_rests_on_predictions():
     raised = alert(features=tuple(IMPORTANT))
     state = IncidentState.opened_by(raised, evidence(report(drifted=IMPORTANT)))

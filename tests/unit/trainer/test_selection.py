@@ -68,6 +68,16 @@ def test_promotion_judged_on_todays_traffic_with_the_reference_as_a_guard():
     assert not worse_now.promote
     too_few = decide_promotion(reference, None, 0, rule, **common)
     assert not too_few.promote and "the reference hold-out decided" in too_few.reason
+    # Labels late: the reference hold-out would promote (it speaks for yesterday's traffic); under the shipped rule
+    # the version is neither promoted nor declined on it, it stays challenger for the shadow test.
+    better_before = ({"f1": 0.99, "roc_auc": 0.99}, {"f1": 0.97, "roc_auc": 0.99})
+    assert decide_promotion(better_before, None, 0, rule, **common).promote
+    shadow = PromotionRule(decide_on="recent", min_recent_rows=100, too_few_recent="shadow")
+    waits = decide_promotion(better_before, None, 0, shadow, **common)
+    assert not waits.promote and "judged in the shadow on live traffic" in waits.reason
+    assert decide_promotion(better_before, recent, 300, shadow, **common).promote  # enough rows: judged at once
+    assert decide_promotion(({"f1": 0.9}, None), None, 0, shadow, metric="f1", tiebreak="roc_auc",
+                            challenger_version="1", champion_version=None).promote  # no champion: nothing to shadow
     first = decide_promotion(({"f1": 0.9}, None), None, 0, rule, metric="f1", tiebreak="roc_auc",
                              challenger_version="1", champion_version=None)
     assert first.promote
