@@ -152,6 +152,9 @@ class IncidentState:
                 if not facts.previous:
                     continue  # nothing to roll back to: the proposal would fail
                 params["to_version"] = facts.previous  # bound now: the approver sees exactly where it goes
+            if template.kind == "retrain_model" and self.family == "drift":
+                # Rows labelled from here on are the changed traffic: the retrain learns from and is judged on them.
+                params.setdefault("since", self.opened_at.isoformat())
             out.append(ProposedAction(kind=template.kind, params=params,
                                       reason=f"{self.severity} {self.issue.replace('_', ' ')}"))
             if template.kind in REPAIRS:

@@ -78,6 +78,9 @@ class PromotionRules(_Strict):
     # shadow: the version stays challenger and the shadow test judges it on live traffic (labels late after a drift:
     # the reference hold-out speaks for yesterday's traffic); reference: the reference hold-out decides at once.
     too_few_recent: Literal["shadow", "reference"] = "shadow"
+    # A retrain of a drift waits up to this long for enough rows labelled since the incident began (min_recent_rows
+    # held out at recent_share); labels later than that: it trains on what there is and too_few_recent applies.
+    wait_for_labels_minutes: float = Field(2.0, ge=0)
     margin: float = Field(ge=0)  # the challenger must beat the champion by this on the deciding hold-out
     max_reference_drop: float = Field(ge=0)  # and lose at most this on the reference hold-out (no forgetting)
 

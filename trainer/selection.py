@@ -82,6 +82,9 @@ class PromotionRule:
     # "shadow" does not promote on it (after a drift it speaks for yesterday's traffic) and leaves the version
     # challenger, to prove itself on live traffic in the shadow test.
     too_few_recent: str = "reference"  # "reference" | "shadow"
+    # The held-out share is taken of only the last this many production rows (a retrain after a drift: the rows
+    # labelled since it began), so that rows from before the change neither decide nor fill the hold-out.
+    recent_of_last: int | None = None
 
     @classmethod
     def from_dict(cls, doc: dict | None, margin: float) -> PromotionRule:
@@ -89,12 +92,15 @@ class PromotionRule:
 
     def recent_rows(self, available: int) -> int:
         """How many of the newest production rows to hold out: none unless the rule decides on them and they suffice."""
-        wanted = math.ceil(available * self.recent_share)
+        base = available if self.recent_of_last is None else min(available, self.recent_of_last)
+        wanted = math.ceil(base * self.recent_share)
         return wanted if self.decide_on == "recent" and wanted >= self.min_recent_rows else 0
 
     def words(self) -> str:
         if self.decide_on == "recent":
-            return (f"decided on the newest {self.recent_share:.0%} of the labelled production rows (at least "
+            rows = ("the labelled production rows" if self.recent_of_last is None else
+                    f"the {self.recent_of_last} production rows labelled since the incident began")
+            return (f"decided on the newest {self.recent_share:.0%} of {rows} (at least "
                     f"{self.min_recent_rows}, else {self._fallback()}), margin {self.margin:g}; the reference "
                     f"hold-out guards: at most {self.max_reference_drop:g} lost on it")
         return f"decided on the reference hold-out, margin {self.margin:g}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+import math
+import time
+from datetime import datetime, timedelta
 
 from agent.actions.base import ActionContext, ActionResult
 from agent.actions.production_data import labelled_rows
@@ -16,6 +18,7 @@ log = logging.getLogger(__name__)
 TRIGGER_TAG = "driftline.trigger"  # the trainer tags its parent run with the trigger: our action id
 DATASET_TAG = "driftline.dataset"
 SCHEMA_PATH_TAG = "driftline.schema_path"
+LABEL_POLL_S = 5.0  # between looks at the labels while a retrain waits for them
 
 
 def _champion_lineage(settings) -> dict[str, str]:
@@ -40,6 +43,23 @@ def earlier_training(settings, action_id: str) -> dict[str, str] | None:
     return dict(done[0].data.tags) if done else None
 
 
+async def _labelled_since(ctx: ActionContext, target: str, began: datetime, rule: dict, wait_minutes: float) -> int:
+    """Rows labelled since the incident began, once there are enough to hold out min_recent_rows at recent_share, or
+    as many as there are after `wait_minutes`: a retrain approved seconds after the alert would otherwise learn
+    from, and be judged on, the traffic from before the change (its labels are the ones that arrived)."""
+    needed = math.ceil(rule["min_recent_rows"] / rule["recent_share"])
+    deadline = time.monotonic() + wait_minutes * 60
+    while True:
+        count = len(await labelled_rows(ctx.bus.js, ctx.action.model, target, since=began))
+        if count >= needed or time.monotonic() >= deadline:
+            log.info("retrain %s: %d rows labelled since %s (%d wanted)", ctx.action.action_id, count,
+                     began.isoformat(), needed)
+            return count
+        log.info("retrain %s waits for labels: %d of %d rows labelled since the incident began", ctx.action.action_id,
+                 count, needed)
+        await asyncio.sleep(min(LABEL_POLL_S, max(deadline - time.monotonic(), 0.1)))
+
+
 async def retrain_model(ctx: ActionContext) -> ActionResult:
     """Run the trainer with trigger=action id; after a crash, reuse the training the action already finished."""
     s, action = ctx.settings, ctx.action
@@ -57,14 +77,19 @@ async def retrain_model(ctx: ActionContext) -> ActionResult:
     target = action.params.get("target") or lineage.get(TARGET_TAG)
     dataset = action.params.get("dataset") or lineage.get(DATASET_TAG) or "builtin:breast_cancer"
     schema = action.params.get("schema") or lineage.get(SCHEMA_PATH_TAG) or None
-    extra = None
-    if action.params.get("include_production_labels", True) and target:
-        since = utcnow() - timedelta(hours=float(action.params.get("lookback_hours", 24)))
-        extra = await labelled_rows(ctx.bus.js, action.model, target, since=since)
-        extra = extra if len(extra) else None
     rule = ctx.promotion.model_dump() if ctx.promotion is not None else None
+    wait_minutes = rule.pop("wait_for_labels_minutes", 0.0) if rule is not None else 0.0
     if rule is not None and "max_reference_drop" in action.params:  # the policy's response for this issue says so
         rule["max_reference_drop"] = float(action.params["max_reference_drop"])
+    extra = None
+    if action.params.get("include_production_labels", True) and target:
+        lookback = utcnow() - timedelta(hours=float(action.params.get("lookback_hours", 24)))
+        began = datetime.fromisoformat(action.params["since"]) if action.params.get("since") else None
+        if began is not None and rule is not None and rule["decide_on"] == "recent":
+            changed = await _labelled_since(ctx, target, began, rule, wait_minutes)
+            rule["recent_of_last"] = changed
+        extra = await labelled_rows(ctx.bus.js, action.model, target, since=lookback)
+        extra = extra if len(extra) else None
     outcome = await ctx.train(s, dataset=dataset, target=target, schema=schema if schema not in ("None", "") else None,
                               trigger=action.action_id, extra_rows=extra, families=action.params.get("families"),
                               publish=ctx.bus.publish, cause=ctx.scheduled, promotion=rule)

@@ -230,15 +230,19 @@ async def test_retrain_uses_labelled_production_rows_and_reports_metrics(bus, po
                             data=dict(request_id=f"r{i}", label=int(frame["target"].iloc[i]))) for i in range(20)]
     await bus.publish_many(events + labels)
     trainer = FakeTrainer()
-    # as the shipped policy proposes it for a concept drift: the stale reference hold-out does not guard
+    # as the shipped policy proposes it for a concept drift: the stale reference hold-out does not guard; the
+    # incident began before the rows were published, and 6 held out at 30% need the 20 labelled since
     action = await approved_schedule(pool, settings, "retrain_model",
-                                     {"include_production_labels": True, "max_reference_drop": 1.0},
-                                     action_id="act-retrain")
+                                     {"include_production_labels": True, "max_reference_drop": 1.0,
+                                      "since": "2026-01-01T00:00:00+00:00"}, action_id="act-retrain")
     await bus.publish(action)
-    await run_executor(bus, executor(bus, pool, settings, train=trainer).routes, lambda: watch.of(ActionCompleted))
+    policy = POLICY.model_copy(update={"promotion": POLICY.promotion.model_copy(update={"min_recent_rows": 6})})
+    run = Executor(bus, pool, settings, policy, decision_verifier(settings), train=trainer)
+    await run_executor(bus, run.routes, lambda: watch.of(ActionCompleted))
     [call] = trainer.calls
     assert call["trigger"] == "act-retrain" and call["target"] == "target" and call["cause"].id == action.id
     assert call["promotion"]["decide_on"] == "recent" and call["promotion"]["max_reference_drop"] == 1.0
+    assert call["promotion"]["recent_of_last"] == 20 and "wait_for_labels_minutes" not in call["promotion"]
     extra = call["extra_rows"]
     assert len(extra) == 20 and list(extra["target"]) == list(frame["target"].head(20))
     assert set(features.columns) <= set(extra.columns)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.model import Candidate
-from trainer.selection import best, decide
+from trainer.selection import PromotionRule, best, decide
 
 
 def cand(family, f1, auc):
@@ -81,3 +81,11 @@ def test_promotion_judged_on_todays_traffic_with_the_reference_as_a_guard():
     first = decide_promotion(({"f1": 0.9}, None), None, 0, rule, metric="f1", tiebreak="roc_auc",
                              challenger_version="1", champion_version=None)
     assert first.promote
+
+
+def test_after_a_drift_the_hold_out_is_the_newest_share_of_the_rows_labelled_since_it_began():
+    rule = PromotionRule(decide_on="recent", recent_share=0.3, min_recent_rows=100, recent_of_last=400)
+    assert rule.recent_rows(1900) == 120  # 30% of the 400 changed rows, not of the 1,900 since yesterday
+    assert PromotionRule(decide_on="recent", recent_share=0.3, min_recent_rows=100, recent_of_last=300)\
+        .recent_rows(1900) == 0  # 90 < 100: too few, too_few_recent decides
+    assert "400 production rows labelled since the incident began" in rule.words()
