@@ -4,8 +4,10 @@ Two bursts of drifted traffic from `driftline simulate` (2.5 standard deviations
 
 1. 300 requests whose labels come 70 s late, well after the drift report: the estimated F1 drop raises the incident's
    severity before any label, and a retrain is asked for. The approver (on the page, a second person) approves it
-   once those 300 labels are in: too few to judge the new version on today's traffic (the shipped policy holds out
-   the newest 30% and needs 100), so it is not promoted on the pre-drift hold-out; it stays challenger.
+   once those 300 labels are in. The retrain waits two minutes (the shipped wait_for_labels_minutes) for more rows
+   labelled since the incident began; none come, and those it has are too few to judge the new version on today's
+   traffic (the shipped policy holds out the newest 30% and needs 100), so it is not promoted on the pre-drift
+   hold-out; it stays challenger.
 2. Traffic at 40 requests/s with labels 10 s late: the retrained version shadows, its paired sequential test decides promote, the
    promotion is proposed through the policy (deploy_model: one approver), approved on the page, and the champion
    changes on gateway and worker.
@@ -140,15 +142,15 @@ def test_estimate_raises_severity_before_labels_and_the_retrain_is_proven_in_the
         assert severity in ("medium", "high", "critical") and added > 0 and band(total - added) != severity, (
             f"the estimate did not raise the severity: {points.group(0)}")
 
-        # 2. Labels 10 s late from here on; the retrain has read its 300 labelled rows by the time they come.
-        wait_for("the retrain started", lambda: next((c for c in story(env, incident) if c["type"] == "action.started"
-                                                      and "retrain_model" in c["what"]), None), 60, every=1)
-        # 40/s: the monitor reads it, both challengers' answers and the labels (160 messages/s) with room to spare on
-        # a busy machine (at 150/s it fell minutes behind under a load average of 18).
-        traffic.append(simulate(env, tmp_path / "simulate-2.log", 20_000, 40, 10, 4))
+        # The retrain waits for rows labelled since the incident began (the policy's wait_for_labels_minutes, 2),
+        # finds fewer than it needs to hold out 100 (no more traffic comes meanwhile), and trains on what there is.
         done = wait_for("the retrain's outcome", lambda: next(
             (c for c in story(env, incident) if c["type"] == "action.completed" and "retrain_model" in c["what"]),
             None), 300)
+        # 2. Labels 10 s late from here on, for the versions in the shadow.
+        # 40/s: the monitor reads it, both challengers' answers and the labels (160 messages/s) with room to spare on
+        # a busy machine (at 150/s it fell minutes behind under a load average of 18).
+        traffic.append(simulate(env, tmp_path / "simulate-2.log", 20_000, 40, 10, 4))
         new = re.search(r"trained version (\d+)", done["why"]).group(1)
         assert f"with {FIRST_ROWS} labelled production row(s)" in done["why"], done
         assert f"version {new} stays challenger, judged in the shadow" in done["why"], done
