@@ -22,21 +22,9 @@ from infra.postgres_server import EmbeddedPostgres
 from infra.processes import free_port
 from infra.settings import Settings
 from infra.streams import ensure_streams
+from tests.model_fixtures import mlflow_environment_kept
 
 ARTIFACTS = Path(os.environ.get("DRIFTLINE_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
-
-
-_MLFLOW_ENVIRONMENT = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
-
-def _restored_mlflow_environment():
-    saved = {name: os.environ.get(name) for name in _MLFLOW_ENVIRONMENT}
-    yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
@@ -44,15 +32,17 @@ def _mlflow_environment_restored():
     """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI (set_registry_uri: MLFLOW_REGISTRY_URI) into this process's
     environment, and Settings and `driftline` read MLFLOW_TRACKING_URI as a fallback: a later test (or its
     `driftline` child) would inherit an earlier test's store. Both are put back after every test."""
-    yield from _restored_mlflow_environment()
+    with mlflow_environment_kept():
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _mlflow_environment_restored_per_module():
     """The same after each module: a module-scoped fixture that trains runs before the per-test guard saves the
-    environment, so only this one puts back what the module found (a later module's Settings() trained into an
-    earlier module's store and found its champion there)."""
-    yield from _restored_mlflow_environment()
+    environment. (A session-scoped fixture runs before both: it keeps the environment itself, as model_store in
+    tests/faults/conftest.py does; a later module's Settings() had trained into its store and found its champion.)"""
+    with mlflow_environment_kept():
+        yield
 
 
 @pytest.fixture

@@ -49,10 +49,13 @@ async def cluster_bus(cluster, cluster_settings):
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory) -> str:
     """One MLflow store with a registered champion, shared by the service tests (registering costs seconds)."""
-    from tests.model_fixtures import register_simple_model
+    from tests.model_fixtures import mlflow_environment_kept, register_simple_model
 
     registry = Settings(data_dir=tmp_path_factory.mktemp("mlflow-store"))
-    register_simple_model(registry)
+    # A session fixture is set up before any module's or test's guard saves the environment: it keeps it itself,
+    # or every later module's Settings() would train into this store and find its champion.
+    with mlflow_environment_kept():
+        register_simple_model(registry)
     return registry.resolved_mlflow_uri
 
 
