@@ -17,6 +17,15 @@ from tests.integration.stored import stored_events
 pytestmark = pytest.mark.integration
 
 
+async def stored_requests(nats_server, n: int) -> list:
+    """The first `n` prediction requests a command stored, read with the operator's credential."""
+    bus = await Bus.connect(nats_server.url, credential=nats_server.auth.seed_file("operator"))
+    try:
+        return await stored_events(bus, "driftline.prediction.requested", n)
+    finally:
+        await bus.close()
+
+
 async def test_simulated_traffic_drifts_from_the_chosen_row_and_labels_follow(bus):
     frame, target = builtin_breast_cancer()
     drift = Drift(drift_at=20, shift={"mean radius": 3.0})
@@ -49,14 +58,7 @@ def test_publish_csv_puts_one_request_per_row(nats_server, provisioned, settings
     assert result.exit_code == 0, result.output
     assert "published 25 prediction requests" in result.output
 
-    async def check() -> list:
-        bus = await Bus.connect(nats_server.url, credential=nats_server.auth.seed_file("operator"))
-        try:
-            return await stored_events(bus, "driftline.prediction.requested", 25)
-        finally:
-            await bus.close()
-
-    requests = asyncio.run(check())
+    requests = asyncio.run(stored_requests(nats_server, 25))
     assert [r.data.request_id for r in requests] == [f"csv-{i}" for i in range(25)]
     assert requests[3].data.features == pytest.approx(rows.drop(columns="request_id").iloc[3].to_dict())
 
@@ -74,16 +76,9 @@ def test_simulate_takes_the_datas_own_column_names(nats_server, provisioned, set
                                       "--drift-at", "6", "--shift", "worst concave points=1.0"], env=env)
     assert result.exit_code == 0, result.output
 
-    async def check() -> list:
-        bus = await Bus.connect(nats_server.url, credential=nats_server.auth.seed_file("operator"))
-        try:
-            return await stored_events(bus, "driftline.prediction.requested", 12)
-        finally:
-            await bus.close()
-
     frame, target = builtin_breast_cancer()  # no champion in this registry: the built-in data, its own names
     expected = list(simulate_rows(frame, target, 12, seed=0, drift=Drift(6, {"worst concave points": 1.0})))
-    requests = asyncio.run(check())
+    requests = asyncio.run(stored_requests(nats_server, 12))
     assert list(requests[0].data.features) == [c for c in frame.columns if c != target]
     assert [r.data.features for r in requests] == [row.features for row in expected]
     assert [row.drifted for row in expected] == [False] * 6 + [True] * 6
